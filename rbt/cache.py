@@ -1,0 +1,116 @@
+"""On-disk cache: content digests of source files, and atomically written feature files.
+
+A feature file's key is a hash of the source files' content, the feature parameters and the rbt
+version. Hashing gigabytes on every run would not be instant, so each file's content digest is
+remembered against its (path, size, mtime); a changed file is hashed again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from . import __version__
+
+
+def cache_dir() -> Path:
+    """``$RBT_CACHE_DIR``, else ``$XDG_CACHE_HOME/rbt``, else ``~/.cache/rbt``."""
+    env = os.environ.get("RBT_CACHE_DIR")
+    if env:
+        return Path(env)
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "rbt"
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write via a temporary file in the same folder and ``os.replace``: never a partial file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_savez(path: Path, **arrays) -> None:
+    """``np.savez`` to ``path`` atomically."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".npz", dir=path.parent)
+    os.close(fd)
+    try:
+        np.savez(tmp, **arrays)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def file_digest(path: Path) -> str:
+    """SHA-256 of the file's content, remembered against its path, size and mtime."""
+    path = Path(path).resolve()
+    st = path.stat()
+    stamp = f"{path}|{st.st_size}|{st.st_mtime_ns}"
+    index_path = cache_dir() / "digests.json"
+    try:
+        index = json.loads(index_path.read_text())
+    except (OSError, ValueError):
+        index = {}
+    if stamp in index:
+        return index[stamp]
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 22), b""):
+            h.update(block)
+    digest = h.hexdigest()
+    index = {k: v for k, v in index.items() if not k.startswith(f"{path}|")}
+    index[stamp] = digest
+    try:
+        atomic_write_bytes(index_path, json.dumps(index).encode())
+    except OSError:
+        pass  # a read-only cache only costs speed
+    return digest
+
+
+def feature_key(files: list[Path], params: dict, reader: str) -> str:
+    payload = json.dumps(
+        {"rbt": __version__, "reader": reader, "params": params,
+         "files": [file_digest(f) for f in files]},
+        sort_keys=True, default=str,
+    )
+    return hashlib.sha256(payload.encode()).hexdigest()[:32]
+
+
+def load_features(key: str) -> tuple[np.ndarray, pd.DataFrame, dict] | None:
+    """Cached (X, table, meta) for ``key``, or None. A damaged entry counts as a miss."""
+    path = cache_dir() / "features" / f"{key}.npz"
+    if not path.exists():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            meta = json.loads(str(z["meta"]))
+            table = pd.DataFrame({c: z[f"table.{c}"] for c in meta["columns"]})
+            return z["X"], table, meta
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def save_features(key: str, X: np.ndarray, table: pd.DataFrame, meta: dict) -> None:
+    meta = {**meta, "columns": list(table.columns)}
+    arrays = {"X": X, "meta": np.array(json.dumps(meta))}
+    for col in table.columns:
+        values = table[col].to_numpy()
+        arrays[f"table.{col}"] = values.astype(str) if values.dtype == object else values
+    try:
+        atomic_savez(cache_dir() / "features" / f"{key}.npz", **arrays)
+    except OSError:
+        pass  # a read-only cache only costs speed

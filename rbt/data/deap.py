@@ -1,0 +1,97 @@
+"""DEAP ``data_preprocessed_python/sNN.dat``: 40 trials x 40 channels x 8064 samples at 128 Hz."""
+
+from __future__ import annotations
+
+import pickle
+import re
+from pathlib import Path
+
+import numpy as np
+
+from .recording import DataFormatError, Recording, Trial
+from .safe_pickle import UnsafePickleError, safe_load
+
+DATASET = "deap"
+SFREQ = 128.0
+BASELINE_SAMPLES = 384  # the first 3 s of each trial are pre-stimulus
+N_CHANNELS = 40  # 32 EEG + 8 peripheral
+EEG_CHANNELS = [
+    "Fp1", "AF3", "F3", "F7", "FC5", "FC1", "C3", "T7", "CP5", "CP1", "P3", "P7", "PO3", "O1",
+    "Oz", "Pz", "Fp2", "AF4", "Fz", "F4", "F8", "FC6", "FC2", "Cz", "C4", "T8", "CP6", "CP2",
+    "P4", "P8", "PO4", "O2",
+]
+RATINGS = ("valence", "arousal", "dominance", "liking")
+_NAME = re.compile(r"^s\d+\.dat$")
+
+
+def source_files(path: str | Path) -> list[Path]:
+    """The ``sNN.dat`` files of a DEAP folder, or the single file given."""
+    path = Path(path)
+    if not path.exists():
+        raise DataFormatError(f"{path}: no such file or folder (expected DEAP's "
+                              "data_preprocessed_python/ folder or one of its sNN.dat files)")
+    if path.is_file():
+        return [path]
+    files = sorted((p for p in path.iterdir() if _NAME.match(p.name)),
+                   key=lambda p: int(p.stem[1:]))
+    if not files:
+        found = ", ".join(sorted(p.name for p in path.iterdir())[:8]) or "nothing"
+        raise DataFormatError(f"{path}: no DEAP files named sNN.dat (s01.dat ... s32.dat) "
+                              f"here; found {found}")
+    return files
+
+
+def key_files(file: Path) -> list[Path]:
+    return [file]
+
+
+def subject_id(file: Path) -> str:
+    m = re.search(r"(\d+)", file.stem)
+    return f"s{int(m.group(1)):02d}" if m else file.stem
+
+
+def read_file(file: Path, dataset: str = DATASET) -> Recording:
+    """One subject's trials: signal from sample 384 on, baseline = the first 3 s."""
+    file = Path(file)
+    try:
+        raw = file.read_bytes()
+    except OSError as err:
+        raise DataFormatError(f"{file}: cannot read ({err.strerror or err})") from err
+    try:
+        obj = safe_load(raw)
+    except UnsafePickleError as err:
+        raise DataFormatError(f"{file}: {err}") from err
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, IndexError,
+            AttributeError, KeyError, UnicodeDecodeError, MemoryError) as err:
+        raise DataFormatError(
+            f"{file}: not a readable DEAP .dat pickle (truncated or corrupt? {type(err).__name__}: "
+            f"{err})"
+        ) from err
+    if not isinstance(obj, dict) or "data" not in obj or "labels" not in obj:
+        kind = f"dict with keys {sorted(obj)[:6]}" if isinstance(obj, dict) else type(obj).__name__
+        raise DataFormatError(
+            f"{file}: expected a DEAP dict with 'data' and 'labels'; found {kind}")
+    data, labels = np.asarray(obj["data"]), np.asarray(obj["labels"])
+    if data.ndim != 3 or data.shape[1] != N_CHANNELS:
+        raise DataFormatError(
+            f"{file}: 'data' should be trials x {N_CHANNELS} channels x samples; found shape "
+            f"{data.shape}"
+        )
+    if labels.shape != (data.shape[0], len(RATINGS)):
+        raise DataFormatError(
+            f"{file}: 'labels' should be {data.shape[0]} trials x {len(RATINGS)} ratings; found "
+            f"shape {labels.shape}"
+        )
+    if data.shape[2] < BASELINE_SAMPLES + 1:
+        raise DataFormatError(f"{file}: trials have {data.shape[2]} samples; DEAP trials start "
+                              f"with a {BASELINE_SAMPLES}-sample baseline")
+    subject = subject_id(file)
+    trials = [
+        Trial(
+            subject=subject, session=1, trial=t + 1,
+            signal=data[t, :32], baseline=data[t, :32, :BASELINE_SAMPLES],
+            ratings=dict(zip(RATINGS, map(float, labels[t]))), start=BASELINE_SAMPLES,
+        )
+        for t in range(data.shape[0])
+    ]
+    return Recording(dataset, str(file), list(EEG_CHANNELS), SFREQ, trials)

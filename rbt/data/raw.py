@@ -1,0 +1,119 @@
+"""Any EEG recording MNE reads (EDF, BDF, FIF, BrainVision, EEGLAB, ...).
+
+Trials come from annotations with a duration of at least one window, else from stim-channel
+events (each runs to the next event), else the whole recording is one unlabelled trial cut into
+fixed windows. The description (or event id) becomes the ``annotation`` column, which is the
+class when training on such files.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import mne
+import numpy as np
+
+from ..montage import UnknownChannelsError, canonical_name
+from .recording import DataFormatError, Recording, Trial
+
+DATASET = "raw"
+DEFAULT_SFREQ = 128.0  # the rate the published filters and 512-sample windows were made for
+SUFFIXES = (".edf", ".bdf", ".fif", ".fif.gz", ".vhdr", ".set", ".gdf", ".cnt", ".mff")
+
+
+def source_files(path: str | Path) -> list[Path]:
+    path = Path(path)
+    if not path.exists():
+        raise DataFormatError(f"{path}: no such file or folder (expected an EEG recording that "
+                              f"MNE reads: {', '.join(SUFFIXES)})")
+    if path.is_file():
+        return [path]
+    files = sorted(p for p in path.iterdir() if p.name.lower().endswith(SUFFIXES))
+    if not files:
+        raise DataFormatError(f"{path}: no EEG recordings ({', '.join(SUFFIXES)}) in this folder")
+    return files
+
+
+def key_files(file: Path) -> list[Path]:
+    file = Path(file)
+    side = {".vhdr": (".eeg", ".vmrk"), ".set": (".fdt",)}.get(file.suffix.lower(), ())
+    return [file] + [p for s in side if (p := file.with_suffix(s)).exists()]
+
+
+def read_file(
+    file: Path,
+    sfreq: float | None = DEFAULT_SFREQ,
+    window: int = 512,
+    channel_map: dict[str, str] | None = None,
+    drop_unknown: bool = False,
+) -> Recording:
+    """Read, keep EEG channels, resample to ``sfreq`` (None keeps the file's rate), cut trials."""
+    file = Path(file)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            raw = mne.io.read_raw(file, preload=True, verbose="error")
+    except Exception as err:  # MNE raises many types for bad files
+        raise DataFormatError(f"{file}: MNE cannot read this file ({type(err).__name__}: {err})"
+                              ) from err
+    if channel_map:
+        raw.rename_channels({k: v for k, v in channel_map.items() if k in raw.ch_names})
+    events = _stim_events(raw)
+    raw.pick("eeg", exclude="bads")
+    if not raw.ch_names:
+        raise DataFormatError(f"{file}: no EEG channels")
+    unknown = [n for n in raw.ch_names if canonical_name(n) is None]
+    if unknown and drop_unknown:
+        raw.drop_channels(unknown)
+    elif unknown:
+        raise UnknownChannelsError(unknown, str(file))
+    orig_sfreq = raw.info["sfreq"]
+    if sfreq and abs(orig_sfreq - sfreq) > 1e-9:
+        raw.resample(sfreq, verbose="error")
+    fs = raw.info["sfreq"]
+    data = raw.get_data()
+    trials = _annotation_trials(raw, data, window, fs)
+    if not trials and events is not None and len(events):
+        trials = _event_trials(events, data, orig_sfreq, fs, window)
+    if not trials:
+        trials = [Trial(subject=file.stem, session=1, trial=1, signal=data)]
+    for t in trials:
+        t.subject = file.stem
+    return Recording(DATASET, str(file), list(raw.ch_names), fs, trials)
+
+
+def _stim_events(raw) -> np.ndarray | None:
+    if not any(t == "stim" for t in raw.get_channel_types()):
+        return None
+    try:
+        events = mne.find_events(raw, verbose="error")
+    except ValueError:
+        return None
+    events[:, 0] -= raw.first_samp  # to indices into the data array
+    return events
+
+
+def _annotation_trials(raw, data, window, fs) -> list[Trial]:
+    trials = []
+    for ann in raw.annotations:
+        if ann["duration"] * fs < window or ann["description"].upper().startswith("BAD"):
+            continue
+        a = int(round((ann["onset"] - raw.first_time) * fs))
+        b = min(data.shape[1], a + int(round(ann["duration"] * fs)))
+        if b - a >= window:
+            trials.append(Trial(subject="", session=1, trial=len(trials) + 1,
+                                signal=data[:, a:b],
+                                ratings={"annotation": str(ann["description"])}))
+    return trials
+
+
+def _event_trials(events, data, orig_sfreq, fs, window) -> list[Trial]:
+    onsets = np.round(events[:, 0] * fs / orig_sfreq).astype(int)
+    ends = np.append(onsets[1:], data.shape[1])
+    trials = []
+    for onset, end, code in zip(onsets, ends, events[:, 2]):
+        if end - onset >= window:
+            trials.append(Trial(subject="", session=1, trial=len(trials) + 1,
+                                signal=data[:, onset:end], ratings={"annotation": str(code)}))
+    return trials

@@ -1,0 +1,108 @@
+"""Electrode names, template positions and 2-D scalp coordinates, all from MNE's 10-05 template."""
+
+from __future__ import annotations
+
+import functools
+import warnings
+from collections.abc import Mapping, Sequence
+
+import mne
+import numpy as np
+
+try:  # MNE documents the aliases (used by set_montage(match_alias=True)) under mne.io.constants
+    from mne.io.constants import CHANNEL_LOC_ALIASES
+except ImportError:  # but newer releases keep them only here
+    from mne._fiff.constants import CHANNEL_LOC_ALIASES
+
+HEAD_RADIUS = 0.095  # metres; MNE's default head sphere, centred at the origin
+
+
+class UnknownChannelsError(ValueError):
+    """Raised when channel names are not in the 10-05 template."""
+
+    def __init__(self, unknown: Sequence[str], source: str = ""):
+        self.unknown = list(unknown)
+        where = f" in {source}" if source else ""
+        super().__init__(
+            f"{len(self.unknown)} channel name(s){where} are not 10-05 electrode names: "
+            f"{', '.join(self.unknown)}. Supply a mapping to template names, e.g. "
+            f'channel_map={{"{self.unknown[0]}": "Fp1"}} in Python or '
+            "--channel-map map.json on the command line, or drop them with drop_unknown=True "
+            "(--drop-unknown)."
+        )
+
+
+@functools.lru_cache(maxsize=1)
+def template_montage() -> mne.channels.DigMontage:
+    """MNE's 10-05 template: ``colin27_1005`` where it exists, else ``standard_1005``."""
+    name = "colin27_1005" if "colin27_1005" in mne.channels.get_builtin_montages() else (
+        "standard_1005"
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        return mne.channels.make_standard_montage(name)
+
+
+@functools.lru_cache(maxsize=1)
+def _lookup() -> dict[str, str]:
+    names = template_montage().ch_names
+    table = {n.lower(): n for n in names}
+    for alias, target in CHANNEL_LOC_ALIASES.items():
+        if target.lower() in table:
+            table.setdefault(alias.lower(), table[target.lower()])
+    return table
+
+
+def canonical_name(name: str, channel_map: Mapping[str, str] | None = None) -> str | None:
+    """The template name for ``name`` (case-insensitive, MNE aliases), or None if unknown."""
+    if channel_map and name in channel_map:
+        name = channel_map[name]
+    return _lookup().get(str(name).strip().lower())
+
+
+def resolve_channels(
+    names: Sequence[str],
+    channel_map: Mapping[str, str] | None = None,
+    source: str = "",
+) -> list[str]:
+    """Template names for ``names``; raises :class:`UnknownChannelsError` listing unknown ones."""
+    resolved = [canonical_name(n, channel_map) for n in names]
+    unknown = [n for n, r in zip(names, resolved) if r is None]
+    if unknown:
+        raise UnknownChannelsError(unknown, source)
+    dupes = sorted({r for r in resolved if resolved.count(r) > 1})
+    if dupes:
+        raise ValueError(f"channels{' in ' + source if source else ''} map to the same "
+                         f"electrode more than once: {', '.join(dupes)}")
+    return resolved
+
+
+def positions_3d(names: Sequence[str]) -> np.ndarray:
+    """Template head-frame positions in metres, shape (n, 3)."""
+    pos = template_montage().get_positions()["ch_pos"]
+    return np.array([pos[n] for n in resolve_channels(names)])
+
+
+def positions_2d(names: Sequence[str]) -> np.ndarray:
+    """2-D scalp coordinates (metres) as MNE's topomaps draw them, shape (n, 2).
+
+    MNE's public API has no function returning these, so we repeat its convention
+    (azimuthal equidistant projection about the head sphere's centre; a test checks the match).
+    The head circle has radius :data:`HEAD_RADIUS` around the origin; nose towards +y.
+    """
+    xyz = positions_3d(names)
+    dist = np.linalg.norm(xyz, axis=1)
+    polar = np.arccos(np.clip(xyz[:, 2] / dist, -1.0, 1.0))
+    azimuth = np.arctan2(xyz[:, 1], xyz[:, 0])
+    radius = polar * dist / (np.pi / 2)
+    return np.column_stack([radius * np.cos(azimuth), radius * np.sin(azimuth)])
+
+
+def make_info(names: Sequence[str], sfreq: float) -> mne.Info:
+    """An MNE ``Info`` with template positions, for MNE's topomap and interpolation helpers."""
+    canonical = resolve_channels(names)
+    info = mne.create_info(canonical, sfreq, ch_types="eeg")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        info.set_montage(template_montage())
+    return info
