@@ -14,7 +14,7 @@ try:  # MNE documents the aliases (used by set_montage(match_alias=True)) under 
 except ImportError:  # but newer releases keep them only here
     from mne._fiff.constants import CHANNEL_LOC_ALIASES
 
-HEAD_RADIUS = 0.095  # metres; MNE's default head sphere, centred at the origin
+_HORIZON = ("Fpz", "Oz", "T7", "T8")  # electrodes that lie on the drawn head circle
 
 
 class UnknownChannelsError(ValueError):
@@ -78,24 +78,46 @@ def resolve_channels(
 
 
 def positions_3d(names: Sequence[str]) -> np.ndarray:
-    """Template head-frame positions in metres, shape (n, 3)."""
-    pos = template_montage().get_positions()["ch_pos"]
-    return np.array([pos[n] for n in resolve_channels(names)])
+    """Template positions in MNE's head frame (metres), shape (n, 3)."""
+    return _head_positions(tuple(resolve_channels(names))).copy()
+
+
+@functools.lru_cache(maxsize=32)
+def _head_positions(canonical: tuple[str, ...]) -> np.ndarray:
+    # set_montage moves the template into the head frame defined by its fiducials
+    return np.array([ch["loc"][:3] for ch in make_info(list(canonical), 100.0)["chs"]])
+
+
+@functools.lru_cache(maxsize=1)
+def head_sphere() -> np.ndarray:
+    """(x, y, z, radius) of the head sphere whose equator runs through Fpz, Oz, T7 and T8.
+
+    This is the sphere MNE calls ``sphere="eeglab"``, taken from the template so that every
+    dataset is drawn on the same head.
+    """
+    fpz, oz, t7, t8 = _head_positions(_HORIZON)
+    center = np.array([(t7[0] + t8[0]) / 2, (fpz[1] + oz[1]) / 2,
+                       np.mean([fpz[2], oz[2], t7[2], t8[2]])])
+    radius = np.mean([abs(t7[0] - center[0]), abs(t8[0] - center[0]),
+                      abs(fpz[1] - center[1]), abs(oz[1] - center[1])])
+    return np.append(center, radius)
 
 
 def positions_2d(names: Sequence[str]) -> np.ndarray:
     """2-D scalp coordinates (metres) as MNE's topomaps draw them, shape (n, 2).
 
     MNE's public API has no function returning these, so we repeat its convention
-    (azimuthal equidistant projection about the head sphere's centre; a test checks the match).
-    The head circle has radius :data:`HEAD_RADIUS` around the origin; nose towards +y.
+    (azimuthal equidistant projection about the centre of :func:`head_sphere`; a test checks
+    the match with MNE). The head circle is centred at ``head_sphere()[:2]`` with radius
+    ``head_sphere()[3]``; the nose points to +y.
     """
-    xyz = positions_3d(names)
+    sphere = head_sphere()
+    xyz = positions_3d(names) - sphere[:3]
     dist = np.linalg.norm(xyz, axis=1)
     polar = np.arccos(np.clip(xyz[:, 2] / dist, -1.0, 1.0))
     azimuth = np.arctan2(xyz[:, 1], xyz[:, 0])
     radius = polar * dist / (np.pi / 2)
-    return np.column_stack([radius * np.cos(azimuth), radius * np.sin(azimuth)])
+    return np.column_stack([radius * np.cos(azimuth), radius * np.sin(azimuth)]) + sphere[:2]
 
 
 def make_info(names: Sequence[str], sfreq: float) -> mne.Info:

@@ -1,0 +1,55 @@
+"""Channel names, aliases and 2-D topomap positions against MNE."""
+
+import mne
+import numpy as np
+import pytest
+
+from rbt.data import deap, dreamer, seed
+from rbt.montage import (
+    UnknownChannelsError,
+    head_sphere,
+    make_info,
+    positions_2d,
+    resolve_channels,
+    template_montage,
+)
+
+
+@pytest.mark.parametrize("names", [deap.EEG_CHANNELS, dreamer.CHANNELS, seed.CHANNELS])
+def test_every_dataset_montage_resolves(names):
+    resolved = resolve_channels(names)
+    assert len(resolved) == len(names)
+    assert set(resolved) <= set(template_montage().ch_names)
+
+
+def test_case_and_mne_aliases():
+    assert resolve_channels(["FP1", "cz", "CB1", "cb2"]) == ["Fp1", "Cz", "POO7", "POO8"]
+
+
+def test_unknown_names_are_listed_with_how_to_fix():
+    with pytest.raises(UnknownChannelsError) as err:
+        resolve_channels(["Fp1", "EEG 001", "foo"], source="rec.edf")
+    msg = str(err.value)
+    assert "EEG 001" in msg and "foo" in msg and "rec.edf" in msg and "channel_map" in msg
+    assert err.value.unknown == ["EEG 001", "foo"]
+    assert resolve_channels(["EEG 001"], channel_map={"EEG 001": "Oz"}) == ["Oz"]
+
+
+def test_positions_match_mne_topomap_projection():
+    from mne.channels.layout import _find_topomap_coords  # the oracle: MNE's own projection
+
+    names = seed.CHANNELS
+    info = make_info(names, 200.0)
+    expected = _find_topomap_coords(info, picks=None, sphere=head_sphere())
+    np.testing.assert_allclose(positions_2d(names), expected, atol=1e-9)
+
+
+def test_positions_are_anatomically_sensible():
+    pos = dict(zip(deap.EEG_CHANNELS, positions_2d(deap.EEG_CHANNELS)))
+    assert pos["Fp1"][1] > pos["Cz"][1] > pos["Oz"][1]  # nose is +y
+    assert pos["T7"][0] < pos["Cz"][0] < pos["T8"][0]  # right is +x
+    cx, cy, _, r = head_sphere()
+    assert np.linalg.norm(pos["Cz"] - [cx, cy]) < 0.2 * r
+    on_circle = positions_2d(["Fpz", "Oz", "T7", "T8"]) - [cx, cy]
+    np.testing.assert_allclose(np.linalg.norm(on_circle, axis=1), r, rtol=0.15)
+    assert isinstance(make_info(["Fp1", "Cz"], 128.0), mne.Info)
