@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import tempfile
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -100,7 +101,7 @@ def load_features(key: str) -> tuple[np.ndarray, pd.DataFrame, dict] | None:
             meta = json.loads(str(z["meta"]))
             table = pd.DataFrame({c: z[f"table.{c}"] for c in meta["columns"]})
             return z["X"], table, meta
-    except (OSError, ValueError, KeyError):
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
         return None
 
 

@@ -18,7 +18,8 @@ def _add_data_args(p: argparse.ArgumentParser, need_task: bool = True) -> None:
     p.add_argument("--path", type=Path, help="dataset file or folder (not needed for demo)")
     p.add_argument("--target", help="rating to predict (default: the dataset's, e.g. valence)")
     if need_task:
-        p.add_argument("--task", choices=("binary", "multi"), default="binary")
+        p.add_argument("--task", choices=("binary", "multi"),
+                       help="default: binary, or multi where the dataset has no binary rule")
     p.add_argument("--window", type=int, default=512, help="window length in samples")
     p.add_argument("--stride", type=int, default=117, help="window stride in samples")
     p.add_argument("--nonfinite", choices=("raise", "drop"), default="raise",
@@ -44,7 +45,7 @@ def _load(args):
         except (OSError, ValueError) as err:
             raise ValueError(f"{args.channel_map}: not a readable JSON mapping ({err})") from err
     return load_features(
-        args.source, args.path, target=args.target, task=getattr(args, "task", "binary"),
+        args.source, args.path, target=args.target, task=getattr(args, "task", None),
         params=FeatureParams(window=args.window, stride=args.stride, nonfinite=args.nonfinite),
         seed_reference_filters=args.seed_reference_filters,
         raw_sfreq=args.raw_sfreq or None, channel_map=channel_map,

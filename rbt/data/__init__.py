@@ -29,7 +29,7 @@ def load_features(
     path: str | Path | None = None,
     *,
     target: str | None = None,
-    task: str = "binary",
+    task: str | None = None,
     params: FeatureParams | None = None,
     seed_reference_filters: bool = False,
     raw_sfreq: float | None = raw.DEFAULT_SFREQ,
@@ -50,7 +50,7 @@ def load_features(
         Not needed for "demo".
     target, task
         Which rating to predict and ``"binary"`` or ``"multi"``; see :mod:`rbt.data.labels`.
-        ``target=None`` takes the dataset's default (valence, or emotion for SEED).
+        None takes the dataset's default: valence and binary, or emotion and multi for SEED.
     params : FeatureParams
         Window, stride, bands, filter order and the NaN policy.
     seed_reference_filters : bool
@@ -95,7 +95,8 @@ def load_features(
             X, table, file_meta = hit
         if meta is None:
             meta = file_meta
-        elif file_meta["ch_names"] != meta["ch_names"] or file_meta["sfreq"] != meta["sfreq"]:
+        elif (resolve_channels(file_meta["ch_names"]) != resolve_channels(meta["ch_names"])
+              or file_meta["sfreq"] != meta["sfreq"]):
             raise DataFormatError(
                 f"{file}: channels or sampling rate differ from {meta['source']} "
                 f"({len(file_meta['ch_names'])} channels at {file_meta['sfreq']} Hz vs "
@@ -114,10 +115,9 @@ def load_features(
     return with_labels(fs, target, task)
 
 
-def with_labels(fs: FeatureSet, target: str | None, task: str) -> FeatureSet:
+def with_labels(fs: FeatureSet, target: str | None, task: str | None = None) -> FeatureSet:
     """The same features labelled for ``target`` and ``task``."""
-    y, names, used = make_labels(fs.dataset, fs.table, target, task)
-    fs.y, fs.class_names, fs.target, fs.task = y, names, used, (task if y is not None else None)
+    fs.y, fs.class_names, fs.target, fs.task = make_labels(fs.dataset, fs.table, target, task)
     return fs
 
 

@@ -45,7 +45,8 @@ def read_file(file: Path) -> Recording:
     except NotImplementedError as err:  # MATLAB v7.3 (HDF5)
         raise DataFormatError(f"{file}: MATLAB v7.3 files are not DREAMER's format ({err})"
                               ) from err
-    except (OSError, ValueError, TypeError, IndexError, MemoryError, EOFError) as err:
+    except (OSError, ValueError, TypeError, IndexError, MemoryError, EOFError,
+            scipy.io.matlab.MatReadError) as err:
         raise DataFormatError(f"{file}: not a readable MATLAB file (truncated or corrupt? "
                               f"{type(err).__name__}: {err})") from err
     if "DREAMER" not in mat:

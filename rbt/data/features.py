@@ -133,7 +133,11 @@ def recording_features(
                 if params.nonfinite == "raise":
                     raise DataFormatError(_nonfinite_message(rec, trial, "baseline", base))
                 continue
-            seg = zscore_windows(baseline_segment(base, rec.sfreq)[None])
+            try:
+                seg = zscore_windows(baseline_segment(base, rec.sfreq)[None])
+            except ValueError as err:
+                raise DataFormatError(f"{rec.source}: subject {trial.subject} trial "
+                                      f"{trial.trial}: {err}") from err
             de = de - band_differential_entropy(seg, fs_filter, bands, params.order)
         if not np.isfinite(de).all():
             chans = [rec.ch_names[i] for i in np.flatnonzero(~np.isfinite(de).all(axis=(0, 2)))]
@@ -148,7 +152,7 @@ def recording_features(
             "session": trial.session,
             "trial": trial.trial,
             "window": window_index,
-            "start": starts,
+            "start": trial.offset + starts,
             **{k: v for k, v in trial.ratings.items()},
         }))
     if not blocks:

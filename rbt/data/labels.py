@@ -51,19 +51,24 @@ RULES: dict[str, LabelRule] = {
 }
 
 
-def make_labels(dataset: str, table, target: str | None, task: str):
-    """Class indices, class names and the target used, from the ratings in ``table``.
+def make_labels(dataset: str, table, target: str | None, task: str | None):
+    """Class indices, class names, target and task used, from the ratings in ``table``.
+
+    ``task=None`` means binary where the dataset has a binary rule, else multi.
 
     ``dataset`` "raw" uses the ``annotation`` column (the event or annotation description) as
     the class, in sorted order.
     """
+    rule = RULES.get(dataset)
+    if task is None:
+        task = "multi" if rule is None or rule.binary_threshold is None else "binary"
     if task not in ("binary", "multi"):
         raise ValueError(f"task must be 'binary' or 'multi'; got {task!r}")
     if dataset == "raw":
         if target not in (None, "annotation"):
             raise ValueError(f"MNE recordings have one target, 'annotation'; got {target!r}")
         if "annotation" not in table or table["annotation"].isna().all():
-            return None, None, None
+            return None, None, None, None
         names = sorted(table["annotation"].astype(str).unique())
         if task == "binary" and len(names) != 2:
             raise ValueError(
@@ -71,8 +76,7 @@ def make_labels(dataset: str, table, target: str | None, task: str):
                 f"{', '.join(names)}. Use task='multi'."
             )
         y = np.searchsorted(names, table["annotation"].astype(str).to_numpy())
-        return y.astype(np.int64), names, "annotation"
-    rule = RULES[dataset]
+        return y.astype(np.int64), names, "annotation", task
     target = target or rule.default_target
     if target not in rule.targets:
         raise ValueError(
@@ -88,4 +92,4 @@ def make_labels(dataset: str, table, target: str | None, task: str):
     else:
         y = np.floor(ratings).astype(np.int64) - int(rule.multi_offset)
         y = np.clip(y, 0, len(rule.multi_classes) - 1)
-    return y, rule.classes(task), target
+    return y, rule.classes(task), target, task

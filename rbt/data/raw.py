@@ -55,8 +55,9 @@ def read_file(
             warnings.simplefilter("ignore")
             raw = mne.io.read_raw(file, preload=True, verbose="error")
     except Exception as err:  # MNE raises many types for bad files
-        raise DataFormatError(f"{file}: MNE cannot read this file ({type(err).__name__}: {err})"
-                              ) from err
+        message = " ".join(str(err).split())
+        raise DataFormatError(f"{file}: MNE cannot read this file ({type(err).__name__}: "
+                              f"{message})") from err
     if channel_map:
         raw.rename_channels({k: v for k, v in channel_map.items() if k in raw.ch_names})
     events = _stim_events(raw)
@@ -103,7 +104,7 @@ def _annotation_trials(raw, data, window, fs) -> list[Trial]:
         b = min(data.shape[1], a + int(round(ann["duration"] * fs)))
         if b - a >= window:
             trials.append(Trial(subject="", session=1, trial=len(trials) + 1,
-                                signal=data[:, a:b],
+                                signal=data[:, a:b], offset=a,
                                 ratings={"annotation": str(ann["description"])}))
     return trials
 
@@ -115,5 +116,6 @@ def _event_trials(events, data, orig_sfreq, fs, window) -> list[Trial]:
     for onset, end, code in zip(onsets, ends, events[:, 2]):
         if end - onset >= window:
             trials.append(Trial(subject="", session=1, trial=len(trials) + 1,
-                                signal=data[:, onset:end], ratings={"annotation": str(code)}))
+                                signal=data[:, onset:end], offset=int(onset),
+                                ratings={"annotation": str(code)}))
     return trials

@@ -23,6 +23,7 @@ class Trial:
     baseline: np.ndarray | None = None  # (channels, samples) pre-stimulus recording
     ratings: dict[str, float] = field(default_factory=dict)
     start: int = 0  # sample of ``signal`` where the first window starts
+    offset: int = 0  # sample of the source recording where ``signal`` begins
 
 
 @dataclass
@@ -41,8 +42,8 @@ class FeatureSet:
     """RBTransformer input: windows x electrodes x bands BDE, labels and provenance.
 
     ``table`` has one row per window: subject, session, trial, window (index within the trial),
-    start (first sample of the window in the trial's signal), recording (the source file's
-    name) and the raw rating(s).
+    start (first sample of the window in the trial; in the recording for MNE files), recording
+    (the source file's name) and the raw rating(s).
     """
 
     X: np.ndarray  # float32 (windows, electrodes, bands)

@@ -53,7 +53,8 @@ def _loadmat(file: Path) -> dict:
         return scipy.io.loadmat(file)
     except NotImplementedError as err:
         raise DataFormatError(f"{file}: MATLAB v7.3 files are not SEED's format ({err})") from err
-    except (OSError, ValueError, TypeError, IndexError, MemoryError, EOFError) as err:
+    except (OSError, ValueError, TypeError, IndexError, MemoryError, EOFError,
+            scipy.io.matlab.MatReadError) as err:
         raise DataFormatError(f"{file}: not a readable MATLAB file (truncated or corrupt? "
                               f"{type(err).__name__}: {err})") from err
 
