@@ -20,8 +20,8 @@ def _add_data_args(p: argparse.ArgumentParser, need_task: bool = True) -> None:
     if need_task:
         p.add_argument("--task", choices=("binary", "multi"),
                        help="default: binary, or multi where the dataset has no binary rule")
-    p.add_argument("--window", type=int, default=512, help="window length in samples")
-    p.add_argument("--stride", type=int, default=117, help="window stride in samples")
+    p.add_argument("--window", type=int, help="window length in samples (default 512)")
+    p.add_argument("--stride", type=int, help="window stride in samples (default 117)")
     p.add_argument("--nonfinite", choices=("raise", "drop"), default="raise",
                    help="NaN/inf samples: stop with an error, or drop the affected windows")
     p.add_argument("--seed-reference-filters", action="store_true",
@@ -35,7 +35,8 @@ def _add_data_args(p: argparse.ArgumentParser, need_task: bool = True) -> None:
     p.add_argument("--no-cache", action="store_true", help="recompute features")
 
 
-def _load(args):
+def _load(args, metadata: dict | None = None):
+    """Features for the data arguments; a model's metadata fills in what the user left out."""
     from .data import FeatureParams, load_features
 
     channel_map = None
@@ -44,10 +45,19 @@ def _load(args):
             channel_map = json.loads(args.channel_map.read_text())
         except (OSError, ValueError) as err:
             raise ValueError(f"{args.channel_map}: not a readable JSON mapping ({err})") from err
+    meta = metadata or {}
+    prep = meta.get("preprocessing") or {}
+    window = args.window or prep.get("window") or 512
+    stride = args.stride or prep.get("stride") or 117
+    same_dataset = meta.get("dataset") == args.source
+    target = args.target or (meta.get("target") if same_dataset else None)
+    task = getattr(args, "task", None) or (meta.get("task") if same_dataset else None)
+    reference_filters = args.seed_reference_filters or (
+        args.source == "seed" and prep.get("filter_sfreq") == 128.0)
     return load_features(
-        args.source, args.path, target=args.target, task=getattr(args, "task", None),
-        params=FeatureParams(window=args.window, stride=args.stride, nonfinite=args.nonfinite),
-        seed_reference_filters=args.seed_reference_filters,
+        args.source, args.path, target=target, task=task,
+        params=FeatureParams(window=window, stride=stride, nonfinite=args.nonfinite),
+        seed_reference_filters=reference_filters,
         raw_sfreq=args.raw_sfreq or None, channel_map=channel_map,
         drop_unknown=args.drop_unknown, use_cache=not args.no_cache,
     )
@@ -74,6 +84,55 @@ def cmd_features(args) -> int:
     return 0
 
 
+def cmd_train(args) -> int:
+    from .train import TrainConfig, fit
+
+    model = {k: v for k, v in (("embed_dim", args.embed_dim), ("depth", args.depth),
+                                ("heads", args.heads), ("head_dim", args.head_dim),
+                                ("mlp_hidden_dim", args.mlp_hidden_dim),
+                                ("dropout", args.dropout)) if v is not None}
+    cfg = TrainConfig(epochs=args.epochs, lr=args.lr, weight_decay=args.weight_decay,
+                      label_smoothing=args.label_smoothing, batch_size=args.batch_size,
+                      late_batch_size=args.late_batch_size, oversample=args.oversample,
+                      seed=args.seed, model=model)
+    fs = _load(args)
+    _, metrics = fit(fs, split=args.split, folds=args.folds, per_subject=args.per_subject,
+                     config=cfg, device=args.device, out=args.out,
+                     keep_fold_models=args.keep_fold_models, overwrite=args.overwrite,
+                     command="rbt " + " ".join(sys.argv[1:]), train_final=not args.cv_only)
+    acc, f1 = metrics["accuracy"], metrics["macro_f1"]
+    print(f"{args.split}{' per subject' if args.per_subject else ''}, "
+          f"{len(metrics['folds'])} folds: accuracy {acc['mean']:.3f} ± {acc['std']:.3f}, "
+          f"macro-F1 {f1['mean']:.3f} ± {f1['std']:.3f}")
+    files = "metrics.json" if args.cv_only else (
+        "config.json, model.safetensors, rbt_metadata.json, metrics.json")
+    print(f"wrote {args.out}/ ({files})")
+    return 0
+
+
+def cmd_predict(args) -> int:
+    from .cache import atomic_write_bytes
+    from .checkpoint import load_model
+    from .infer import predict
+
+    out = Path(args.out)
+    if out.exists() and not args.force:
+        raise FileExistsError(f"{out} exists; pass --force to overwrite it")
+    model, meta = load_model(args.model)
+    fs = _load(args, meta)
+    result = predict(model, fs, device=args.device, batch_size=args.batch_size, metadata=meta,
+                     progress=True)
+    names = (meta or {}).get("class_names") or (
+        fs.class_names if fs.n_classes == model.config.num_classes else None)
+    frame = result.to_frame(fs, names)
+    atomic_write_bytes(out, frame.to_csv(index=False).encode())
+    msg = f"wrote {out}: {len(frame)} windows"
+    if fs.y is not None and fs.n_classes == model.config.num_classes:
+        msg += f", accuracy {(result.pred == fs.y).mean():.3f} against {fs.target}/{fs.task}"
+    print(msg)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="rbt", description="RBTransformer toolkit: BDE features, models, explanations.")
@@ -85,6 +144,47 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, type=Path, help="output .npz file")
     p.add_argument("--force", action="store_true", help="overwrite --out if it exists")
     p.set_defaults(func=cmd_features)
+
+    from .train import DEFAULT_EPOCHS, SPLITS
+
+    p = sub.add_parser("train", help="cross-validate and train an RBTransformer",
+                       description="Cross-validate under --split, then train the final model "
+                       "on all the data and save it with its metrics.")
+    _add_data_args(p)
+    p.add_argument("--split", choices=SPLITS, default="trial-kfold",
+                   help="window-kfold reproduces the paper (optimistic: overlapping windows "
+                   "leak); trial-kfold and subject-out hold whole trials or subjects out")
+    p.add_argument("--folds", type=int, default=5)
+    p.add_argument("--per-subject", action="store_true", help="one model per subject")
+    p.add_argument("--epochs", type=int, default=DEFAULT_EPOCHS,
+                   help=f"default {DEFAULT_EPOCHS} (the paper: 300)")
+    p.add_argument("--out", required=True, type=Path, help="checkpoint folder to write")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--weight-decay", type=float, default=1e-3)
+    p.add_argument("--label-smoothing", type=float, default=0.12)
+    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--late-batch-size", type=int, default=64,
+                   help="batch size for the second half of the epochs")
+    p.add_argument("--oversample", action="store_true", help="SMOTE on each training fold")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--keep-fold-models", action="store_true")
+    p.add_argument("--cv-only", action="store_true",
+                   help="only cross-validate: write metrics.json, train no final model")
+    p.add_argument("--overwrite", action="store_true", help="replace a trained model in --out")
+    for name in ("embed-dim", "depth", "heads", "head-dim", "mlp-hidden-dim"):
+        p.add_argument(f"--{name}", type=int, help="model size (default: the paper's)")
+    p.add_argument("--dropout", type=float)
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("predict", help="per-window predictions to CSV")
+    p.add_argument("--model", required=True, type=Path, help="checkpoint folder")
+    _add_data_args(p)
+    p.add_argument("--out", required=True, type=Path, help="output .csv")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
+    p.add_argument("--batch-size", type=int, default=512)
+    p.add_argument("--force", action="store_true", help="overwrite --out if it exists")
+    p.set_defaults(func=cmd_predict)
     return parser
 
 

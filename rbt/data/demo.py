@@ -67,6 +67,7 @@ def write_demo(folder: Path) -> None:
     """Generate every subject file into ``folder``, atomically (a temp folder, then a rename)."""
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".demo-", dir=folder.parent))
+    cache.publish_mode(tmp, directory=True)
     try:
         for s in range(1, N_SUBJECTS + 1):
             data, labels = generate_subject(s)

@@ -1,0 +1,66 @@
+"""Per-window predictions on CPU or GPU, streamed in batches."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import torch
+from tqdm.auto import tqdm
+
+from .checkpoint import align_features
+from .device import resolve_device
+from .model import RBTransformer
+
+
+@dataclass
+class Prediction:
+    probs: np.ndarray  # (windows, classes) float32
+    pred: np.ndarray  # (windows,) int64
+    attention: np.ndarray | None = None  # (windows, depth, heads, E, E) float32
+
+    def to_frame(self, fs, class_names: list[str] | None = None) -> pd.DataFrame:
+        """One row per window: subject, trial, window, true label, predicted label, probs."""
+        names = class_names or fs.class_names or [str(i) for i in range(self.probs.shape[1])]
+        df = fs.table[["subject", "session", "trial", "window"]].copy()
+        if fs.y is not None:
+            df["true"] = [names[i] for i in fs.y]
+        df["predicted"] = [names[i] for i in self.pred]
+        for i, n in enumerate(names):
+            df[f"p_{n}"] = self.probs[:, i]
+        return df
+
+
+def predict_array(model: RBTransformer, X: np.ndarray, device="auto", batch_size: int = 512,
+                  attention: bool = False, progress: bool = False) -> Prediction:
+    """Probabilities, classes and optionally attention for an array (windows, E, bands)."""
+    dev = resolve_device(device)
+    model = model.to(dev).eval()
+    probs, maps = [], []
+    starts = range(0, len(X), batch_size)
+    with torch.inference_mode():
+        for s in tqdm(starts, desc="predict", unit="batch", disable=not progress):
+            xb = torch.as_tensor(np.ascontiguousarray(X[s: s + batch_size]), dtype=torch.float32,
+                                 device=dev)
+            if attention:
+                logits, att = model(xb, return_attention=True)
+                maps.append(att.float().cpu().numpy())
+            else:
+                logits = model(xb)
+            probs.append(torch.softmax(logits.float(), dim=-1).cpu().numpy())
+    p = np.concatenate(probs) if probs else np.zeros((0, model.config.num_classes), np.float32)
+    return Prediction(p, p.argmax(axis=1).astype(np.int64),
+                      np.concatenate(maps) if attention and maps else None)
+
+
+def predict(model: RBTransformer, features, device="auto", batch_size: int = 512,
+            attention: bool = False, metadata: dict | None = None,
+            progress: bool = False) -> Prediction:
+    """Predict every window of a :class:`~rbt.data.FeatureSet`.
+
+    Channels are checked against (and reordered to) the model's, using ``metadata`` when given.
+    """
+    X = align_features(model, metadata, features)
+    return predict_array(model, X, device=device, batch_size=batch_size, attention=attention,
+                         progress=progress)

@@ -1,0 +1,178 @@
+"""RBTransformer, as published: BDE tokens per electrode, inter-cortical attention, MLP head.
+
+Parameter names follow the official checkpoints (see ``rbt.checkpoint``), so a published
+``model.safetensors`` loads with ``load_state_dict(strict=True)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+@dataclass
+class RBTransformerConfig:
+    """Hyper-parameters; the defaults are the paper's. Keys match the official config.json."""
+
+    num_electrodes: int = 32
+    bde_dim: int = 4
+    embed_dim: int = 128
+    depth: int = 4
+    heads: int = 6
+    head_dim: int = 32
+    mlp_hidden_dim: int = 128
+    dropout: float = 0.1
+    num_classes: int = 2
+
+    @classmethod
+    def from_dict(cls, d: dict) -> RBTransformerConfig:
+        names = {f.name for f in fields(cls)}
+        missing = names - set(d) - {"bde_dim", "dropout"}
+        if missing:
+            raise ValueError(f"config is missing {', '.join(sorted(missing))}")
+        return cls(**{k: v for k, v in d.items() if k in names})
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class BDEProjection(nn.Module):
+    def __init__(self, bde_dim: int, embed_dim: int):
+        super().__init__()
+        self.linear = nn.Linear(bde_dim, embed_dim)
+
+    def forward(self, x):
+        return self.linear(x)
+
+
+class ElectrodeEmbedding(nn.Module):
+    """A learned identity vector per electrode, added to its token."""
+
+    def __init__(self, num_electrodes: int, embed_dim: int):
+        super().__init__()
+        self.embedding = nn.Parameter(torch.randn(1, num_electrodes, embed_dim))
+
+    def forward(self, x):
+        return x + self.embedding
+
+
+class PreNorm(nn.Module):
+    def __init__(self, dim: int, fn: nn.Module):
+        super().__init__()
+        self.norm = nn.LayerNorm(dim)
+        self.fn = fn
+
+    def forward(self, x, **kwargs):
+        return self.fn(self.norm(x), **kwargs)
+
+
+class Attention(nn.Module):
+    """Multi-head self-attention over electrodes; qkv has no bias."""
+
+    def __init__(self, dim: int, heads: int, head_dim: int, dropout: float):
+        super().__init__()
+        self.heads, self.head_dim = heads, head_dim
+        inner = heads * head_dim
+        self.to_qkv = nn.Linear(dim, inner * 3, bias=False)
+        self.to_out = nn.Sequential(nn.Linear(inner, dim), nn.Dropout(dropout))
+
+    def forward(self, x, return_attention: bool = False):
+        b, e, _ = x.shape
+        # q, k, v along the output dimension in that order, heads contiguous inside each
+        q, k, v = self.to_qkv(x).view(b, e, 3, self.heads, self.head_dim).permute(2, 0, 3, 1, 4)
+        if return_attention:
+            attn = torch.softmax(q @ k.transpose(-2, -1) * self.head_dim**-0.5, dim=-1)
+            out = attn @ v
+        else:
+            attn = None
+            out = F.scaled_dot_product_attention(q, k, v)
+        out = out.transpose(1, 2).reshape(b, e, self.heads * self.head_dim)
+        return self.to_out(out), attn
+
+
+class FeedForward(nn.Module):
+    def __init__(self, dim: int, hidden: int, dropout: float):
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Linear(dim, hidden), nn.GELU(), nn.Dropout(dropout),
+            nn.Linear(hidden, dim), nn.Dropout(dropout),
+        )
+
+    def forward(self, x):
+        return self.net(x)
+
+
+class InterCorticalBlock(nn.Module):
+    def __init__(self, cfg: RBTransformerConfig):
+        super().__init__()
+        self.attention = PreNorm(cfg.embed_dim, Attention(cfg.embed_dim, cfg.heads, cfg.head_dim,
+                                                          cfg.dropout))
+        self.feed_forward = PreNorm(cfg.embed_dim, FeedForward(cfg.embed_dim, cfg.mlp_hidden_dim,
+                                                               cfg.dropout))
+
+    def forward(self, x, return_attention: bool = False):
+        out, attn = self.attention(x, return_attention=return_attention)
+        x = x + out
+        return x + self.feed_forward(x), attn
+
+
+class ClassificationHead(nn.Module):
+    """Mean over electrodes, LayerNorm, then embed -> 2 embed -> 2 embed -> embed -> classes."""
+
+    def __init__(self, dim: int, num_classes: int, dropout: float):
+        super().__init__()
+        self.norm = nn.LayerNorm(dim)
+        self.mlp = nn.Sequential(
+            nn.Linear(dim, 2 * dim), nn.GELU(), nn.Dropout(dropout),
+            nn.Linear(2 * dim, 2 * dim), nn.GELU(), nn.Dropout(dropout),
+            nn.Linear(2 * dim, dim), nn.GELU(), nn.Dropout(dropout),
+            nn.Linear(dim, num_classes),
+        )
+
+    def forward(self, x):
+        return self.mlp(self.norm(x.mean(dim=1)))
+
+
+class RBTransformer(nn.Module):
+    """``model(x)`` gives logits for x of shape (batch, electrodes, bands).
+
+    ``model(x, return_attention=True)`` gives ``(logits, attention)`` with attention of shape
+    (batch, depth, heads, electrodes, electrodes): each block's softmax attention, rows summing
+    to 1 (row i: where electrode i looks). Without it the fused SDPA kernel is used.
+    """
+
+    def __init__(self, config: RBTransformerConfig | None = None, **kwargs):
+        super().__init__()
+        self.config = cfg = config or RBTransformerConfig(**kwargs)
+        self.bde_proj_layer = BDEProjection(cfg.bde_dim, cfg.embed_dim)
+        self.electrode_id_embedding = ElectrodeEmbedding(cfg.num_electrodes, cfg.embed_dim)
+        self.dropout = nn.Dropout(cfg.dropout)
+        self.intercortical_attention_blocks = nn.ModuleList(
+            InterCorticalBlock(cfg) for _ in range(cfg.depth)
+        )
+        self.classification_head = ClassificationHead(cfg.embed_dim, cfg.num_classes, cfg.dropout)
+
+    def forward(self, x: torch.Tensor, return_attention: bool = False):
+        e, d = self.config.num_electrodes, self.config.bde_dim
+        if x.ndim != 3 or x.shape[1:] != (e, d):
+            raise ValueError(f"expected input of shape (batch, {e} electrodes, {d} bands); "
+                             f"got {tuple(x.shape)}")
+        x = self.dropout(self.electrode_id_embedding(self.bde_proj_layer(x)))
+        maps = []
+        for block in self.intercortical_attention_blocks:
+            x, attn = block(x, return_attention=return_attention)
+            maps.append(attn)
+        logits = self.classification_head(x)
+        if return_attention:
+            return logits, torch.stack(maps, dim=1)
+        return logits
+
+    @classmethod
+    def from_pretrained(cls, path, **kwargs) -> RBTransformer:
+        """Load an official or rbt checkpoint folder offline (see :mod:`rbt.checkpoint`)."""
+        from .checkpoint import load_model
+
+        return load_model(path, **kwargs)[0]
