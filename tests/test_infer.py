@@ -1,0 +1,56 @@
+"""Inference: batching, devices and the shipped demo checkpoint."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from rbt.checkpoint import load_model
+from rbt.data import load_features
+from rbt.device import resolve_device
+from rbt.infer import predict, predict_array
+from rbt.model import RBTransformer, RBTransformerConfig
+
+DEMO = Path(__file__).resolve().parents[1] / "assets" / "demo-checkpoint"
+
+
+def test_batches_stream_and_agree():
+    torch.manual_seed(0)
+    model = RBTransformer(RBTransformerConfig(num_electrodes=5, embed_dim=16, depth=2, heads=2,
+                                              head_dim=8, mlp_hidden_dim=16, num_classes=3))
+    X = np.random.default_rng(0).standard_normal((37, 5, 4)).astype(np.float32)
+    whole = predict_array(model, X, batch_size=64, attention=True)
+    parts = predict_array(model, X, batch_size=4, attention=True)
+    np.testing.assert_allclose(whole.probs, parts.probs, atol=1e-6)
+    np.testing.assert_allclose(whole.attention, parts.attention, atol=1e-6)
+    assert whole.attention.shape == (37, 2, 2, 5, 5)
+    np.testing.assert_allclose(whole.probs.sum(1), 1, atol=1e-6)
+    np.testing.assert_array_equal(whole.pred, whole.probs.argmax(1))
+    assert predict_array(model, X).attention is None
+
+
+def test_device_choice():
+    assert resolve_device("auto").type in ("cpu", "cuda", "mps")
+    assert resolve_device("cpu").type == "cpu"
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="CUDA"):
+            resolve_device("cuda")
+    with pytest.raises(ValueError, match="auto, cpu, cuda or mps"):
+        resolve_device("tpu")
+
+
+@pytest.mark.skipif(not DEMO.exists(), reason="assets/demo-checkpoint not built yet")
+def test_shipped_demo_checkpoint_predicts_at_the_accuracy_it_claims():
+    size = sum(p.stat().st_size for p in DEMO.iterdir())
+    assert size < 5e6
+    model, meta = load_model(DEMO)
+    metrics = json.loads((DEMO / "metrics.json").read_text())
+    assert metrics["protocol"] == "trial-kfold"
+    fs = load_features("demo", target=meta["target"], task=meta["task"], progress=False)
+    result = predict(model, fs, metadata=meta)
+    accuracy = float((result.pred == fs.y).mean())
+    assert accuracy == pytest.approx(metrics["final_model_accuracy_on_all_demo_windows"],
+                                     abs=1e-3)
+    assert metrics["accuracy"]["mean"] > 0.7  # held-out trials, not just training data
