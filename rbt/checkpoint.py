@@ -46,6 +46,8 @@ def save_checkpoint(model: RBTransformer, folder, metadata: dict | None = None,
         (tmp / CONFIG).write_text(json.dumps(model.config.to_dict(), indent=2))
         if metadata is not None:
             (tmp / METADATA).write_text(json.dumps(metadata, indent=2, default=_jsonable))
+        for file in tmp.iterdir():
+            publish_mode(file)
         if folder.exists():
             for name in (WEIGHTS, CONFIG, METADATA):
                 if (tmp / name).exists():
