@@ -56,10 +56,12 @@ def read_file(file: Path) -> Recording:
     root = mat["DREAMER"][0, 0]
     data = _field(root, "Data", file, "DREAMER")
     sfreq = SFREQ
-    try:
-        sfreq = float(np.squeeze(root["SamplingRate"]))
-    except (ValueError, KeyError, TypeError):
-        pass
+    for key in ("EEG_SamplingRate", "SamplingRate"):  # the released file names the former
+        try:
+            sfreq = float(np.squeeze(root[key]))
+            break
+        except (ValueError, KeyError, TypeError, IndexError):
+            continue
     trials = []
     for s in range(data.shape[1]):
         subj = data[0, s]
