@@ -185,6 +185,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=512)
     p.add_argument("--force", action="store_true", help="overwrite --out if it exists")
     p.set_defaults(func=cmd_predict)
+
+    from .explain.cli import add_parser as add_explain_parser
+    add_explain_parser(sub)
     return parser
 
 

@@ -1,0 +1,87 @@
+"""``rbt explain``: attributions (and attention) for every window, written to an .npz file."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from .attribution import MASKS, METHODS
+from .inputs import BASELINES
+
+
+def add_parser(sub) -> argparse.ArgumentParser:
+    """Add the ``explain`` subcommand to the ``rbt`` subparsers."""
+    from ..cli import _add_data_args
+
+    p = sub.add_parser(
+        "explain", help="per-window attributions (and attention) to an .npz file",
+        description="Explain a model's predictions: for every window, attributions per "
+        "electrode and band (windows x electrodes x bands), with predictions and, with "
+        "--attention, each block's attention and the rollout. --target and --task default to "
+        "the model's.")
+    p.add_argument("--model", required=True, type=Path, help="checkpoint folder")
+    _add_data_args(p)
+    p.add_argument("--method", choices=list(METHODS), default="integrated_gradients",
+                   help="attribution method (default: integrated_gradients)")
+    p.add_argument("--baseline", choices=list(BASELINES), default="zeros",
+                   help="what 'absent' means: zeros (no change from the pre-stimulus "
+                   "baseline), subject_mean or sample (default: zeros)")
+    p.add_argument("--class", dest="explain_class", default="predicted",
+                   help="class to explain: predicted (default), true, a class name or index")
+    p.add_argument("--smoothgrad", action="store_true", help="wrap the method in SmoothGrad")
+    p.add_argument("--n-steps", type=int, default=50, help="integrated gradients steps")
+    p.add_argument("--mask", choices=MASKS, default="cell",
+                   help="occlusion / feature ablation: remove cells, electrodes or bands")
+    p.add_argument("--output", choices=("logit", "probability"), default="logit",
+                   help="the model output to attribute (default: logit)")
+    p.add_argument("--attention", action="store_true",
+                   help="also write the attention (windows x blocks x heads x E x E) and rollout")
+    p.add_argument("--out", required=True, type=Path, help="output .npz file")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
+    p.add_argument("--internal-batch-size", type=int,
+                   help="model inputs per forward pass; bounds memory (default: 256 on CPU, "
+                   "16384 on GPU)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--force", action="store_true", help="overwrite --out if it exists")
+    p.set_defaults(func=cmd_explain)
+    return p
+
+
+def _options(args) -> dict:
+    opts = {"output": args.output}
+    if args.method == "integrated_gradients":
+        opts["n_steps"] = args.n_steps
+    if args.method in ("occlusion", "feature_ablation"):
+        opts["mask"] = args.mask
+    return opts
+
+
+def cmd_explain(args) -> int:
+    from ..cache import atomic_savez
+    from ..checkpoint import load_model
+    from ..cli import _load
+    from ..device import resolve_device
+    from .features import explain_features
+
+    out = Path(args.out)
+    if out.exists() and not args.force:
+        raise FileExistsError(f"{out} exists; pass --force to overwrite it")
+    target = args.explain_class
+    if target.lstrip("-").isdigit():
+        target = int(target)
+    device = resolve_device(args.device)
+    batch = args.internal_batch_size or (256 if device.type == "cpu" else 16384)
+    model, meta = load_model(args.model)
+    fs = _load(args, meta)
+    result = explain_features(model, fs, meta, method=args.method, attention=args.attention,
+                              target=target, baseline=args.baseline,
+                              smoothgrad=args.smoothgrad, device=device, progress=True,
+                              internal_batch_size=batch, seed=args.seed, **_options(args))
+    atomic_savez(out, **result.to_npz_dict())
+    n, e, b = result.attributions.shape
+    msg = (f"wrote {out}: attributions for {n} windows x {e} electrodes x {b} bands "
+           f"({args.method}, baseline {args.baseline})")
+    if result.y is not None:
+        msg += f"; accuracy {(result.pred == result.y).mean():.3f} against {fs.target}/{fs.task}"
+    print(msg)
+    return 0

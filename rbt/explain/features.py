@@ -1,0 +1,114 @@
+"""Everything about a FeatureSet in one call: predictions, attributions, attention, rollout."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from ..checkpoint import align_features
+from ..infer import predict_array
+from .aggregate import explanation_table
+from .attention import attention_rollout
+from .attribution import attribute
+
+
+@dataclass
+class Explanation:
+    """The explained windows of a FeatureSet, in the model's electrode order."""
+
+    attributions: np.ndarray  # (windows, E, bands) float32
+    probs: np.ndarray  # (windows, classes)
+    pred: np.ndarray  # (windows,)
+    y: np.ndarray | None  # true class where known
+    target: np.ndarray  # the class each window's attribution explains
+    attention: np.ndarray | None  # (windows, depth, heads, E, E)
+    rollout: np.ndarray | None  # (windows, E, E)
+    ch_names: list[str]
+    bands: list[str]
+    class_names: list[str] | None
+    table: pd.DataFrame  # subject, trial, ... plus true, predicted, correct
+    index: np.ndarray  # which windows of the FeatureSet
+    method: str
+    baseline: str
+
+    def to_npz_dict(self) -> dict[str, np.ndarray]:
+        """Arrays for ``np.savez`` (what ``rbt explain`` writes)."""
+        out = {
+            "attributions": self.attributions, "ch_names": np.array(self.ch_names),
+            "bands": np.array(self.bands), "pred": self.pred, "probs": self.probs,
+            "target": self.target, "index": self.index, "method": np.array(self.method),
+            "baseline": np.array(self.baseline),
+        }
+        if self.class_names is not None:
+            out["class_names"] = np.array(self.class_names)
+        if self.y is not None:
+            out["y"] = self.y
+        if self.attention is not None:
+            out["attention"] = self.attention
+            out["rollout"] = self.rollout.astype(np.float32)
+        for col in ("subject", "session", "trial", "window"):
+            if col in self.table:
+                values = self.table[col].to_numpy()
+                out[col] = values.astype(str) if values.dtype == object else values
+        return out
+
+
+def _explained_class(target, pred, y, class_names) -> np.ndarray:
+    if target is None or (isinstance(target, str) and target == "predicted"):
+        return pred
+    if isinstance(target, str) and target == "true":
+        if y is None:
+            raise ValueError("target='true' needs labelled windows whose classes match the "
+                             "model's")
+        return y
+    if isinstance(target, str):
+        if class_names is None or target not in class_names:
+            raise ValueError(f"unknown class {target!r}; use 'predicted', 'true', a class index "
+                             f"or one of {', '.join(class_names or [])}")
+        return np.full(len(pred), class_names.index(target))
+    t = np.asarray(target)
+    return np.full(len(pred), int(t)) if t.ndim == 0 else t
+
+
+def explain_features(model, fs, metadata: dict | None = None,
+                     method: str = "integrated_gradients", attention: bool = False,
+                     target=None, baseline="zeros", index=None, smoothgrad: bool = False,
+                     device="cpu", progress: bool = False, internal_batch_size: int = 256,
+                     seed: int = 0, **options) -> Explanation:
+    """Predict, attribute and (with ``attention``) roll out attention for a FeatureSet.
+
+    Channels are checked against (and reordered to) the model's with
+    :func:`rbt.checkpoint.align_features`. ``index`` (indices or a boolean mask) picks windows;
+    baselines that average or draw windows ("subject_mean", "sample") use the whole set.
+    ``target`` is None or "predicted" (each window's predicted class), "true", a class name, a
+    class index or one index per window. ``options`` go to :func:`rbt.explain.attribute`.
+    """
+    X = align_features(model, metadata, fs)
+    idx = np.arange(len(fs)) if index is None else np.arange(len(fs))[np.asarray(index)]
+    result = predict_array(model, X[idx], device=device, attention=attention,
+                           batch_size=max(internal_batch_size, 1))
+    labelled = fs.y is not None and fs.n_classes == model.config.num_classes
+    y = fs.y[idx] if labelled else None
+    class_names = (metadata or {}).get("class_names") or (fs.class_names if labelled else None)
+    explained = _explained_class(target, result.pred, y, class_names)
+    subjects = fs.table["subject"].astype(str).to_numpy()
+    kwargs = {}
+    if baseline == "subject_mean":
+        kwargs = {"subject_ids": subjects[idx], "reference": X,
+                  "reference_subject_ids": subjects}
+    elif baseline == "sample" and index is not None:
+        kwargs = {"reference": np.delete(X, idx, axis=0) if len(idx) < len(X) else X}
+    attributions = attribute(model, X[idx], target=explained, method=method, baseline=baseline,
+                             smoothgrad=smoothgrad, internal_batch_size=internal_batch_size,
+                             device=device, progress=progress, seed=seed, **kwargs, **options)
+    table = explanation_table(fs.table.iloc[idx], y, result.pred, class_names)
+    return Explanation(
+        attributions=attributions, probs=result.probs, pred=result.pred, y=y,
+        target=np.asarray(explained, dtype=np.int64), attention=result.attention,
+        rollout=None if result.attention is None else attention_rollout(result.attention),
+        ch_names=list((metadata or {}).get("ch_names") or fs.ch_names), bands=list(fs.bands),
+        class_names=class_names, table=table, index=idx, method=method,
+        baseline=baseline if isinstance(baseline, str) else "array",
+    )
