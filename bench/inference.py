@@ -22,16 +22,21 @@ from bench.reference_rbtransformer import ReferenceRBTransformer  # noqa: E402
 from rbt.model import RBTransformer, RBTransformerConfig  # noqa: E402
 
 
-def windows_per_second(fn, x, repeats: int) -> float:
+def interleaved_rates(fns: dict, x, repeats: int) -> dict:
+    """Windows per second of each function: warmed up, then timed in turns, median per function.
+
+    Taking turns spreads the machine's noise over all contestants instead of one of them."""
+    times = {name: [] for name in fns}
     with torch.inference_mode():
-        for _ in range(3):
-            fn(x)
-        times = []
+        for fn in fns.values():
+            for _ in range(5):
+                fn(x)
         for _ in range(repeats):
-            t0 = time.perf_counter()
-            fn(x)
-            times.append(time.perf_counter() - t0)
-    return len(x) / float(np.median(times))
+            for name, fn in fns.items():
+                t0 = time.perf_counter()
+                fn(x)
+                times[name].append(time.perf_counter() - t0)
+    return {name: len(x) / float(np.median(t)) for name, t in times.items()}
 
 
 def main() -> None:
@@ -49,9 +54,10 @@ def main() -> None:
         x = torch.randn(batch, 32, 4)
         with torch.inference_mode():
             assert torch.allclose(ours(x), ref(x), atol=1e-5)
-        r = windows_per_second(ref, x, args.repeats)
-        o = windows_per_second(ours, x, args.repeats)
-        a = windows_per_second(lambda v: ours(v, return_attention=True), x, args.repeats)
+        rates = interleaved_rates({"ref": ref, "rbt": ours,
+                                   "att": lambda v: ours(v, return_attention=True)},
+                                  x, args.repeats)
+        r, o, a = rates["ref"], rates["rbt"], rates["att"]
         print(f"{batch:>5} {r:>10.0f}/s {o:>10.0f}/s {a:>12.0f}/s {o / r:>7.2f}x {o / a:>14.2f}x")
     print("targets: rbt/ref >= 1.3x at batch 256; attention cost <= 1.3x")
 

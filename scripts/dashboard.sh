@@ -8,5 +8,5 @@ bash scripts/setup.sh
 . .venv/bin/activate
 port=${RBT_PORT:-8501}
 echo "rbt dashboard: http://localhost:${port}  (Ctrl+C stops it)"
-exec streamlit run app/dashboard.py --server.port "$port" --server.headless true \
+exec streamlit run app/Home.py --server.port "$port" --server.headless true \
   --browser.gatherUsageStats false "$@"

@@ -1,0 +1,61 @@
+"""rbt dashboard: what an RBTransformer model looks at, on EEG emotion data.
+
+Run ``./scripts/dashboard.sh`` (or ``streamlit run app/Home.py``). Every page draws the same
+sidebar (data, model, device) through ``common.setup()``; loading is cached, so only the first
+page pays for it. This entry page is the overview; the others are in ``pages/``.
+"""
+
+import common
+import streamlit as st
+
+from rbt.dashboard import SOURCE_LABELS
+from rbt.data.demo import PLANTED_EFFECTS
+
+loaded = common.setup("Overview", "RBTransformer: what the model looks at")
+st.markdown(
+    "Each electrode's EEG window becomes a token of four **band differential entropy** (BDE) "
+    "values (theta, alpha, beta, gamma). Stacked attention blocks let every electrode look at "
+    "every other one, and a small network turns the result into a prediction, here of a rating "
+    "such as valence.")
+if loaded is None:
+    st.stop()
+f = loaded.fitted
+if loaded.choice.source == "demo":
+    st.info(common.SYNTHETIC_NOTE, icon=":material/science:")
+cfg = f.model.config
+cols = st.columns(5)
+cols[0].metric("Windows", f"{len(f.X):,}")
+cols[1].metric("Subjects", f.table["subject"].nunique())
+cols[2].metric("Electrodes", len(f.ch_names))
+cols[3].metric("Blocks × heads", f"{cfg.depth} × {cfg.heads}")
+meta = f.meta or {}
+cv = (meta.get("metrics") or {}).get("accuracy")
+if isinstance(cv, dict):
+    cols[4].metric("Cross-validated accuracy", f"{cv['mean']:.1%}",
+                   help=f"{meta['metrics'].get('protocol')}, from the checkpoint's metadata")
+trained = (f", trained on {meta.get('dataset')} for {meta.get('target')}/{meta.get('task')}"
+           if meta.get("target") else "")
+honest = (f"; cross-validated accuracy {cv['mean']:.1%} ± {cv['std']:.1%} under "
+          f"{meta['metrics'].get('protocol')}" if isinstance(cv, dict) else "")
+st.markdown(
+    f"**Data:** {SOURCE_LABELS[loaded.choice.source]}, labelled "
+    f"{f.fs.target or 'without labels'}{'/' + f.fs.task if f.fs.task else ''} "
+    f"({', '.join(f.class_names)}).  \n**Model:** `{loaded.model_path}`{trained}{honest}.")
+if loaded.choice.source == "demo" and meta.get("dataset") == "demo":
+    st.caption("The shipped checkpoint was trained on all demo windows, so its accuracy on them "
+               "(Across trials page) is a training score; the cross-validated number is the "
+               "honest one (the Learn page compares evaluation protocols).")
+if loaded.choice.source == "demo":
+    st.subheader("Where the demo's effects are planted")
+    st.dataframe([{"target": t, "class": c, "band": e["band"],
+                   "electrodes": ", ".join(e["channels"])}
+                  for t, classes in PLANTED_EFFECTS.items() for c, e in classes.items()],
+                 hide_index=True)
+st.subheader("Pages")
+st.page_link("pages/1_One_trial.py", icon=":material/search:",
+             label="One trial: prediction, BDE maps, attention and attributions for one window")
+st.page_link("pages/2_Across_trials.py", icon=":material/grid_view:",
+             label="Across trials: predictions table, confusion matrix, accuracy per trial, "
+                   "class and subject means and their differences")
+st.page_link("pages/3_Learn.py", icon=":material/school:",
+             label="Learn: from raw EEG to a prediction, step by step")

@@ -1,0 +1,416 @@
+"""Shared dashboard glue: the sidebar (data, model, device), cached loading, and export.
+
+Computation lives in ``rbt``; this module only caches its results (models with
+``st.cache_resource``, arrays with ``st.cache_data``) and draws widgets.
+"""
+
+from __future__ import annotations
+
+import re
+import tempfile
+from contextlib import nullcontext
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from rbt import dashboard as dash
+from rbt.checkpoint import CheckpointError
+from rbt.data import DataFormatError
+from rbt.montage import UnknownChannelsError
+
+# what can go wrong with a user's data or model: shown as st.error, never as a crash trace
+USER_ERRORS = (DataFormatError, CheckpointError, UnknownChannelsError, ValueError,
+               FileNotFoundError, OSError, KeyError)
+SYNTHETIC_NOTE = ("The demo data are **synthetic**: generated EEG with class effects planted "
+                  "at known electrodes and bands, so you can check that the model and its "
+                  "explanations find them. They are not recordings of people.")
+UPLOAD_DIR = Path(tempfile.gettempdir()) / "rbt-dashboard-uploads"
+PLOT_CONFIG = {"displaylogo": False, "scrollZoom": False}
+BASELINES = {"zeros": "zeros (no change from rest)", "subject_mean": "the subject's mean window",
+             "sample": "other windows, drawn at random"}
+TRUST_NAMES = {"convergence_delta": "convergence δ", "sensitivity_max": "sensitivity",
+               "randomisation_spearman": "randomisation ρ", "attention_agreement": "attention ρ"}
+BASELINE_HELP = {
+    "zeros": "all zeros, which for baseline-subtracted BDE (DEAP, DREAMER, the demo) means "
+             "'no change from the pre-stimulus recording'.",
+    "subject_mean": "the subject's mean window: what is unusual about this window for this "
+                    "person.",
+    "sample": "other windows drawn at random (seeded).",
+}
+
+
+# --------------------------------------------------------------------------------------------
+# cached computations (keys are small hashable values; the big objects are resources)
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def data_resource(choice: dash.DataChoice):
+    return dash.load_data(choice)
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def model_resource(path: str, stamp: float):
+    from rbt.checkpoint import load_model
+
+    return load_model(path)
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def fitted_resource(choice: dash.DataChoice, model_path: str, stamp: float) -> dash.Fitted:
+    model, meta = model_resource(model_path, stamp)
+    return dash.fit_model_to_data(model, meta, data_resource(choice))
+
+
+@st.cache_data(show_spinner="Predicting every window (once)…", max_entries=8)
+def predictions(choice: dash.DataChoice, model_path: str, stamp: float, device: str):
+    """(probs, pred) for every window; pages that need only one trial use window_predictions."""
+    f = fitted_resource(choice, model_path, stamp)
+    return dash.predict_all(f.model, f.X, device=device)
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def window_predictions(choice, model_path, stamp, device, rows: tuple[int, ...]):
+    """(probs, pred) for a few windows, e.g. one trial's."""
+    f = fitted_resource(choice, model_path, stamp)
+    return dash.predict_windows(f.model, f.X[list(rows)], device=device)
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def prediction_table(choice, model_path, stamp, device) -> pd.DataFrame:
+    f = fitted_resource(choice, model_path, stamp)
+    return dash.prediction_frame(f, *predictions(choice, model_path, stamp, device))
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def trial_attention(choice, model_path, stamp, device, rows: tuple[int, ...]) -> np.ndarray:
+    f = fitted_resource(choice, model_path, stamp)
+    return dash.window_attention(f.model, f.X[list(rows)], device=device)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def group_attention(choice, model_path, stamp, device, block, head, by: str) -> dict:
+    """Group (class or subject) -> mean attention map of one block and head."""
+    f = fitted_resource(choice, model_path, stamp)
+    pred = None if f.y is not None else predictions(choice, model_path, stamp, device)[1]
+    return dash.group_mean_attention(f.model, f.X, dash.group_labels(f, pred, by), block, head,
+                                     device=device)
+
+
+def _explain_options(f: dash.Fitted, idx: list[int], baseline: str, target: str) -> dict:
+    """What rbt.explain needs besides the windows: the explained class (the true one, or None
+    for the predicted) and, for baselines built from other windows, where to find them."""
+    subjects = f.table["subject"].to_numpy()
+    return dict(target=f.y[idx] if target == "true" and f.y is not None else None,
+                baseline=baseline, subject_ids=subjects[idx],
+                reference=f.X if baseline in ("subject_mean", "sample") else None,
+                reference_subject_ids=subjects if baseline == "subject_mean" else None)
+
+
+@st.cache_data(show_spinner=False, max_entries=1024)
+def attributions(choice, model_path, stamp, device, rows: tuple[int, ...], method: str,
+                 baseline: str, target: str) -> np.ndarray:
+    """Attributions (windows, E, bands) for a selection of windows, computed once per method."""
+    f = fitted_resource(choice, model_path, stamp)
+    idx = list(rows)
+    return dash.attribute_windows(f.model, f.X[idx], method, device=device,
+                                  **_explain_options(f, idx, baseline, target))
+
+
+@st.cache_data(show_spinner=False, max_entries=1024)
+def trust(choice, model_path, stamp, device, rows: tuple[int, ...], method: str, baseline: str,
+          target: str) -> dict:
+    """The explanation's trust numbers for a selection: {"metrics": [...]} or {"error": ...}."""
+    f = fitted_resource(choice, model_path, stamp)
+    idx = list(rows)
+    found = attributions(choice, model_path, stamp, device, rows, method, baseline, target)
+    try:
+        metrics = dash.trust_numbers(f.model, f.X[idx], found, method, device=device,
+                                     **_explain_options(f, idx, baseline, target))
+    except Exception as err:  # a failing check must not take the maps down with it
+        return {"error": f"{type(err).__name__}: {err}"}
+    return {"metrics": metrics}
+
+
+# --------------------------------------------------------------------------------------------
+# the sidebar and the loaded state
+
+
+class Loaded:
+    """What the sidebar loaded: the fitted bundle, predictions and the cache keys."""
+
+    def __init__(self, choice, model_path, stamp, device, fitted):
+        self.choice, self.model_path, self.stamp, self.device = choice, model_path, stamp, device
+        self.fitted = fitted
+
+    def predictions(self):
+        """(probs, pred) of every window, computed once."""
+        return predictions(*self.key)
+
+    def window_predictions(self, rows):
+        return window_predictions(*self.key, tuple(int(r) for r in rows))
+
+    @property
+    def key(self) -> tuple:
+        return (self.choice, self.model_path, self.stamp, self.device)
+
+
+
+def _stamp(path: str) -> float:
+    """The weights' modification time, so a rebuilt checkpoint is loaded again."""
+    p = Path(path).expanduser()
+    weights = p / "model.safetensors" if p.is_dir() else p
+    try:
+        return weights.stat().st_mtime
+    except OSError:
+        return 0.0
+
+
+def max_upload_mb() -> float:
+    return float(st.get_option("server.maxUploadSize") or dash.MAX_UPLOAD_MB)
+
+
+def handle_upload(files) -> str | None:
+    """Save uploaded recording file(s); show an error saying what to do when they cannot be."""
+    if not files:
+        return None
+    files = files if isinstance(files, list) else [files]
+    key = tuple(f.file_id for f in files)
+    saved = st.session_state.get("_upload")
+    if saved and saved[0] == key:  # already written: don't hash and write it on every rerun
+        return saved[1]
+    try:
+        path = str(dash.save_uploads([(f.name, f.getvalue()) for f in files], UPLOAD_DIR,
+                                     max_mb=max_upload_mb()))
+    except (ValueError, OSError) as err:
+        st.error(f"Upload refused: {err}")
+        return None
+    st.session_state["_upload"] = (key, path)
+    return path
+
+
+def sidebar() -> tuple[dash.DataChoice | None, str, str]:
+    """Draw the data, model and device choices; returns (data choice or None, model, device)."""
+    sb = st.sidebar
+    sb.header("Data")
+    sources = list(dash.SOURCE_LABELS)
+    source = sb.selectbox("Source", sources, format_func=dash.SOURCE_LABELS.get, key="source")
+    path, choice = None, None
+    seed_ref = drop_unknown = False
+    if source in ("deap", "dreamer", "seed"):
+        hint = {"deap": "data_preprocessed_python/", "dreamer": "DREAMER.mat",
+                "seed": "Preprocessed_EEG/"}[source]
+        path = sb.text_input(f"Path to {hint}", key=f"path_{source}",
+                             placeholder=f"/data/{hint}").strip() or None
+        if source == "seed":
+            seed_ref = sb.checkbox("Reference filters (128 Hz)", key="seed_ref",
+                                   help="Official SEED checkpoints expect features filtered as "
+                                        "the reference code did, for 128 Hz.")
+    elif source == "raw":
+        how = sb.radio("Recording", ["Upload", "Path on this machine"], key="raw_how",
+                       horizontal=True)
+        if how == "Upload":
+            files = sb.file_uploader(
+                "EEG recording (plus .vmrk/.eeg or .fdt companions)", accept_multiple_files=True,
+                key="upload", help=f"Up to {max_upload_mb():.0f} MB.")
+            path = handle_upload(files)
+        else:
+            path = sb.text_input("Path to the recording", key="path_raw").strip() or None
+        drop_unknown = sb.checkbox("Drop channels that are not 10-05 electrodes",
+                                   key="drop_unknown")
+    targets = dash.targets_for(source)
+    target = sb.selectbox("Target", targets, key=f"target_{source}")
+    tasks = dash.tasks_for(source)
+    task = sb.radio("Task", tasks, key=f"task_{source}", horizontal=True,
+                    format_func={"binary": "binary", "multi": "multi-class"}.get)
+    if source == "demo":
+        sb.caption("Synthetic EEG with planted effects: see Home.")
+    if source == "demo" or path:
+        choice = dash.DataChoice(source=source, path=path, target=target, task=task,
+                                 seed_reference_filters=seed_ref, drop_unknown=drop_unknown)
+    sb.header("Model")
+    kind = sb.radio("Checkpoint", ["Shipped demo checkpoint", "Checkpoint folder"],
+                    key="model_kind",
+                    help="A folder with config.json and model.safetensors: one rbt wrote, or "
+                         "an official RBTransformer checkpoint.")
+    if kind == "Shipped demo checkpoint":
+        model_path = str(dash.demo_checkpoint())
+    else:
+        model_path = sb.text_input("Checkpoint folder", key="model_path").strip()
+    device = sb.selectbox("Device", dash.available_devices(), key="device")
+    sb.header("Figures")
+    sb.radio("Image format of the chart toolbar's camera", ["png", "svg"], key="image_format",
+             horizontal=True, help="Rendered by your browser, so it works offline.")
+    return choice, model_path, device
+
+
+def load(choice, model_path: str, device: str) -> Loaded | None:
+    """Load (cached) the data, the model and every window's prediction; show errors plainly."""
+    if choice is None:
+        st.info("Choose the data in the sidebar: enter a path, or upload a recording.")
+        return None
+    if not model_path:
+        st.info("Enter a checkpoint folder in the sidebar.")
+        return None
+    stamp = _stamp(model_path)
+    key = (choice, model_path, stamp, device)
+    first = st.session_state.get("_loaded_key") != key
+    box = st.status("Loading…", expanded=False) if first else nullcontext()
+    try:
+        with box:
+            if first:
+                st.write(f"Reading {choice.describe()} and computing BDE features "
+                         "(cached on disk after the first time)…")
+            fs = data_resource(choice)
+            if first:
+                st.write(f"{len(fs)} windows, {len(fs.ch_names)} electrodes. Loading the "
+                         "model…")
+            fitted = fitted_resource(choice, model_path, stamp)
+            if first:
+                box.update(label=f"Loaded {len(fs)} windows and the model", state="complete")
+    except USER_ERRORS as err:
+        if first:
+            box.update(label="Loading failed", state="error")
+        st.error(_what_to_do(err, choice, model_path))
+        st.session_state.pop("_loaded_key", None)
+        return None
+    st.session_state["_loaded_key"] = key
+    for message in fitted.errors:
+        st.error(message)
+    for message in fitted.warnings:
+        st.warning(message)
+    return Loaded(choice, model_path, stamp, device, fitted)
+
+
+def _what_to_do(err: Exception, choice, model_path: str) -> str:
+    text = str(err).strip() or type(err).__name__
+    if isinstance(err, CheckpointError):
+        return f"**The model could not be used.** {text}"
+    if isinstance(err, UnknownChannelsError):
+        return (f"**Unknown electrode names.** {text} In the dashboard, tick 'Drop channels "
+                "that are not 10-05 electrodes' in the sidebar, or rename the channels.")
+    if isinstance(err, (DataFormatError, FileNotFoundError)):
+        return (f"**The data could not be read.** {text} Check that the source in the sidebar "
+                "matches the file or folder.")
+    return f"**Could not load.** {text}"
+
+
+def demo_bundle():
+    """(fitted, cache key) for the demo data and the shipped checkpoint."""
+    path = str(dash.demo_checkpoint())
+    stamp = _stamp(path)
+    device = st.session_state.get("device", "auto")
+    try:
+        _, meta = model_resource(path, stamp)
+        choice = dash.DataChoice("demo", target=(meta or {}).get("target") or "valence",
+                                 task=(meta or {}).get("task") or "binary")
+        with st.spinner("Loading the demo data and the shipped checkpoint…"):
+            fitted = fitted_resource(choice, path, stamp)
+    except USER_ERRORS as err:
+        st.error(_what_to_do(err, None, path))
+        return None
+    return fitted, (choice, path, stamp, device)
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def demo_recording(subject: str):
+    from rbt.teaching import demo_recording as read
+
+    return read(subject)
+
+
+# widget values that must survive moving between pages (Streamlit drops the state of widgets
+# that the new page has not drawn yet; re-assigning a value keeps it)
+PERSISTENT = ("source", "path_deap", "path_dreamer", "path_seed", "path_raw", "seed_ref",
+              "raw_how", "drop_unknown", "target_demo", "target_deap", "target_dreamer",
+              "target_seed", "target_raw", "task_demo", "task_deap", "task_dreamer", "task_seed",
+              "task_raw", "model_kind", "model_path", "device", "image_format", "sel_subject",
+              "sel_trial", "sel_window", "map_mode", "map_contours", "map_scale", "map_planted",
+              "att_block", "att_head", "att_lines", "att_k", "att_threshold", "att_electrode",
+              "attr_method", "attr_baseline", "attr_target")
+
+
+def setup(title: str, heading: str | None = None, load_data: bool = True) -> Loaded | None:
+    """Start a page: configure it, show its heading, draw the sidebar and load (cached) what
+    the sidebar chose. Returns None, after saying what to fix, when nothing could be loaded.
+    """
+    st.set_page_config(page_title=f"{title} · rbt dashboard", page_icon=":material/psychology:",
+                       layout="wide")
+    st.title(heading or title)
+    for key in PERSISTENT:
+        if key in st.session_state:
+            st.session_state[key] = st.session_state[key]
+    choice, model_path, device = sidebar()
+    if not load_data:
+        return None
+    loaded = load(choice, model_path, device)
+    if loaded is None:
+        st.info("Nothing is loaded: fix the data or model choice in the sidebar (see the "
+                "message above).")
+    return loaded
+
+
+# --------------------------------------------------------------------------------------------
+# figures and export
+
+
+def chart(fig, name: str, data=None, key: str | None = None) -> None:
+    """Draw a Plotly figure with an export menu: HTML, and the numbers as CSV or NPZ."""
+    fmt = st.session_state.get("image_format", "png")
+    config = {**PLOT_CONFIG, "toImageButtonOptions": {"format": fmt, "filename": name,
+                                                      "scale": 2}}
+    st.plotly_chart(fig, config=config, key=key)
+    export_menu(fig, name, data)
+
+
+def export_menu(fig, name: str, data=None) -> None:
+    """Download buttons for a figure (HTML) and its numbers (CSV for tables, else NPZ)."""
+    from rbt.viz.export import arrays_npz, figure_html, table_csv
+
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("_")
+    with st.popover("Export", icon=":material/download:"):
+        if fig is not None:
+            st.download_button("Figure (HTML, works offline)", lambda: figure_html(fig),
+                               file_name=f"{name}.html", mime="text/html", on_click="ignore",
+                               key=f"html_{name}")
+        if isinstance(data, pd.DataFrame):
+            st.download_button("Numbers (CSV)", lambda: table_csv(data),
+                               file_name=f"{name}.csv", mime="text/csv", on_click="ignore",
+                               key=f"csv_{name}")
+        elif data is not None:
+            st.download_button("Numbers (NPZ)", lambda: arrays_npz(data),
+                               file_name=f"{name}.npz", mime="application/octet-stream",
+                               on_click="ignore", key=f"npz_{name}")
+        if fig is not None:
+            st.caption("PNG or SVG: the camera icon in the chart's toolbar (format in the "
+                       "sidebar).")
+
+
+def pairs_frame(a2d, ch_names, k, threshold) -> pd.DataFrame:
+    from rbt.explain import top_pairs
+
+    pairs = top_pairs(a2d, k=k, threshold=threshold, exclude_self=True)
+    return pd.DataFrame([(ch_names[i], ch_names[j], w) for i, j, w in pairs],
+                        columns=["from", "to", "attention"])
+
+
+def trust_panel(result: dict) -> None:
+    """The explanation's trust numbers: value, a tick when it is in the healthy range (a warning
+    sign when not), and on hover what it means and what is healthy."""
+    st.markdown("**Trust**", help="Checks of this attribution map (rbt.explain.trust_metrics), "
+                "from 16 perturbations and 2 re-attributions of this window.")
+    if "error" in result:
+        st.warning(f"The trust checks failed for this method: {result['error']}")
+        return
+    for m in result["metrics"]:
+        flag = "" if m["ok"] is None else (" ✓" if m["ok"] else " ⚠")
+        st.metric(TRUST_NAMES.get(m["name"], m["name"].replace("_", " ")) + flag,
+                  f"{m['value']:.3g}",
+                  help=f"{m['meaning']} Healthy: {m['healthy']}")
+
+
+def band_frame(values, ch_names, band_names) -> pd.DataFrame:
+    """An (electrodes x bands) array as a table with an electrode column."""
+    return pd.DataFrame(np.asarray(values), index=list(ch_names),
+                        columns=list(band_names)).rename_axis("electrode").reset_index()

@@ -1,0 +1,101 @@
+"""The steps from raw EEG to a prediction, one window at a time, for the teaching page.
+
+Each function repeats one step of the feature pipeline (:mod:`rbt.data.features`) or of the
+model's first layers, for a single trial or window, exposing what the pipeline does not keep:
+the filtered signals, the baseline's BDE, the token embeddings.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from scipy import signal
+
+from .bde import design_band_pass
+from .data import Recording, deap, demo
+from .data.features import baseline_segment, zscore_windows
+
+_LOG2_2PIE = math.log2(2 * math.pi * math.e)
+
+
+def demo_recording(subject: str) -> Recording:
+    """One demo subject's raw trials (``subject`` as in the feature table, e.g. "s01")."""
+    number = int("".join(ch for ch in str(subject) if ch.isdigit()) or 0)
+    path = Path(demo.demo_dir()) / f"s{number:02d}.dat"
+    if not path.exists():
+        raise ValueError(f"the demo has no subject {subject!r}; it has s01 to "
+                         f"s{demo.N_SUBJECTS:02d}")
+    rec = deap.read_file(path, dataset="demo")
+    rec.dataset = "demo"
+    return rec
+
+
+@dataclass
+class WindowSteps:
+    """One window through the feature pipeline."""
+
+    raw: np.ndarray  # (C, n) the window as recorded
+    zscored: np.ndarray  # (C, n) z-scored over all channels together
+    filtered: dict[str, np.ndarray]  # band -> (C, n), causal band-pass from zero state
+    de: np.ndarray  # (C, bands) differential entropy of the window
+    baseline_de: np.ndarray | None  # (C, bands) of the trial's 1-s mean baseline segment
+    token: np.ndarray  # (C, bands) de - baseline_de: what the model reads
+    start: int  # first sample of the window in the trial's signal
+
+
+def differential_entropy(x: np.ndarray) -> np.ndarray:
+    """0.5 log2(2 pi e var) along the last axis."""
+    return 0.5 * (_LOG2_2PIE + np.log2(np.var(x, axis=-1)))
+
+
+def window_steps(rec: Recording, trial: int, window: int, bands: dict, *, length: int = 512,
+                 stride: int = 117, order: int = 5) -> WindowSteps:
+    """Repeat the pipeline for one window of one trial (``trial`` 1-based, ``window`` 0-based)."""
+    tr = next((t for t in rec.trials if t.trial == trial), None)
+    if tr is None:
+        raise ValueError(f"{rec.source} has no trial {trial}")
+    start = tr.start + window * stride
+    if window < 0 or start + length > tr.signal.shape[1]:
+        raise ValueError(f"trial {trial} has no window {window}")
+    raw = np.asarray(tr.signal[:, start: start + length], dtype=np.float64)
+    z = zscore_windows(raw[None])[0]
+    filtered = {}
+    for name, (lo, hi) in bands.items():
+        b, a = design_band_pass(lo, hi, rec.sfreq, order)
+        filtered[name] = signal.lfilter(b, a, z, axis=-1)  # causal, from zero state
+    de = np.stack([differential_entropy(f) for f in filtered.values()], axis=-1)
+    base = None
+    if tr.baseline is not None:
+        seg = zscore_windows(baseline_segment(np.asarray(tr.baseline, np.float64),
+                                              rec.sfreq)[None])[0]
+        base = np.stack([differential_entropy(signal.lfilter(*design_band_pass(lo, hi, rec.sfreq,
+                                                                               order), seg))
+                         for lo, hi in bands.values()], axis=-1)
+    token = de - base if base is not None else de
+    return WindowSteps(raw=raw, zscored=z, filtered=filtered, de=de, baseline_de=base,
+                       token=token, start=start)
+
+
+def token_embeddings(model, x: np.ndarray) -> np.ndarray:
+    """(E, embed_dim): each electrode's BDE projected, plus its identity embedding (as the
+    model's first two steps, without dropout)."""
+    model = model.eval()
+    with torch.inference_mode():
+        xt = torch.as_tensor(np.asarray(x, np.float32)[None], device=_device(model))
+        return model.electrode_id_embedding(model.bde_proj_layer(xt))[0].float().cpu().numpy()
+
+
+def identity_similarity(model) -> np.ndarray:
+    """(E, E) cosine similarity of the learned electrode identity embeddings."""
+    with torch.inference_mode():
+        e = model.electrode_id_embedding.embedding[0].float().cpu()
+        e = e / e.norm(dim=-1, keepdim=True).clamp_min(1e-12)
+        return (e @ e.T).numpy()
+
+
+def _device(model) -> torch.device:
+    return next(model.parameters()).device

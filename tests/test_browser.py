@@ -1,0 +1,179 @@
+"""The dashboard in a real browser: Playwright drives Debian's Chromium against `streamlit run`.
+
+It opens the One trial page, waits for the Plotly charts, switches trial, block, head and
+attribution method, visits the other pages, and checks that no exception element appears.
+Screenshots go to tests/artifacts/; the trial view also to assets/screenshot-trial-view.png,
+which the README shows. Skips only when Chromium is missing and cannot be installed.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = ROOT / "tests" / "artifacts"
+README_SHOT = ROOT / "assets" / "screenshot-trial-view.png"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+EXCEPTION = '[data-testid="stException"]'
+
+
+def chromium() -> str:
+    """Debian's Chromium, installed with apt-get when it is missing; else skip, saying why."""
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    if found:
+        return found
+    why = "apt-get is not available"
+    if shutil.which("apt-get"):
+        try:
+            for cmd in (["apt-get", "update"], ["apt-get", "install", "-y", "chromium"]):
+                subprocess.run(cmd, check=True, capture_output=True, timeout=600,
+                               env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
+        except (subprocess.SubprocessError, OSError) as err:
+            why = f"`apt-get install -y chromium` failed ({err})"
+        found = shutil.which("chromium")
+        if found:
+            return found
+    pytest.skip(f"Chromium is not installed and could not be installed: {why}")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def dashboard(demo_valence, tmp_path):
+    """`streamlit run app/Home.py` on a free localhost port, on the shared demo cache."""
+    _, cache = demo_valence
+    port = free_port()
+    env = {**os.environ, "RBT_CACHE_DIR": str(cache)}
+    env.pop("RBT_DEMO_CHECKPOINT", None)
+    log = open(tmp_path / "streamlit.log", "w")  # noqa: SIM115 (closed below)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app/Home.py", "--server.port", str(port),
+         "--server.address", "127.0.0.1", "--server.headless", "true",
+         "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+                    if r.read().strip() == b"ok":
+                        break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("streamlit did not start:\n"
+                                   + (tmp_path / "streamlit.log").read_text()[-3000:])
+            time.sleep(0.3)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+def wait_idle(page, timeout_ms: int = 120_000) -> None:
+    """Until Streamlit has finished the rerun the last action started."""
+    page.wait_for_timeout(250)
+    page.wait_for_selector('[data-test-script-state="notRunning"]', state="attached",
+                           timeout=timeout_ms)
+    page.wait_for_timeout(250)
+
+
+def choose(page, label: str, option: str) -> None:
+    """Pick ``option`` in the selectbox labelled ``label``."""
+    box = page.get_by_test_id("stSelectbox").filter(
+        has=page.get_by_text(label, exact=True)).first
+    field = box.get_by_role("combobox")
+    field.click()
+    page.wait_for_timeout(200)
+    if not page.get_by_role("option").count():  # a click does not always open the list
+        field.press("ArrowDown")
+    page.get_by_role("option", name=option, exact=True).click()
+    wait_idle(page)
+
+
+def screenshot(page, *paths: Path, max_height: int = 8000) -> None:
+    """The whole page: Streamlit scrolls inside its own container, so grow the viewport to the
+    content's height for the shot."""
+    height = page.evaluate(
+        "() => document.querySelector('[data-testid=\"stMainBlockContainer\"]').scrollHeight")
+    size = page.viewport_size
+    page.set_viewport_size({"width": size["width"], "height": min(int(height) + 120, max_height)})
+    page.wait_for_timeout(1500)  # Plotly redraws at the new size
+    for path in paths:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(path))
+    page.set_viewport_size(size)
+
+
+def no_exception(page) -> None:
+    assert page.locator(EXCEPTION).count() == 0, page.locator(EXCEPTION).first.inner_text()
+
+
+def test_dashboard_in_chromium(dashboard):
+    from playwright.sync_api import sync_playwright
+
+    exe = chromium()
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=exe, args=CHROMIUM_ARGS, headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 1440, "height": 900})
+            page.goto(dashboard)
+            page.get_by_text("RBTransformer: what the model looks at").wait_for(timeout=120_000)
+            wait_idle(page)
+            no_exception(page)
+            assert page.get_by_text("synthetic", exact=False).count() > 0
+            screenshot(page, ARTIFACTS / "home.png")
+
+            page.goto(f"{dashboard}/One_trial")
+            page.wait_for_function(
+                "() => document.querySelectorAll('.js-plotly-plot').length >= 6",
+                timeout=120_000)
+            wait_idle(page)
+            no_exception(page)
+            assert page.get_by_text("Subject s01, trial 1, window 1 of 18").count() == 1
+
+            choose(page, "Trial", "trial 5")
+            page.get_by_text("Subject s01, trial 5, window 1 of 18").wait_for(timeout=60_000)
+            choose(page, "Block", "block 2")
+            choose(page, "Head", "head 3")
+            page.get_by_text("Pairs: block 2, head 3").first.wait_for(timeout=60_000)
+            choose(page, "Method", "occlusion")
+            page.get_by_text("Occlusion:", exact=False).first.wait_for(timeout=60_000)
+            choose(page, "Method", "integrated gradients")
+            page.get_by_text("Integrated gradients:", exact=False).first.wait_for(timeout=60_000)
+            no_exception(page)
+            assert page.locator(".js-plotly-plot").count() >= 6
+            screenshot(page, ARTIFACTS / "trial.png", README_SHOT)  # the README shows it
+
+            for name, marker in (("Across_trials", "Predictions per window"),
+                                 ("Learn", "1 · Raw EEG")):
+                page.goto(f"{dashboard}/{name}")
+                page.get_by_text(marker).first.wait_for(timeout=120_000)
+                page.wait_for_function(
+                    "() => document.querySelectorAll('.js-plotly-plot').length >= 3",
+                    timeout=120_000)
+                wait_idle(page)
+                no_exception(page)
+                screenshot(page, ARTIFACTS / f"{name.lower()}.png")
+        finally:
+            browser.close()
