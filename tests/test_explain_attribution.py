@@ -209,6 +209,18 @@ def test_trust_metrics_come_with_meanings(model, X):
     assert {k: m.value for k, m in again.items()} == {k: m.value for k, m in metrics.items()}
 
 
+@pytest.mark.parametrize("method", ["occlusion", "feature_ablation", "integrated_gradients"])
+@pytest.mark.parametrize("n", [1, 3])
+def test_trust_metrics_on_one_or_a_few_windows(model, X, method, n):
+    # a single window with a perturbation method used to trip Captum's target batching
+    attributions = attribute(model, X[:n], method=method)
+    metrics = trust_metrics(model, X[:n], attributions, method, randomisation=False,
+                            n_perturb_samples=4, n_sensitivity_samples=4)
+    sens = metrics["sensitivity_max"]
+    assert np.isfinite(sens.value) and sens.value >= 0
+    assert sens.per_window.shape == (n,)
+
+
 def test_attention_agreement_is_a_spearman_correlation():
     rollout = np.tile(np.linspace(0.1, 0.3, E)[None, None, :], (2, E, 1))
     rollout /= rollout.sum(axis=-1, keepdims=True)

@@ -140,17 +140,23 @@ def sensitivity_score(p: Prepared, attributions: np.ndarray, n_perturb_samples: 
         if isinstance(inputs, tuple):
             return (explain(inputs[0], target, baselines),)
         baselines = baselines[0] if isinstance(baselines, tuple) else baselines
+        if not torch.is_tensor(target) or target.ndim == 0:
+            target = torch.full((len(inputs),), int(target), device=inputs.device)
         return p.run(inputs, target, p.baselines if shared else baselines)
 
-    kwargs = {"target": p.target}
-    if p.baselines is not None and not shared:
-        kwargs["baselines"] = p.baselines
     value_r = radius * spread(p.X)
+    # One window at a time with a plain int target: Captum's sensitivity_max mis-slices an
+    # expanded tensor target for perturbation-based methods (occlusion, feature ablation).
+    sens = np.empty(len(p.x))
     with seeded(p.seed, p.x.device):  # Captum draws the perturbations from torch's generator
-        sens = sensitivity_max(explain, p.x, perturb_radius=value_r,
-                               n_perturb_samples=n_perturb_samples,
-                               max_examples_per_batch=max(len(p.x), 1) * n_perturb_samples,
-                               **kwargs).detach().cpu().numpy().astype(np.float64)
+        for i in range(len(p.x)):
+            kwargs = {"target": int(p.target[i])}
+            if p.baselines is not None and not shared:
+                kwargs["baselines"] = p.baselines[i: i + 1]
+            sens[i] = float(sensitivity_max(explain, p.x[i: i + 1], perturb_radius=value_r,
+                                            n_perturb_samples=n_perturb_samples,
+                                            max_examples_per_batch=n_perturb_samples,
+                                            **kwargs).detach().cpu().reshape(-1)[0])
     value = float(sens.mean())
     return TrustMetric(
         "sensitivity_max", value,
