@@ -95,9 +95,11 @@ def file_digest(path: Path) -> str:
     return digest
 
 
-def feature_key(files: list[Path], params: dict, reader: str) -> str:
+def feature_key(files: list[Path], params: dict, reader: str, identity=None) -> str:
+    """Key of a feature file: content, parameters, version, and ``identity`` (what the reader
+    derives from file names, such as subject and session, so a renamed file is recomputed)."""
     payload = json.dumps(
-        {"rbt": __version__, "reader": reader, "params": params,
+        {"rbt": __version__, "reader": reader, "params": params, "identity": identity,
          "files": [file_digest(f) for f in files]},
         sort_keys=True, default=str,
     )

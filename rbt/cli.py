@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from . import __version__
@@ -122,12 +123,20 @@ def cmd_predict(args) -> int:
     fs = _load(args, meta)
     result = predict(model, fs, device=args.device, batch_size=args.batch_size, metadata=meta,
                      progress=True)
-    names = (meta or {}).get("class_names") or (
-        fs.class_names if fs.n_classes == model.config.num_classes else None)
+    model_names = (meta or {}).get("class_names")
+    comparable = fs.y is not None and fs.n_classes == model.config.num_classes and (
+        model_names is None or list(model_names) == list(fs.class_names))
+    names = model_names or (fs.class_names if comparable else None)
+    if fs.y is not None and not comparable:
+        model_classes = ", ".join(map(str, names or range(model.config.num_classes)))
+        print(f"note: the data's {fs.target}/{fs.task} labels ({', '.join(fs.class_names)}) are "
+              f"not the model's classes ({model_classes}); writing predictions without a "
+              "true-label column", file=sys.stderr)
+        fs = replace(fs, y=None)
     frame = result.to_frame(fs, names)
     atomic_write_bytes(out, frame.to_csv(index=False).encode())
     msg = f"wrote {out}: {len(frame)} windows"
-    if fs.y is not None and fs.n_classes == model.config.num_classes:
+    if comparable:
         msg += f", accuracy {(result.pred == fs.y).mean():.3f} against {fs.target}/{fs.task}"
     print(msg)
     return 0

@@ -228,7 +228,9 @@ def _load_progress(out: Path | None, run_key: str, overwrite: bool) -> dict:
     fresh = {"run_key": run_key, "folds": {}}
     if out is None:
         return fresh
-    if out.exists() and (out / "metrics.json").exists() and not overwrite:
+    holds_model = any((out / name).exists() for name in
+                      ("metrics.json", "config.json", "model.safetensors"))
+    if holds_model and not overwrite:
         raise FileExistsError(f"{out} already holds a trained model; choose another --out or "
                               "pass --overwrite")
     path = out / "progress.json"

@@ -233,3 +233,14 @@ def test_cli_channel_map_for_recordings(tmp_path, capsys):
     mapping.write_text("{not json")
     assert main([*args, "--channel-map", str(mapping), "--force"]) == 2
     assert str(mapping) in capsys.readouterr().err
+
+
+def test_renamed_file_gets_its_new_subject_not_a_cached_one(tmp_path):
+    data, labels = F.deap_arrays(n_trials=1)
+    first = F.write_deap(tmp_path / "a" / "s01.dat", data, labels)
+    assert set(load_features("deap", first, progress=False).table["subject"]) == {"s01"}
+    renamed = tmp_path / "b" / "s05.dat"
+    renamed.parent.mkdir()
+    first.rename(renamed)
+    fs = load_features("deap", renamed, progress=False)
+    assert set(fs.table["subject"]) == {"s05"} and set(fs.table["recording"]) == {"s05.dat"}

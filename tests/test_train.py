@@ -153,3 +153,30 @@ def test_train_and_predict_commands(tmp_path, capsys, demo):
     assert main(["predict", "--model", str(tmp_path / "missing"), "--source", "demo",
                  "--out", str(tmp_path / "x.csv")]) == 2
     assert "no such checkpoint" in capsys.readouterr().err
+
+
+def test_predict_with_labels_that_are_not_the_models_classes(tmp_path, capsys):
+    from pathlib import Path
+
+    demo_model = Path(__file__).resolve().parents[1] / "assets" / "demo-checkpoint"
+    if not demo_model.exists():
+        pytest.skip("assets/demo-checkpoint not built yet")
+    csv = tmp_path / "pred.csv"
+    # the demo model predicts binary valence; ask for 9-class valence labels
+    assert main(["predict", "--model", str(demo_model), "--source", "demo", "--task", "multi",
+                 "--out", str(csv)]) == 0
+    assert "not the model's classes" in capsys.readouterr().err
+    df = pd.read_csv(csv)
+    assert "true" not in df.columns and set(df["predicted"]) <= {"low", "high"}
+
+
+def test_train_does_not_replace_an_existing_checkpoint(tmp_path, demo):
+    from rbt.checkpoint import save_checkpoint
+    from rbt.model import RBTransformer, RBTransformerConfig
+
+    folder = save_checkpoint(RBTransformer(RBTransformerConfig(**SMALL)), tmp_path / "official")
+    before = (folder / "model.safetensors").read_bytes()
+    with pytest.raises(FileExistsError, match="already holds"):
+        fit(demo, folds=2, config=TrainConfig(epochs=1, model=SMALL), out=folder,
+            progress=False)
+    assert (folder / "model.safetensors").read_bytes() == before

@@ -79,8 +79,9 @@ def load_features(
     files = reader.source_files(path)
     parts, meta = [], None
     for file in tqdm(files, desc=f"{source} features", unit="file", disable=not progress):
-        key = cache.feature_key(reader.key_files(file), params.as_dict(), source) if use_cache \
-            else None
+        identity = [file.name, seed.session_of(file) if source == "seed" else None]
+        key = cache.feature_key(reader.key_files(file), params.as_dict(), source,
+                                identity) if use_cache else None
         hit = cache.load_features(key) if key else None
         if hit is None:
             rec = reader.read_file(file, **read_options)
