@@ -3,7 +3,8 @@
 It opens the One trial page, waits for the Plotly charts, switches trial, block, head and
 attribution method, visits the other pages, and checks that no exception element appears.
 Screenshots go to tests/artifacts/; the trial view also to assets/screenshot-trial-view.png,
-which the README shows. Skips only when Chromium is missing and cannot be installed.
+which the README shows, when that file is missing or RBT_UPDATE_SCREENSHOT=1 (so a test run does
+not rewrite a tracked file). Skips only when Chromium is missing and cannot be installed.
 """
 
 from __future__ import annotations
@@ -163,7 +164,8 @@ def test_dashboard_in_chromium(dashboard):
             page.get_by_text("Integrated gradients:", exact=False).first.wait_for(timeout=60_000)
             no_exception(page)
             assert page.locator(".js-plotly-plot").count() >= 6
-            screenshot(page, ARTIFACTS / "trial.png", README_SHOT)  # the README shows it
+            update = not README_SHOT.exists() or os.environ.get("RBT_UPDATE_SCREENSHOT") == "1"
+            screenshot(page, ARTIFACTS / "trial.png", *([README_SHOT] if update else []))
 
             for name, marker in (("Across_trials", "Predictions per window"),
                                  ("Learn", "1 · Raw EEG")):
