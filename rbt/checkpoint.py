@@ -132,6 +132,19 @@ def _read_weights(weights: Path) -> dict:
     raise CheckpointError(f"{weights}: unknown weights format (expected {WEIGHTS})")
 
 
+def class_names_for(model: RBTransformer, metadata: dict | None, fs):
+    """``(class names, labels comparable)`` for the model's outputs on these features.
+
+    The labels are comparable when the data have as many classes as the model predicts and,
+    where the checkpoint names its classes, the same names. Names come from the checkpoint, else
+    from comparable data, else None.
+    """
+    model_names = (metadata or {}).get("class_names")
+    comparable = fs.y is not None and fs.n_classes == model.config.num_classes and (
+        model_names is None or list(model_names) == list(fs.class_names))
+    return model_names or (fs.class_names if comparable else None), comparable
+
+
 def align_features(model: RBTransformer, metadata: dict | None, fs):
     """Check that features fit the model and return X ordered as the model expects.
 

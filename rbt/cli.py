@@ -113,7 +113,7 @@ def cmd_train(args) -> int:
 
 def cmd_predict(args) -> int:
     from .cache import atomic_write_bytes
-    from .checkpoint import load_model
+    from .checkpoint import class_names_for, load_model
     from .infer import predict
 
     out = Path(args.out)
@@ -123,10 +123,7 @@ def cmd_predict(args) -> int:
     fs = _load(args, meta)
     result = predict(model, fs, device=args.device, batch_size=args.batch_size, metadata=meta,
                      progress=True)
-    model_names = (meta or {}).get("class_names")
-    comparable = fs.y is not None and fs.n_classes == model.config.num_classes and (
-        model_names is None or list(model_names) == list(fs.class_names))
-    names = model_names or (fs.class_names if comparable else None)
+    names, comparable = class_names_for(model, meta, fs)
     if fs.y is not None and not comparable:
         model_classes = ", ".join(map(str, names or range(model.config.num_classes)))
         print(f"note: the data's {fs.target}/{fs.task} labels ({', '.join(fs.class_names)}) are "

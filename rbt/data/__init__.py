@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -71,11 +72,11 @@ def load_features(
         raise ValueError(f"source {source!r} needs a path")
     read_options: dict = {}
     if source == "seed" and seed_reference_filters:
-        params = _with(params, filter_sfreq=seed.REFERENCE_FILTER_SFREQ)
+        params = replace(params, filter_sfreq=seed.REFERENCE_FILTER_SFREQ)
     if source == "raw":
         read_options = {"sfreq": raw_sfreq, "window": params.window,
                         "channel_map": channel_map, "drop_unknown": drop_unknown}
-        params = _with(params, extra=tuple(sorted((k, str(v)) for k, v in read_options.items())))
+        params = replace(params, extra=tuple(sorted((k, str(v)) for k, v in read_options.items())))
     files = reader.source_files(path)
     parts, meta = [], None
     for file in tqdm(files, desc=f"{source} features", unit="file", disable=not progress):
@@ -120,9 +121,3 @@ def with_labels(fs: FeatureSet, target: str | None, task: str | None = None) -> 
     """The same features labelled for ``target`` and ``task``."""
     fs.y, fs.class_names, fs.target, fs.task = make_labels(fs.dataset, fs.table, target, task)
     return fs
-
-
-def _with(params: FeatureParams, **changes) -> FeatureParams:
-    from dataclasses import replace
-
-    return replace(params, **changes)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ..checkpoint import align_features
+from ..checkpoint import align_features, class_names_for
 from ..infer import predict_array
 from .aggregate import explanation_table
 from .attention import attention_rollout
@@ -89,9 +89,8 @@ def explain_features(model, fs, metadata: dict | None = None,
     idx = np.arange(len(fs)) if index is None else np.arange(len(fs))[np.asarray(index)]
     result = predict_array(model, X[idx], device=device, attention=attention,
                            batch_size=max(internal_batch_size, 1))
-    labelled = fs.y is not None and fs.n_classes == model.config.num_classes
+    class_names, labelled = class_names_for(model, metadata, fs)
     y = fs.y[idx] if labelled else None
-    class_names = (metadata or {}).get("class_names") or (fs.class_names if labelled else None)
     explained = _explained_class(target, result.pred, y, class_names)
     subjects = fs.table["subject"].astype(str).to_numpy()
     kwargs = {}
