@@ -122,7 +122,7 @@ def cmd_predict(args) -> int:
     model, meta = load_model(args.model)
     fs = _load(args, meta)
     result = predict(model, fs, device=args.device, batch_size=args.batch_size, metadata=meta,
-                     progress=True)
+                     progress=True, precision=args.precision)
     names, comparable = class_names_for(model, meta, fs)
     if fs.y is not None and not comparable:
         model_classes = ", ".join(map(str, names or range(model.config.num_classes)))
@@ -151,6 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="overwrite --out if it exists")
     p.set_defaults(func=cmd_features)
 
+    from .infer import PRECISIONS
     from .train import DEFAULT_EPOCHS, SPLITS
 
     p = sub.add_parser("train", help="cross-validate and train an RBTransformer",
@@ -189,6 +190,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, type=Path, help="output .csv")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
     p.add_argument("--batch-size", type=int, default=512)
+    p.add_argument("--precision", choices=PRECISIONS, default="float32",
+                   help="bfloat16 is faster on GPUs and on CPUs with native bfloat16, and "
+                   "moves probabilities slightly (on the demo: median 2e-4, at most 0.02); float32 "
+                   "(default) is exact")
     p.add_argument("--force", action="store_true", help="overwrite --out if it exists")
     p.set_defaults(func=cmd_predict)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,14 +34,35 @@ class Prediction:
         return df
 
 
+PRECISIONS = ("float32", "bfloat16")
+
+
+def _autocast(dev: torch.device, precision: str):
+    """float32 (exact) runs as is; bfloat16 runs the matrix products in bfloat16 via autocast."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}; got {precision!r}")
+    if precision == "float32":
+        return contextlib.nullcontext()
+    if dev.type == "cpu" and not torch.ops.mkldnn._is_mkldnn_bf16_supported():
+        warnings.warn("this CPU has no native bfloat16 instructions, so --precision bfloat16 "
+                      "will be slower than float32", stacklevel=3)
+    return torch.autocast(dev.type, dtype=torch.bfloat16)
+
+
 def predict_array(model: RBTransformer, X: np.ndarray, device="auto", batch_size: int = 512,
-                  attention: bool = False, progress: bool = False) -> Prediction:
-    """Probabilities, classes and optionally attention for an array (windows, E, bands)."""
+                  attention: bool = False, progress: bool = False,
+                  precision: str = "float32") -> Prediction:
+    """Probabilities, classes and optionally attention for an array (windows, E, bands).
+
+    ``precision="bfloat16"`` runs faster on GPUs and on CPUs with native bfloat16
+    (AVX512-BF16, AMX) at a small cost in the probabilities (on the demo: median 2e-4, at most
+    0.02; the same classes); float32 is exact and the default.
+    """
     dev = resolve_device(device)
     model = model.to(dev).eval()
     probs, maps = [], []
     starts = range(0, len(X), batch_size)
-    with torch.inference_mode():
+    with torch.inference_mode(), _autocast(dev, precision):
         for s in tqdm(starts, desc="predict", unit="batch", disable=not progress):
             xb = torch.as_tensor(np.ascontiguousarray(X[s: s + batch_size]), dtype=torch.float32,
                                  device=dev)
@@ -56,11 +79,11 @@ def predict_array(model: RBTransformer, X: np.ndarray, device="auto", batch_size
 
 def predict(model: RBTransformer, features, device="auto", batch_size: int = 512,
             attention: bool = False, metadata: dict | None = None,
-            progress: bool = False) -> Prediction:
+            progress: bool = False, precision: str = "float32") -> Prediction:
     """Predict every window of a :class:`~rbt.data.FeatureSet`.
 
     Channels are checked against (and reordered to) the model's, using ``metadata`` when given.
     """
     X = align_features(model, metadata, features)
     return predict_array(model, X, device=device, batch_size=batch_size, attention=attention,
-                         progress=progress)
+                         progress=progress, precision=precision)

@@ -81,11 +81,10 @@ class Attention(nn.Module):
 
     def forward(self, x, return_attention: bool = False):
         b, e, _ = x.shape
-        # q, k, v along the output dimension in that order, heads contiguous inside each
-        qkv = self.to_qkv(x).view(b, e, 3, self.heads, self.head_dim)
-        # one copy into (3, batch, heads, electrodes, head_dim): contiguous q, k and v are
-        # faster for both attention paths than strided views (measured on CPU)
-        q, k, v = qkv.permute(2, 0, 3, 1, 4).contiguous()
+        # q, k, v along the output dimension in that order, heads contiguous inside each.
+        # Strided (batch, heads, electrodes, head_dim) views, no copy: both SDPA and matmul
+        # read them in place, and CPU SDPA's output transposes back to (b, e, h*d) for free.
+        q, k, v = self.to_qkv(x).view(b, e, 3, self.heads, self.head_dim).permute(2, 0, 3, 1, 4)
         if return_attention:
             attn = torch.softmax(q @ k.transpose(-2, -1) * self.head_dim**-0.5, dim=-1)
             out = attn @ v

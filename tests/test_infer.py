@@ -54,3 +54,17 @@ def test_shipped_demo_checkpoint_predicts_at_the_accuracy_it_claims():
     assert accuracy == pytest.approx(metrics["final_model_accuracy_on_all_demo_windows"],
                                      abs=1e-3)
     assert metrics["accuracy"]["mean"] > 0.7  # held-out trials, not just training data
+
+
+@pytest.mark.skipif(not DEMO.exists(), reason="assets/demo-checkpoint not built yet")
+def test_bfloat16_predictions_stay_close_to_float32(recwarn):
+    model, meta = load_model(DEMO)
+    fs = load_features("demo", target=meta["target"], task=meta["task"], progress=False)
+    exact = predict(model, fs, metadata=meta)
+    fast = predict(model, fs, metadata=meta, precision="bfloat16")
+    assert fast.probs.dtype == np.float32
+    gap = np.abs(fast.probs - exact.probs)
+    assert 0 < gap.max() < 0.05  # really ran in bfloat16, and stayed close
+    assert (fast.pred == exact.pred).mean() > 0.99
+    with pytest.raises(ValueError, match="precision must be one of float32, bfloat16"):
+        predict(model, fs, metadata=meta, precision="float16")
