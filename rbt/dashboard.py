@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .checkpoint import CheckpointError, align_features
+from .checkpoint import CheckpointError, align_features, class_names_for
 from .data import FeatureSet, load_features
 from .data.labels import RULES
 from .data.raw import SUFFIXES as RECORDING_SUFFIXES
@@ -134,23 +134,29 @@ def fit_model_to_data(model: RBTransformer, meta: dict | None, fs: FeatureSet) -
     meta = meta or {}
     ch_names = list(meta.get("ch_names") or fs.ch_names)
     k = model.config.num_classes
-    names = meta.get("class_names")
-    errors, warnings = [], []
+    names, comparable = class_names_for(model, meta, fs)
     if not names or len(names) != k:
-        names = fs.class_names if fs.n_classes == k else [f"class {i}" for i in range(k)]
+        names = [f"class {i}" for i in range(k)]
+    errors, warnings = [], []
     y = fs.y
     what = f"{meta.get('target')}/{meta.get('task')}" if meta.get("target") else "its task"
     if fs.y is None:
         warnings.append("These data have no labels, so there is no true class and no accuracy; "
                         "the predictions are still shown.")
-    elif fs.n_classes != k:
+    elif not comparable and fs.n_classes == k:
+        y = None
+        warnings.append(
+            f"The data's classes ({', '.join(map(str, fs.class_names))}) are not the model's "
+            f"({', '.join(map(str, names))}), so no true labels or accuracy are shown; the "
+            "predictions are.")
+    elif not comparable:
         y = None
         errors.append(
             f"The model predicts {k} classes ({', '.join(map(str, names))}) for {what}, but the "
-            f"data are labelled {fs.target}/{fs.task} with {fs.n_classes} classes. Choose the "
-            f"target and task the model was trained for in the sidebar"
-            f"{' (' + what + ')' if meta.get('target') else ''}. Until then no true labels or "
-            "accuracy are shown.")
+            f"data are labelled {fs.target}/{fs.task} with {fs.n_classes} classes "
+            f"({', '.join(map(str, fs.class_names))}). Choose the target and task the model was "
+            f"trained for in the sidebar{' (' + what + ')' if meta.get('target') else ''}. "
+            "Until then no true labels or accuracy are shown.")
     elif meta.get("target") and (meta["target"], meta.get("task")) != (fs.target, fs.task):
         warnings.append(
             f"The model was trained to predict {what}; the labels shown are "

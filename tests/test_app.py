@@ -354,7 +354,8 @@ def test_uploaded_recording_with_annotations_is_predicted(tmp_path):
     at.file_uploader(key="upload").set_value([("session_raw.fif", fif, "application/x")]).run()
     assert not at.exception, [e.message for e in at.exception]
     assert not at.error, [e.value for e in at.error]
-    assert any("trained to predict valence/binary" in w.value for w in at.warning)
+    assert any("classes (calm, tense) are not the model's (low, high)" in w.value
+               for w in at.warning)
     assert probabilities(at).sum() == pytest.approx(1.0, abs=1e-6)
     check_topomaps(figures(at)[1], 4)
     _recovers(at)

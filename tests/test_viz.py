@@ -285,6 +285,9 @@ def test_fit_model_to_data_explains_mismatches(demo_valence):
     arousal = with_labels(dataclasses.replace(fs), "arousal", "binary")
     f = dash.fit_model_to_data(_model(32), meta, arousal)
     assert f.y is not None and "trained to predict valence/binary" in f.warnings[0]
+    f = dash.fit_model_to_data(_model(32), {**meta, "class_names": ["calm", "tense"]}, fs)
+    assert f.y is None and f.class_names == ["calm", "tense"] and not f.errors
+    assert "classes (low, high) are not the model's (calm, tense)" in f.warnings[0]
     f = dash.fit_model_to_data(_model(32), None, fs)
     assert "no rbt metadata" in f.warnings[0] and f.class_names == ["low", "high"]
 
