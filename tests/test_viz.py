@@ -338,6 +338,11 @@ def test_teaching_steps_reproduce_the_features(demo_valence, monkeypatch):
         i = dash.trial_rows(fs.table, "s03", 1, trial)[window]
         np.testing.assert_allclose(steps.token, fs.X[i], atol=1e-6)
         assert set(steps.filtered) == set(BANDS)
+    # a model with another electrode order reads the same tokens, rearranged by name
+    order = list(reversed(fs.ch_names))
+    moved = T.in_order(steps.token, [c.upper() for c in rec.ch_names], order)
+    np.testing.assert_array_equal(moved, steps.token[::-1])
+    np.testing.assert_array_equal(T.in_order(np.arange(2), ["fz", "CZ"], ["Cz", "Fz"]), [1, 0])
     model = _model(32)
     emb = T.token_embeddings(model, fs.X[0])
     assert emb.shape == (32, 16)

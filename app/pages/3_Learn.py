@@ -98,7 +98,7 @@ left, right = st.columns([1, 2])
 with left:
     st.dataframe(table, hide_index=True, column_config={
         k: st.column_config.NumberColumn(format="%.3f") for k in table.columns[1:]})
-    match = float(np.abs(steps.token - f.X[i]).max())
+    match = float(np.abs(teaching.in_order(steps.token, rec.ch_names, f.ch_names) - f.X[i]).max())
     st.caption(f"Recomputed here from the raw signal; largest difference from the cached "
                f"features the model reads: {match:.1e}.")
 with right:
