@@ -177,7 +177,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--keep-fold-models", action="store_true")
     p.add_argument("--cv-only", action="store_true",
-                   help="only cross-validate: write metrics.json, train no final model")
+                   help="only cross-validate: write metrics.json, train no final model (run again "
+                   "without it to add the final model)")
     p.add_argument("--overwrite", action="store_true", help="replace a trained model in --out")
     for name in ("embed-dim", "depth", "heads", "head-dim", "mlp-hidden-dim"):
         p.add_argument(f"--{name}", type=int, help="model size (default: the paper's)")

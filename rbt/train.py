@@ -191,7 +191,7 @@ def fit(fs, *, split: str = "trial-kfold", folds: int = 5, per_subject: bool = F
         "target": fs.target, "task": fs.task, "class_names": fs.class_names,
         "n_windows": len(fs), "n_subjects": int(fs.table["subject"].nunique()),
         "train_config": asdict(cfg), "rbt_version": __version__,
-        "command": command or " ".join(sys.argv),
+        "command": command or " ".join(sys.argv), "run_key": run_key,
     }
     final = None
     if train_final:
@@ -228,8 +228,18 @@ def _load_progress(out: Path | None, run_key: str, overwrite: bool) -> dict:
     fresh = {"run_key": run_key, "folds": {}}
     if out is None:
         return fresh
-    holds_model = any((out / name).exists() for name in
-                      ("metrics.json", "config.json", "model.safetensors"))
+    holds_model = any((out / name).exists() for name in ("config.json", "model.safetensors"))
+    if not holds_model and not overwrite and (out / "metrics.json").exists():
+        # a --cv-only run of the same data and settings: keep its folds, train the final model
+        try:
+            done = json.loads((out / "metrics.json").read_text())
+        except ValueError:
+            done = {}
+        if done.get("run_key") == run_key and done.get("folds"):
+            print(f"{out}: cross-validation already done (metrics.json); training the final "
+                  "model only", file=sys.stderr)
+            return {"run_key": run_key, "folds": {str(i): f for i, f in enumerate(done["folds"])}}
+        holds_model = True
     if holds_model and not overwrite:
         raise FileExistsError(f"{out} already holds a trained model; choose another --out or "
                               "pass --overwrite")

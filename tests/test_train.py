@@ -180,3 +180,18 @@ def test_train_does_not_replace_an_existing_checkpoint(tmp_path, demo):
         fit(demo, folds=2, config=TrainConfig(epochs=1, model=SMALL), out=folder,
             progress=False)
     assert (folder / "model.safetensors").read_bytes() == before
+
+
+def test_full_run_after_cv_only_reuses_the_folds(tmp_path, two_subjects, capsys):
+    cfg = TrainConfig(epochs=2, model=SMALL)
+    out = tmp_path / "run"
+    _, cv = fit(two_subjects, folds=2, config=cfg, out=out, progress=False, train_final=False)
+    assert sorted(p.name for p in out.iterdir()) == ["metrics.json"]
+    with pytest.raises(FileExistsError, match="already holds"):  # other settings: refused
+        fit(two_subjects, folds=3, config=cfg, out=out, progress=False)
+    model, full = fit(two_subjects, folds=2, config=cfg, out=out, progress=False)
+    assert "cross-validation already done" in capsys.readouterr().err
+    assert model is not None and (out / "model.safetensors").exists()
+    assert full["folds"] == cv["folds"]
+    assert json.loads((out / "rbt_metadata.json").read_text())["metrics"]["accuracy"] == cv[
+        "accuracy"]
