@@ -54,7 +54,9 @@ def test_cli_writes_the_documented_keys(demo_cache, tmp_path, capsys):
         assert z["probs"].shape == (n, 2)
         np.testing.assert_array_equal(z["pred"], z["probs"].argmax(axis=1))
         np.testing.assert_array_equal(z["target"], z["pred"])  # the predicted class by default
-        assert z["attention"].shape == (n, 2, 2, 32, 32)
+        assert z["attention"].shape == (n, 2, 2, 32, 32) and z["attention"].dtype == np.float16
+        np.testing.assert_allclose(z["attention"].astype(np.float32).sum(axis=-1), 1.0,
+                                   atol=5e-3)
         np.testing.assert_allclose(z["rollout"].sum(axis=-1), 1.0, atol=1e-4)
         # the same numbers as the library gives for a few windows
         idx = [0, 500, n - 1]

@@ -35,7 +35,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--output", choices=("logit", "probability"), default="logit",
                    help="the model output to attribute (default: logit)")
     p.add_argument("--attention", action="store_true",
-                   help="also write the attention (windows x blocks x heads x E x E) and rollout")
+                   help="also write the attention (windows x blocks x heads x E x E, "
+                   "float16) and the rollout (windows x E x E)")
     p.add_argument("--out", required=True, type=Path, help="output .npz file")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
     p.add_argument("--internal-batch-size", type=int,

@@ -46,7 +46,9 @@ class Explanation:
         if self.y is not None:
             out["y"] = self.y
         if self.attention is not None:
-            out["attention"] = self.attention
+            # float16 halves the largest array (depth x heads x E x E per window); softmax
+            # weights in [0, 1] keep about 3 significant digits
+            out["attention"] = self.attention.astype(np.float16)
             out["rollout"] = self.rollout.astype(np.float32)
         for col in ("subject", "session", "trial", "window"):
             if col in self.table:
