@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import re
 import tempfile
+import threading
+from collections import OrderedDict
 from contextlib import nullcontext
 from pathlib import Path
 
@@ -45,9 +47,23 @@ BASELINE_HELP = {
 # cached computations (keys are small hashable values; the big objects are resources)
 
 
-@st.cache_resource(show_spinner=False, max_entries=4)
-def data_resource(choice: dash.DataChoice):
-    return dash.load_data(choice)
+# The loaded features, shared by sessions like st.cache_resource, but kept here because a
+# cached function cannot drive a progress bar drawn outside it (Streamlit replays elements).
+_DATA: OrderedDict = OrderedDict()
+_DATA_LOCK = threading.Lock()
+
+
+def data_resource(choice: dash.DataChoice, on_file=None):
+    with _DATA_LOCK:
+        if choice in _DATA:
+            _DATA.move_to_end(choice)
+            return _DATA[choice]
+    fs = dash.load_data(choice, on_file=on_file)
+    with _DATA_LOCK:
+        _DATA[choice] = fs
+        while len(_DATA) > 4:
+            _DATA.popitem(last=False)
+    return fs
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
@@ -262,7 +278,7 @@ def load(choice, model_path: str, device: str) -> Loaded | None:
             if first:
                 st.write(f"Reading {choice.describe()} and computing BDE features "
                          "(cached on disk after the first time)…")
-            fs = data_resource(choice)
+            fs = data_resource(choice, on_file=_file_progress() if first else None)
             if first:
                 st.write(f"{len(fs)} windows, {len(fs.ch_names)} electrodes. Loading the "
                          "model…")
@@ -281,6 +297,19 @@ def load(choice, model_path: str, device: str) -> Loaded | None:
     for message in fitted.warnings:
         st.warning(message)
     return Loaded(choice, model_path, stamp, device, fitted)
+
+
+def _file_progress():
+    """A ``load_features`` ``on_file`` callback: a progress bar, drawn when files are read."""
+    bar = []
+
+    def report(done: int, total: int, name: str) -> None:
+        text = (f"file {done + 1} of {total}: {name}" if done < total else
+                f"{total} file{'s' if total != 1 else ''} read")
+        if not bar:
+            bar.append(st.progress(0.0))
+        bar[0].progress(done / max(total, 1), text=text)
+    return report
 
 
 def _what_to_do(err: Exception, choice, model_path: str) -> str:

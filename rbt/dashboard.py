@@ -71,8 +71,10 @@ def tasks_for(source: str) -> list[str]:
     return ["multi"] if rule and rule.binary_threshold is None else ["binary", "multi"]
 
 
-def load_data(choice: DataChoice) -> FeatureSet:
-    """Features for ``choice`` (cached on disk by rbt); raises rbt's errors with what to do."""
+def load_data(choice: DataChoice, on_file=None) -> FeatureSet:
+    """Features for ``choice`` (cached on disk by rbt); raises rbt's errors with what to do.
+
+    ``on_file(done, total, name)`` reports progress file by file (see ``load_features``)."""
     if choice.source != "demo" and not choice.path:
         raise ValueError(f"{SOURCE_LABELS[choice.source]}: enter its path in the sidebar "
                          "(or upload a recording)")
@@ -82,7 +84,7 @@ def load_data(choice: DataChoice) -> FeatureSet:
     path = None if choice.source == "demo" else str(Path(choice.path).expanduser())
     return load_features(choice.source, path, target=choice.target, task=choice.task,
                          seed_reference_filters=choice.seed_reference_filters,
-                         drop_unknown=choice.drop_unknown, progress=False)
+                         drop_unknown=choice.drop_unknown, progress=False, on_file=on_file)
 
 
 def available_devices() -> list[str]:

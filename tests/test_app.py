@@ -370,6 +370,8 @@ def test_deap_folder_and_an_official_checkpoint_folder(tmp_path):
     at = app(TRIAL)
     at.selectbox(key="source").set_value("deap").run()
     at.text_input(key="path_deap").input(str(deap)).run()
+    # the first read of a folder shows a progress bar, file by file
+    assert [(p.proto.value, p.proto.text) for p in at.get("progress")] == [(100, "1 file read")]
     at.selectbox(key="target_deap").set_value("arousal").run()
     at.radio(key="model_kind").set_value("Checkpoint folder").run()
     at.text_input(key="model_path").input(str(official)).run()

@@ -62,6 +62,13 @@ def test_second_call_hits_the_cache(deap_dir, reads, rbt_cache):
     assert second.table.columns.tolist() == first.table.columns.tolist()
 
 
+def test_on_file_reports_each_file_then_the_end(deap_dir, rbt_cache):
+    calls = []
+    load_features("deap", deap_dir, progress=False, on_file=lambda *a: calls.append(a))
+    names = sorted(p.name for p in deap_dir.iterdir())
+    assert calls == [(0, 2, names[0]), (1, 2, names[1]), (2, 2, "")]
+
+
 def test_relabelling_uses_the_same_cache_entry(deap_dir, reads, rbt_cache):
     load_features("deap", deap_dir, progress=False)
     fs = load_features("deap", deap_dir, target="arousal", task="multi", progress=False)

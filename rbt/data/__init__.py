@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -38,6 +39,7 @@ def load_features(
     drop_unknown: bool = False,
     use_cache: bool = True,
     progress: bool = True,
+    on_file: Callable[[int, int, str], None] | None = None,
 ) -> FeatureSet:
     """Read a dataset and return its BDE features, labels and per-window table.
 
@@ -61,6 +63,9 @@ def load_features(
         MNE recordings are resampled to this rate (None keeps theirs).
     channel_map, drop_unknown
         For MNE recordings: rename channels to 10-05 names, or drop those that are not.
+    progress, on_file
+        A tqdm bar per file; ``on_file(done, total, name)`` is called before each file (and
+        with ``done == total`` at the end), e.g. to drive a progress bar in an app.
     """
     if source not in SOURCES:
         raise ValueError(f"source must be one of {', '.join(SOURCES)}; got {source!r}")
@@ -79,7 +84,10 @@ def load_features(
         params = replace(params, extra=tuple(sorted((k, str(v)) for k, v in read_options.items())))
     files = reader.source_files(path)
     parts, meta = [], None
-    for file in tqdm(files, desc=f"{source} features", unit="file", disable=not progress):
+    for i, file in enumerate(tqdm(files, desc=f"{source} features", unit="file",
+                                  disable=not progress)):
+        if on_file:
+            on_file(i, len(files), file.name)
         identity = [file.name, seed.session_of(file) if source == "seed" else None]
         key = cache.feature_key(reader.key_files(file), params.as_dict(), source,
                                 identity) if use_cache else None
@@ -105,6 +113,8 @@ def load_features(
                 f"{len(meta['ch_names'])} at {meta['sfreq']} Hz); load them separately"
             )
         parts.append((X, table))
+    if on_file:
+        on_file(len(files), len(files), "")
     X = np.concatenate([p[0] for p in parts])
     table = pd.concat([p[1] for p in parts], ignore_index=True)
     table["subject"] = table["subject"].astype(str)
