@@ -1,17 +1,12 @@
-"""What the dashboard computes, without Streamlit: data and model choices, fitting a model to
-data (with the mismatch explained in plain words), predictions, selections and uploads.
-
-The Streamlit pages in ``app/`` only pick inputs, cache these results and draw ``rbt.viz``
-figures.
-"""
+"""Data and model choices for the dashboard: loading data, fitting a model to it (the
+mismatch explained in plain words), uploads and the shipped checkpoint's metrics."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import os
-from collections.abc import Callable, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,15 +14,18 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .checkpoint import CheckpointError, align_features, class_names_for
-from .data import FeatureSet, load_features
-from .data.labels import RULES
-from .data.raw import SUFFIXES as RECORDING_SUFFIXES
-from .infer import predict_array
-from .model import RBTransformer
+from ..checkpoint import CheckpointError, align_features, class_names_for
+from ..data import FeatureSet, load_features
+from ..data.labels import RULES
+from ..data.raw import SUFFIXES as RECORDING_SUFFIXES
+from ..model import RBTransformer
 
-DEMO_CHECKPOINT = Path(__file__).resolve().parent.parent / "assets" / "demo-checkpoint"
+DEMO_CHECKPOINT = Path(__file__).resolve().parents[2] / "assets" / "demo-checkpoint"
+
+
 MAX_UPLOAD_MB = 200  # keep in step with server.maxUploadSize in .streamlit/config.toml
+
+
 SOURCE_LABELS = {
     "demo": "Demo data (synthetic)",
     "deap": "DEAP folder (data_preprocessed_python/)",
@@ -35,6 +33,8 @@ SOURCE_LABELS = {
     "seed": "SEED folder (Preprocessed_EEG/)",
     "raw": "EEG recording (EDF, BDF, FIF, BrainVision, EEGLAB, ...)",
 }
+
+
 # companion files that a recording's main file needs beside it
 _SIDECARS = (".eeg", ".vmrk", ".fdt")
 
@@ -183,106 +183,9 @@ def fit_model_to_data(model: RBTransformer, meta: dict | None, fs: FeatureSet) -
                   errors=errors, warnings=warnings)
 
 
-def predict_windows(model: RBTransformer, X: np.ndarray, device="auto"):
-    """(probs, pred) for a few windows (one torch thread)."""
-    with few_threads(len(X)):
-        p = predict_array(model, X, device=device, batch_size=max(len(X), 1))
-    return p.probs, p.pred
-
-
-def predict_all(model: RBTransformer, X: np.ndarray, device="auto", batch_size: int = 256,
-                on_progress: Callable[[float], None] | None = None):
-    """(probs, pred) for every window, reporting the fraction done to ``on_progress``."""
-    probs = []
-    for s in range(0, len(X), batch_size):
-        probs.append(predict_array(model, X[s: s + batch_size], device=device,
-                                   batch_size=batch_size).probs)
-        if on_progress:
-            on_progress(min(1.0, (s + batch_size) / len(X)))
-    p = np.concatenate(probs) if probs else np.zeros((0, model.config.num_classes), np.float32)
-    return p, p.argmax(axis=1)
-
-
-@contextmanager
-def few_threads(n_windows: int, limit: int = 64):
-    """One torch thread for small jobs: their tiny matrix products gain nothing from more, and
-    on a busy machine the extra threads only wait for each other."""
-    if n_windows > limit:
-        yield
-        return
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
-def window_attention(model: RBTransformer, X: np.ndarray, device="auto") -> np.ndarray:
-    """(windows, depth, heads, E, E) attention for a few windows."""
-    with few_threads(len(X)):
-        return predict_array(model, X, device=device, batch_size=max(len(X), 1),
-                             attention=True).attention
-
-
-def attribute_windows(model: RBTransformer, X: np.ndarray, method: str, *, target=None,
-                      baseline: str = "zeros", device="auto", subject_ids=None, reference=None,
-                      reference_subject_ids=None) -> np.ndarray:
-    """:func:`rbt.explain.attribute` for a selection of windows (one thread when it is small)."""
-    from .explain import attribute
-
-    with few_threads(len(X)):
-        return attribute(model, X, target=target, method=method, baseline=baseline,
-                         device=device, subject_ids=subject_ids, reference=reference,
-                         reference_subject_ids=reference_subject_ids)
-
-
-def group_mean_attention(model: RBTransformer, X: np.ndarray, labels: np.ndarray, block, head,
-                         device="auto", batch_size: int = 256,
-                         on_progress: Callable[[float], None] | None = None) -> dict:
-    """Group -> mean (E, E) map of one block and head (or their mean, or the rollout).
-
-    Streams the windows in batches and keeps only running sums, so the (windows, depth, heads,
-    E, E) attention of a large dataset is never held in memory.
-    """
-    from .explain import select_attention
-
-    labels = np.asarray(labels)
-    groups = list(dict.fromkeys(labels.tolist()))
-    sums = {g: 0.0 for g in groups}
-    for s in range(0, len(X), batch_size):
-        att = window_attention(model, X[s: s + batch_size], device)
-        maps = np.asarray(select_attention(att, block=block, head=head), dtype=np.float64)
-        part = labels[s: s + batch_size]
-        for g in np.unique(part):
-            sums[g] = sums[g] + maps[part == g].sum(axis=0)
-        if on_progress:
-            on_progress(min(1.0, (s + batch_size) / len(X)))
-    counts = {g: int((labels == g).sum()) for g in groups}
-    return {g: (sums[g] / counts[g]).astype(np.float32) for g in groups}
-
-
-def trust_numbers(model: RBTransformer, X: np.ndarray, attributions: np.ndarray, method: str,
-                  *, target=None, baseline: str = "zeros", device="auto",
-                  n_perturb_samples: int = 16, n_sensitivity_samples: int = 2,
-                  **attribute_options) -> list[dict]:
-    """:func:`rbt.explain.trust_metrics` for a few windows, kept interactive (fewer samples),
-    with the attention rollout agreement; plain dicts for caching and display."""
-    from .explain import trust_metrics
-
-    attention = window_attention(model, X, device)
-    with few_threads(len(X)):
-        metrics = trust_metrics(model, X, attributions, method, target=target,
-                                baseline=baseline, attention=attention, device=device,
-                                n_perturb_samples=n_perturb_samples,
-                                n_sensitivity_samples=n_sensitivity_samples, **attribute_options)
-    return [{"name": m.name, "value": float(m.value), "meaning": m.meaning,
-             "healthy": m.healthy, "ok": m.ok} for m in metrics.values()]
-
-
 def planted_electrodes(dataset: str, target: str | None) -> dict[str, list[str]]:
     """Band -> electrodes where the demo plants the effects of ``target`` (empty otherwise)."""
-    from .data.demo import PLANTED_EFFECTS
+    from ..data.demo import PLANTED_EFFECTS
 
     if dataset != "demo" or target not in PLANTED_EFFECTS:
         return {}
@@ -290,94 +193,6 @@ def planted_electrodes(dataset: str, target: str | None) -> dict[str, list[str]]
     for effect in PLANTED_EFFECTS[target].values():
         out.setdefault(effect["band"], []).extend(effect["channels"])
     return out
-
-
-def prediction_frame(fitted: Fitted, probs: np.ndarray, pred: np.ndarray) -> pd.DataFrame:
-    """One row per window: where it is, true and predicted class, right or not, probabilities."""
-    t = fitted.table
-    df = t[["subject", "session", "trial", "window", "start"]].copy()
-    names = fitted.class_names
-    df["predicted"] = [names[i] for i in pred]
-    df["confidence"] = probs.max(axis=1)
-    if fitted.y is not None:
-        df.insert(5, "true", [names[i] for i in fitted.y])
-        df["correct"] = fitted.y == pred
-    for i, n in enumerate(names):
-        df[f"p_{n}"] = probs[:, i]
-    return df
-
-
-def filter_frame(frame: pd.DataFrame, subjects: Sequence[str] = (),
-                 classes: Sequence[str] = (), outcome: str = "all",
-                 class_column: str = "true") -> pd.DataFrame:
-    """Rows of the given subjects and classes (empty: all); outcome "all", "correct", "wrong"."""
-    keep = np.ones(len(frame), bool)
-    if subjects:
-        keep &= frame["subject"].astype(str).isin([str(s) for s in subjects]).to_numpy()
-    if classes and class_column in frame:
-        keep &= frame[class_column].isin(list(classes)).to_numpy()
-    if outcome != "all":
-        if "correct" not in frame:
-            raise ValueError("these data have no labels, so no window is correct or wrong")
-        keep &= frame["correct"].to_numpy() == (outcome == "correct")
-    return frame[keep]
-
-
-def subjects_of(table: pd.DataFrame) -> list[str]:
-    return sorted(table["subject"].astype(str).unique(), key=_natural)
-
-
-def trials_of(table: pd.DataFrame, subject: str) -> list[tuple[int, int]]:
-    """(session, trial) pairs of one subject."""
-    rows = table[table["subject"].astype(str) == str(subject)]
-    return sorted({(int(s), int(t)) for s, t in zip(rows["session"], rows["trial"])})
-
-
-def trial_rows(table: pd.DataFrame, subject: str, session: int, trial: int) -> np.ndarray:
-    """Indices of one trial's windows, in window order."""
-    mask = ((table["subject"].astype(str) == str(subject)) & (table["session"] == session)
-            & (table["trial"] == trial)).to_numpy()
-    idx = np.flatnonzero(mask)
-    return idx[np.argsort(table["window"].to_numpy()[idx], kind="stable")]
-
-
-def _natural(s: str):
-    digits = "".join(ch for ch in s if ch.isdigit())
-    return (int(digits) if digits else 0, s)
-
-
-def group_labels(fitted: Fitted, pred: np.ndarray | None, by: str) -> np.ndarray:
-    """Each window's group: its true class (predicted when unlabelled) or its subject."""
-    if by == "subject":
-        return fitted.table["subject"].astype(str).to_numpy()
-    if by != "class":
-        raise ValueError(f"group by 'class' or 'subject'; got {by!r}")
-    y = fitted.y if fitted.y is not None else pred
-    return np.asarray(fitted.class_names, dtype=object)[y].astype(str)
-
-
-def compare_groups(values: np.ndarray, labels: np.ndarray, a: str, b: str):
-    """(mean of group a, mean of group b, a - b) over the first axis of ``values``."""
-    out = []
-    for g in (a, b):
-        mask = labels == g
-        if not mask.any():
-            raise ValueError(f"no windows in group {g!r}")
-        out.append(values[mask].mean(axis=0))
-    return out[0], out[1], out[0] - out[1]
-
-
-def sample_rows(labels: np.ndarray, groups: Sequence[str], per_group: int,
-                seed: int = 0) -> tuple[int, ...]:
-    """Up to ``per_group`` windows of each group, drawn with a fixed seed (sorted indices)."""
-    rng = np.random.default_rng(seed)
-    picked = []
-    for g in groups:
-        idx = np.flatnonzero(labels == g)
-        if len(idx) > per_group:
-            idx = rng.choice(idx, per_group, replace=False)
-        picked.extend(int(i) for i in idx)
-    return tuple(sorted(set(picked)))
 
 
 def save_uploads(files: Sequence[tuple[str, bytes]], folder: Path,

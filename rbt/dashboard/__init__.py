@@ -1,0 +1,51 @@
+"""What the dashboard computes, without Streamlit: data and model choices, fitting a model to
+data (with the mismatch explained in plain words), predictions, selections and uploads.
+
+The Streamlit pages in ``app/`` only pick inputs, cache these results and draw ``rbt.viz``
+figures.
+"""
+
+from .compute import (
+                      attribute_windows,
+                      few_threads,
+                      group_mean_attention,
+                      predict_all,
+                      predict_windows,
+                      trust_numbers,
+                      window_attention,
+)
+from .loading import (
+                      DEMO_CHECKPOINT,
+                      MAX_UPLOAD_MB,
+                      SOURCE_LABELS,
+                      DataChoice,
+                      Fitted,
+                      available_devices,
+                      demo_checkpoint,
+                      fit_model_to_data,
+                      load_data,
+                      planted_electrodes,
+                      protocol_metrics,
+                      save_uploads,
+                      targets_for,
+                      tasks_for,
+)
+from .selection import (
+                      compare_groups,
+                      filter_frame,
+                      group_labels,
+                      prediction_frame,
+                      sample_rows,
+                      subjects_of,
+                      trial_rows,
+                      trials_of,
+)
+
+__all__ = [
+    "DEMO_CHECKPOINT", "MAX_UPLOAD_MB", "SOURCE_LABELS", "DataChoice", "Fitted",
+    "attribute_windows", "available_devices", "compare_groups", "demo_checkpoint",
+    "few_threads", "filter_frame", "fit_model_to_data", "group_labels", "group_mean_attention",
+    "load_data", "planted_electrodes", "predict_all", "predict_windows", "prediction_frame",
+    "protocol_metrics", "sample_rows", "save_uploads", "subjects_of", "targets_for",
+    "tasks_for", "trial_rows", "trials_of", "trust_numbers", "window_attention",
+]
