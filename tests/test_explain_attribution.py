@@ -139,6 +139,18 @@ def test_batching_does_not_change_the_result(model, X):
     assert shap[0].shape == X.shape and np.isfinite(shap[1]).all()
 
 
+def test_attribution_leaves_the_models_gradient_flags_as_they_were(model, X):
+    from captum.attr import IntegratedGradients
+
+    model.classification_head.norm.weight.requires_grad_(False)  # one frozen by the user
+    before = {n: p.requires_grad for n, p in model.named_parameters()}
+    ours = attribute(model, X, target=1, n_steps=16)
+    assert {n: p.requires_grad for n, p in model.named_parameters()} == before
+    model.classification_head.norm.weight.requires_grad_(True)
+    theirs = IntegratedGradients(model).attribute(torch.from_numpy(X), target=1, n_steps=16)
+    np.testing.assert_allclose(ours, theirs.detach().numpy(), rtol=1e-4, atol=1e-6)
+
+
 def test_subject_mean_baseline_uses_each_subjects_windows(model, X):
     subjects = np.array(["a", "a", "a", "b", "b", "b", "c"])
     base = make_baseline(X, "subject_mean", subject_ids=subjects)
