@@ -10,6 +10,7 @@ import streamlit as st
 
 from rbt.dashboard import SOURCE_LABELS
 from rbt.data.demo import PLANTED_EFFECTS
+from rbt.provenance import training_note
 
 loaded = common.setup("Overview", "RBTransformer: what the model looks at")
 st.markdown(
@@ -41,7 +42,11 @@ st.markdown(
     f"**Data:** {SOURCE_LABELS[loaded.choice.source]}, labelled "
     f"{f.fs.target or 'without labels'}{'/' + f.fs.task if f.fs.task else ''} "
     f"({', '.join(f.class_names)}).  \n**Model:** `{loaded.model_path}`{trained}{honest}.")
-if loaded.choice.source == "demo" and meta.get("dataset") == "demo":
+seen_note = training_note(f.in_training)
+if seen_note:
+    st.caption(f"{seen_note[0].upper()}{seen_note[1:]}. The Learn page shows how the evaluation "
+               "protocol changes accuracy.")
+elif loaded.choice.source == "demo" and meta.get("dataset") == "demo":
     st.caption("The shipped checkpoint was trained on all demo windows, so its accuracy on them "
                "(Across trials page) is a training score; the cross-validated number is the "
                "honest one (the Learn page compares evaluation protocols).")

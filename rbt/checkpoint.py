@@ -145,6 +145,18 @@ def class_names_for(model: RBTransformer, metadata: dict | None, fs):
     return model_names or (fs.class_names if comparable else None), comparable
 
 
+def target_note(metadata: dict | None, fs) -> str | None:
+    """A warning when labelled data are labelled for another target or task than the model's
+    (the classes may share names, as low/high do, yet the accuracy would mean nothing)."""
+    meta = metadata or {}
+    if fs.y is None or not meta.get("target"):
+        return None
+    if (meta["target"], meta.get("task")) == (fs.target, fs.task):
+        return None
+    return (f"the model was trained to predict {meta['target']}/{meta.get('task')}, but these "
+            f"labels are {fs.target}/{fs.task}: the accuracy compares two different things")
+
+
 def align_features(model: RBTransformer, metadata: dict | None, fs):
     """Check that features fit the model and return X ordered as the model expects.
 

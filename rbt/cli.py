@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import shlex
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -85,6 +87,11 @@ def cmd_features(args) -> int:
     return 0
 
 
+def _rerunnable_command() -> str:
+    """This command as a shell line that reruns it from any folder (relative paths kept)."""
+    return f"cd {shlex.quote(os.getcwd())} && rbt {shlex.join(sys.argv[1:])}"
+
+
 def cmd_train(args) -> int:
     from .train import TrainConfig, fit
 
@@ -100,7 +107,7 @@ def cmd_train(args) -> int:
     _, metrics = fit(fs, split=args.split, folds=args.folds, per_subject=args.per_subject,
                      config=cfg, device=args.device, out=args.out,
                      keep_fold_models=args.keep_fold_models, overwrite=args.overwrite,
-                     command="rbt " + " ".join(sys.argv[1:]), train_final=not args.cv_only)
+                     command=_rerunnable_command(), train_final=not args.cv_only)
     acc, f1 = metrics["accuracy"], metrics["macro_f1"]
     print(f"{args.split}{' per subject' if args.per_subject else ''}, "
           f"{len(metrics['folds'])} folds: accuracy {acc['mean']:.3f} ± {acc['std']:.3f}, "
@@ -113,8 +120,9 @@ def cmd_train(args) -> int:
 
 def cmd_predict(args) -> int:
     from .cache import atomic_write_bytes
-    from .checkpoint import class_names_for, load_model
+    from .checkpoint import class_names_for, load_model, target_note
     from .infer import predict
+    from .provenance import training_note
 
     out = Path(args.out)
     if out.exists() and not args.force:
@@ -124,6 +132,8 @@ def cmd_predict(args) -> int:
     result = predict(model, fs, device=args.device, batch_size=args.batch_size, metadata=meta,
                      progress=True, precision=args.precision)
     names, comparable = class_names_for(model, meta, fs)
+    if comparable and target_note(meta, fs):
+        print(f"note: {target_note(meta, fs)}", file=sys.stderr)
     if fs.y is not None and not comparable:
         model_classes = ", ".join(map(str, names or range(model.config.num_classes)))
         print(f"note: the data's {fs.target}/{fs.task} labels ({', '.join(fs.class_names)}) are "
@@ -135,6 +145,9 @@ def cmd_predict(args) -> int:
     msg = f"wrote {out}: {len(frame)} windows"
     if comparable:
         msg += f", accuracy {(result.pred == fs.y).mean():.3f} against {fs.target}/{fs.task}"
+        note = training_note(result.in_training, result.pred == fs.y)
+        if note:
+            print(f"note: {note}", file=sys.stderr)
     print(msg)
     return 0
 

@@ -14,6 +14,7 @@ from tqdm.auto import tqdm
 from .checkpoint import align_features
 from .device import resolve_device
 from .model import RBTransformer
+from .provenance import seen_in_training
 
 
 @dataclass
@@ -21,6 +22,8 @@ class Prediction:
     probs: np.ndarray  # (windows, classes) float32
     pred: np.ndarray  # (windows,) int64
     attention: np.ndarray | None = None  # (windows, depth, heads, E, E) float32
+    #: per window, whether its trial was in the model's training data (None: not known)
+    in_training: np.ndarray | None = None
 
     def to_frame(self, fs, class_names: list[str] | None = None) -> pd.DataFrame:
         """One row per window: subject, trial, window, true label, predicted label, probs."""
@@ -31,6 +34,8 @@ class Prediction:
         df["predicted"] = [names[i] for i in self.pred]
         for i, n in enumerate(names):
             df[f"p_{n}"] = self.probs[:, i]
+        if self.in_training is not None:
+            df["in_training"] = self.in_training
         return df
 
 
@@ -83,7 +88,10 @@ def predict(model: RBTransformer, features, device="auto", batch_size: int = 512
     """Predict every window of a :class:`~rbt.data.FeatureSet`.
 
     Channels are checked against (and reordered to) the model's, using ``metadata`` when given.
+    Where the metadata fingerprints the training trials, ``in_training`` marks their windows.
     """
     X = align_features(model, metadata, features)
-    return predict_array(model, X, device=device, batch_size=batch_size, attention=attention,
-                         progress=progress, precision=precision)
+    result = predict_array(model, X, device=device, batch_size=batch_size, attention=attention,
+                           progress=progress, precision=precision)
+    result.in_training = seen_in_training(metadata, features, X)
+    return result

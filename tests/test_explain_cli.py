@@ -80,7 +80,7 @@ def test_cli_refuses_to_overwrite_without_force(demo_cache, tmp_path, capsys):
         assert (z["attributions"] >= 0).all()  # saliency is a magnitude
 
 
-def test_cli_target_and_task_default_to_the_models(demo_cache, tmp_path):
+def test_cli_target_and_task_default_to_the_models(demo_cache, tmp_path, capsys):
     _, arousal = _save_model(demo_cache, tmp_path / "model", target="arousal")
     valence = with_labels(dataclasses.replace(demo_cache), "valence", "binary")
     assert (arousal.y != valence.y).any()
@@ -91,10 +91,20 @@ def test_cli_target_and_task_default_to_the_models(demo_cache, tmp_path):
         np.testing.assert_array_equal(z["y"], arousal.y)
         assert (z["target"] == 1).all()
         assert (np.ptp(z["attributions"], axis=1) == 0).all()
+    capsys.readouterr()
     assert main(["explain", "--model", str(tmp_path / "model"), "--target", "valence",
-                 "--method", "saliency", "--out", str(out), "--force"]) == 0
+                 "--method", "grad", "--out", str(out), "--force"]) == 0  # a short name
+    captured = capsys.readouterr()
+    assert "trained to predict arousal/binary, but these labels are valence/binary" in \
+        captured.err
+    assert "(saliency)" in captured.out and "baseline" not in captured.out  # it has none
     with np.load(out) as z:
         np.testing.assert_array_equal(z["y"], valence.y)
+        assert str(z["method"]) == "saliency"
+    with pytest.raises(SystemExit):
+        main(["explain", "--model", str(tmp_path / "model"), "--method", "lime",
+              "--out", str(out), "--force"])
+    assert "unknown method 'lime'" in capsys.readouterr().err
 
 
 def test_cli_rejects_an_unknown_class(demo_cache, tmp_path, capsys):

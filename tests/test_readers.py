@@ -163,12 +163,12 @@ def test_deap_python2_pickle_reads_like_python3(tmp_path):
 
 
 def test_deap_files_sorted_by_number(tmp_path):
-    for s in (10, 2):
-        data, labels = F.deap_arrays(n_trials=1, seed=s)
-        F.write_deap(tmp_path / f"s{s}.dat", data, labels)
+    for name in ("s10.dat", "s2.dat", "S03.DAT"):  # copies may come with upper-case names
+        data, labels = F.deap_arrays(n_trials=1, seed=len(name))
+        F.write_deap(tmp_path / name, data, labels)
     (tmp_path / "README.txt").write_text("not a subject")
     fs = load_features("deap", tmp_path, progress=False)
-    assert fs.table["subject"].unique().tolist() == ["s02", "s10"]
+    assert fs.table["subject"].unique().tolist() == ["s02", "s03", "s10"]
 
 
 # --------------------------------------------------------------------------------------------

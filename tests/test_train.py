@@ -139,12 +139,22 @@ def test_train_and_predict_commands(tmp_path, capsys, demo):
     assert main(["train", "--source", "demo", "--folds", "2", "--epochs", "2", "--out", str(out),
                  *SMALL_ARGS]) == 0
     assert "accuracy" in capsys.readouterr().out
+    command = json.loads((out / "metrics.json").read_text())["command"]
+    assert command.startswith(f"cd {os.getcwd()} && rbt ")  # reruns from any folder
     csv = tmp_path / "pred.csv"
+    # labels of another target with the same class names: predicted, with a note
+    assert main(["predict", "--model", str(out), "--source", "demo", "--target", "arousal",
+                 "--out", str(tmp_path / "arousal.csv")]) == 0
+    assert "trained to predict valence/binary, but these labels are arousal/binary" in \
+        capsys.readouterr().err
     assert main(["predict", "--model", str(out), "--source", "demo", "--out", str(csv)]) == 0
+    err = capsys.readouterr().err
+    assert "trained to predict" not in err and "all 1440 windows come from trials" in err
     df = pd.read_csv(csv)
     assert len(df) == len(demo)
     assert list(df.columns) == ["subject", "session", "trial", "window", "true", "predicted",
-                                "p_low", "p_high"]
+                                "p_low", "p_high", "in_training"]
+    assert df["in_training"].all()  # the final model saw every window
     np.testing.assert_allclose(df[["p_low", "p_high"]].sum(axis=1), 1, atol=1e-5)
     assert set(df["predicted"]) <= {"low", "high"}
     # predict refuses to overwrite, and a model that does not fit the data is explained

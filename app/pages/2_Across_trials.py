@@ -33,8 +33,11 @@ outcome = c3.radio("Windows", ["all", "correct", "wrong"], key="x_outcome",
 shown = dash.filter_frame(frame, subjects, classes, outcome if labelled else "all",
                           class_column=class_col)
 if labelled and len(shown):
+    seen = int(shown["in_training"].sum()) if "in_training" in shown else 0
     st.caption(f"{len(shown)} of {len(frame)} windows; accuracy in this selection "
-               f"{shown['correct'].mean():.1%}.")
+               f"{shown['correct'].mean():.1%}"
+               + (f" ({'all' if seen == len(shown) else seen} from trials the model was "
+                  "trained on: a training score, not a held-out one)." if seen else "."))
 else:
     st.caption(f"{len(shown)} of {len(frame)} windows.")
 st.dataframe(shown, hide_index=True, height=260, key="x_table",

@@ -19,6 +19,7 @@ from ..data import FeatureSet, load_features
 from ..data.labels import RULES
 from ..data.raw import SUFFIXES as RECORDING_SUFFIXES
 from ..model import RBTransformer
+from ..provenance import seen_in_training
 
 DEMO_CHECKPOINT = Path(__file__).resolve().parents[2] / "assets" / "demo-checkpoint"
 
@@ -109,6 +110,8 @@ class Fitted:
     band_names: list[str]
     class_names: list[str]  # the model's classes
     y: np.ndarray | None  # true class per window in the model's classes, None when unusable
+    #: per window: was its trial in the model's training data? (None: the model does not say)
+    in_training: np.ndarray | None = None
     errors: list[str] = field(default_factory=list)  # shown as errors; the app goes on
     warnings: list[str] = field(default_factory=list)
 
@@ -180,7 +183,7 @@ def fit_model_to_data(model: RBTransformer, meta: dict | None, fs: FeatureSet) -
                         "data's.")
     return Fitted(fs=fs, model=model, meta=meta or None, X=np.ascontiguousarray(X),
                   ch_names=ch_names, band_names=list(fs.bands), class_names=list(names), y=y,
-                  errors=errors, warnings=warnings)
+                  in_training=seen_in_training(meta, fs, X), errors=errors, warnings=warnings)
 
 
 def planted_electrodes(dataset: str, target: str | None) -> dict[str, list[str]]:

@@ -23,6 +23,8 @@ def prediction_frame(fitted: Fitted, probs: np.ndarray, pred: np.ndarray) -> pd.
         df["correct"] = fitted.y == pred
     for i, n in enumerate(names):
         df[f"p_{n}"] = probs[:, i]
+    if fitted.in_training is not None:
+        df["in_training"] = fitted.in_training
     return df
 
 

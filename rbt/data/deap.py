@@ -20,7 +20,7 @@ EEG_CHANNELS = [
     "P4", "P8", "PO4", "O2",
 ]
 RATINGS = ("valence", "arousal", "dominance", "liking")
-_NAME = re.compile(r"^s\d+\.dat$")
+_NAME = re.compile(r"^s\d+\.dat$", re.IGNORECASE)
 
 
 def source_files(path: str | Path) -> list[Path]:

@@ -3,10 +3,24 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from .attribution import MASKS, METHODS
 from .inputs import BASELINES
+
+#: short names accepted by --method
+ALIASES = {"ig": "integrated_gradients", "grad": "saliency", "dl": "deeplift",
+           "shap": "gradient_shap", "gradshap": "gradient_shap", "ablation": "feature_ablation"}
+
+
+def _method(name: str) -> str:
+    name = ALIASES.get(name.lower(), name.lower())
+    if name not in METHODS:
+        short = ", ".join(f"{a} ({m})" for a, m in ALIASES.items())
+        raise argparse.ArgumentTypeError(
+            f"unknown method {name!r}; choose from {', '.join(METHODS)} or a short name: {short}")
+    return name
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
@@ -21,8 +35,10 @@ def add_parser(sub) -> argparse.ArgumentParser:
         "the model's.")
     p.add_argument("--model", required=True, type=Path, help="checkpoint folder")
     _add_data_args(p)
-    p.add_argument("--method", choices=list(METHODS), default="integrated_gradients",
-                   help="attribution method (default: integrated_gradients)")
+    p.add_argument("--method", type=_method, default="integrated_gradients",
+                   metavar="{" + ",".join(METHODS) + "}",
+                   help="attribution method (default: integrated_gradients; short names: "
+                   + ", ".join(f"{a}={m}" for a, m in ALIASES.items()) + ")")
     p.add_argument("--baseline", choices=list(BASELINES), default="zeros",
                    help="what 'absent' means: zeros (no change from the pre-stimulus "
                    "baseline), subject_mean or sample (default: zeros)")
@@ -59,9 +75,10 @@ def _options(args) -> dict:
 
 def cmd_explain(args) -> int:
     from ..cache import atomic_savez
-    from ..checkpoint import load_model
+    from ..checkpoint import load_model, target_note
     from ..cli import _load
     from ..device import resolve_device
+    from ..provenance import training_note
     from .features import explain_features
 
     out = Path(args.out)
@@ -80,9 +97,14 @@ def cmd_explain(args) -> int:
                               internal_batch_size=batch, seed=args.seed, **_options(args))
     atomic_savez(out, **result.to_npz_dict())
     n, e, b = result.attributions.shape
-    msg = (f"wrote {out}: attributions for {n} windows x {e} electrodes x {b} bands "
-           f"({args.method}, baseline {args.baseline})")
+    how = args.method if args.method == "saliency" else f"{args.method}, baseline {args.baseline}"
+    msg = f"wrote {out}: attributions for {n} windows x {e} electrodes x {b} bands ({how})"
     if result.y is not None:
         msg += f"; accuracy {(result.pred == result.y).mean():.3f} against {fs.target}/{fs.task}"
+        if target_note(meta, fs):
+            print(f"note: {target_note(meta, fs)}", file=sys.stderr)
+        note = training_note(result.in_training, result.pred == result.y)
+        if note:
+            print(f"note: {note}", file=sys.stderr)
     print(msg)
     return 0

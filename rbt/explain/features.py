@@ -9,6 +9,7 @@ import pandas as pd
 
 from ..checkpoint import align_features, class_names_for
 from ..infer import predict_array
+from ..provenance import seen_in_training
 from .aggregate import explanation_table
 from .attention import attention_rollout
 from .attribution import attribute
@@ -32,6 +33,7 @@ class Explanation:
     index: np.ndarray  # which windows of the FeatureSet
     method: str
     baseline: str
+    in_training: np.ndarray | None = None  # per window: was its trial training data?
 
     def to_npz_dict(self) -> dict[str, np.ndarray]:
         """Arrays for ``np.savez`` (what ``rbt explain`` writes)."""
@@ -45,6 +47,8 @@ class Explanation:
             out["class_names"] = np.array(self.class_names)
         if self.y is not None:
             out["y"] = self.y
+        if self.in_training is not None:
+            out["in_training"] = self.in_training
         if self.attention is not None:
             # float16 halves the largest array (depth x heads x E x E per window); softmax
             # weights in [0, 1] keep about 3 significant digits
@@ -105,6 +109,9 @@ def explain_features(model, fs, metadata: dict | None = None,
                              smoothgrad=smoothgrad, internal_batch_size=internal_batch_size,
                              device=device, progress=progress, seed=seed, **kwargs, **options)
     table = explanation_table(fs.table.iloc[idx], y, result.pred, class_names)
+    seen = seen_in_training(metadata, fs, X)
+    if seen is not None:
+        table["in_training"] = seen[idx]
     return Explanation(
         attributions=attributions, probs=result.probs, pred=result.pred, y=y,
         target=np.asarray(explained, dtype=np.int64), attention=result.attention,
@@ -112,4 +119,5 @@ def explain_features(model, fs, metadata: dict | None = None,
         ch_names=list((metadata or {}).get("ch_names") or fs.ch_names), bands=list(fs.bands),
         class_names=class_names, table=table, index=idx, method=method,
         baseline=baseline if isinstance(baseline, str) else "array",
+        in_training=None if seen is None else seen[idx],
     )
