@@ -11,7 +11,7 @@ import torch
 from rbt.checkpoint import save_checkpoint
 from rbt.cli import main
 from rbt.data import with_labels
-from rbt.explain import attribute, explain_features
+from rbt.explain import aggregate, attribute, explain_features, load_explanation
 from rbt.model import RBTransformer
 from rbt.train import TrainConfig, _metadata
 
@@ -63,6 +63,18 @@ def test_cli_writes_the_documented_keys(demo_cache, tmp_path, capsys):
         np.testing.assert_allclose(
             z["attributions"][idx],
             attribute(model, fs.X[idx], target=z["pred"][idx], n_steps=4), rtol=1e-4, atol=1e-7)
+    # read back as an Explanation, its table ready for aggregation
+    back = load_explanation(out)
+    np.testing.assert_array_equal(back.attributions, np.load(out)["attributions"])
+    assert back.class_names == ["low", "high"] and back.ch_names == fs.ch_names
+    assert {"subject", "trial", "true", "predicted", "correct"} <= set(back.table.columns)
+    means = aggregate(back.attributions, back.table, by="true", where={"correct": True})
+    assert set(means) <= {"low", "high"} and all(m.shape == (32, 4) for m in means.values())
+    assert back.attention.dtype == np.float16 and back.rollout.shape == (n, 32, 32)
+    bad = tmp_path / "other.npz"
+    np.savez(bad, X=np.zeros(3))
+    with pytest.raises(ValueError, match="not an rbt explain file"):
+        load_explanation(bad)
 
 
 def test_cli_refuses_to_overwrite_without_force(demo_cache, tmp_path, capsys):

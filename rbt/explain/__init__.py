@@ -20,7 +20,7 @@ from .attention import (
     top_pairs,
 )
 from .attribution import MASKS, METHODS, OUTPUTS, attribute
-from .features import Explanation, explain_features
+from .features import Explanation, explain_features, load_explanation
 from .inputs import BASELINES, make_baseline, subject_means
 from .trust import (
     TrustMetric,
@@ -35,6 +35,7 @@ __all__ = [
     "BASELINES", "MASKS", "METHODS", "OUTPUTS", "Explanation", "TrustMetric", "aggregate",
     "attention_agreement", "attention_received", "attention_rollout", "attention_sent",
     "attribute", "class_difference", "electrode_column", "electrode_row", "explain_features",
-    "explanation_table", "head_mean", "make_baseline", "randomised_copy", "row_spearman",
-    "sanity_check", "select_attention", "subject_means", "top_pairs", "trust_metrics",
+    "explanation_table", "head_mean", "load_explanation", "make_baseline", "randomised_copy",
+    "row_spearman", "sanity_check", "select_attention", "subject_means", "top_pairs",
+    "trust_metrics",
 ]

@@ -61,6 +61,32 @@ class Explanation:
         return out
 
 
+def load_explanation(path) -> Explanation:
+    """Read back what ``rbt explain`` wrote, with its window table (subject, trial, ..., true,
+    predicted, correct, in_training) ready for :func:`~rbt.explain.aggregate`."""
+    with np.load(path, allow_pickle=False) as z:
+        missing = {"attributions", "ch_names", "bands", "pred", "probs", "target"} - set(z.files)
+        if missing:
+            raise ValueError(f"{path}: not an rbt explain file (missing "
+                             f"{', '.join(sorted(missing))}); it has {', '.join(z.files)}")
+        get = {k: z[k] for k in z.files}
+    class_names = [str(c) for c in get["class_names"]] if "class_names" in get else None
+    y = get.get("y")
+    table = pd.DataFrame({c: get[c] for c in ("subject", "session", "trial", "window")
+                          if c in get})
+    table = explanation_table(table, y, get["pred"], class_names)
+    if "in_training" in get:
+        table["in_training"] = get["in_training"]
+    return Explanation(
+        attributions=get["attributions"], probs=get["probs"], pred=get["pred"], y=y,
+        target=get["target"], attention=get.get("attention"), rollout=get.get("rollout"),
+        ch_names=[str(c) for c in get["ch_names"]], bands=[str(b) for b in get["bands"]],
+        class_names=class_names, table=table,
+        index=get.get("index", np.arange(len(get["pred"]))),
+        method=str(get.get("method", "")), baseline=str(get.get("baseline", "")),
+        in_training=get.get("in_training"))
+
+
 def _explained_class(target, pred, y, class_names) -> np.ndarray:
     if target is None or (isinstance(target, str) and target == "predicted"):
         return pred
