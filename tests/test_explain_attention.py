@@ -110,6 +110,9 @@ def test_top_pairs_order_threshold_and_self():
                   [0.4, 0.4, 0.2]])
     assert top_pairs(a, k=3) == [(1, 2, 0.5), (2, 0, 0.4), (2, 1, 0.4)]  # tie: by (i, j)
     assert top_pairs(a, k=1, exclude_self=False) == [(0, 0, 0.9)]
+    assert top_pairs(a, k=2, names=["Fz", "Cz", "Pz"]) == [("Cz", "Pz", 0.5), ("Pz", "Fz", 0.4)]
+    with pytest.raises(ValueError, match="names has 2 entries for 3 electrodes"):
+        top_pairs(a, names=["Fz", "Cz"])
     assert [p[:2] for p in top_pairs(a, k=10, threshold=0.3)] == [(1, 2), (2, 0), (2, 1), (1, 0)]
     assert len(top_pairs(a, k=10)) == 6
     sym = top_pairs(a, k=2, symmetric=True)

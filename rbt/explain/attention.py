@@ -118,11 +118,12 @@ def electrode_column(a, i: int) -> np.ndarray:
 
 
 def top_pairs(a, k: int = 10, threshold: float | None = None, exclude_self: bool = True,
-              symmetric: bool = False) -> list[tuple[int, int, float]]:
+              symmetric: bool = False, names=None) -> list[tuple]:
     """The ``k`` strongest electrode pairs of one ``(E, E)`` map, strongest first.
 
     Returns ``(i, j, weight)`` with ``weight = a[i, j]`` (query ``i`` attends to key ``j``),
-    for drawing lines on the scalp. ``threshold`` keeps only weights at or above it.
+    for drawing lines on the scalp; with ``names`` (one per electrode), ``(name_i, name_j,
+    weight)``. ``threshold`` keeps only weights at or above it.
     ``symmetric`` scores each unordered pair by ``(a[i, j] + a[j, i]) / 2`` and returns it once,
     with ``i < j``. Ties are broken by (i, j) so that the order is reproducible.
     """
@@ -142,4 +143,8 @@ def top_pairs(a, k: int = 10, threshold: float | None = None, exclude_self: bool
     keep = np.isfinite(w) if threshold is None else np.isfinite(w) & (w >= threshold)
     i, j, w = i[keep], j[keep], w[keep]
     order = np.lexsort((j, i, -w))[:k]
+    if names is not None:
+        if len(names) != n:
+            raise ValueError(f"names has {len(names)} entries for {n} electrodes")
+        return [(names[i[o]], names[j[o]], float(w[o])) for o in order]
     return [(int(i[o]), int(j[o]), float(w[o])) for o in order]
