@@ -49,9 +49,8 @@ def export_menu(fig, name: str, data=None) -> None:
 def pairs_frame(a2d, ch_names, k, threshold) -> pd.DataFrame:
     from rbt.explain import top_pairs
 
-    pairs = top_pairs(a2d, k=k, threshold=threshold, exclude_self=True)
-    return pd.DataFrame([(ch_names[i], ch_names[j], w) for i, j, w in pairs],
-                        columns=["from", "to", "attention"])
+    pairs = top_pairs(a2d, k=k, threshold=threshold, exclude_self=True, names=list(ch_names))
+    return pd.DataFrame(pairs, columns=["from", "to", "attention"])
 
 
 def trust_panel(result: dict) -> None:
