@@ -119,6 +119,24 @@ def test_cli_target_and_task_default_to_the_models(demo_cache, tmp_path, capsys)
     assert "unknown method 'lime'" in capsys.readouterr().err
 
 
+def test_cli_explains_chosen_subjects_and_trials(demo_cache, tmp_path, capsys):
+    _save_model(demo_cache, tmp_path / "model")
+    out = tmp_path / "some.npz"
+    base = ["explain", "--model", str(tmp_path / "model"), "--method", "saliency"]
+    assert main(base + ["--subjects", "s02", "s04", "--trials", "3", "5", "--out",
+                        str(out)]) == 0
+    t = demo_cache.table
+    want = t["subject"].isin(["s02", "s04"]) & t["trial"].isin([3, 5])
+    with np.load(out) as z:
+        np.testing.assert_array_equal(z["index"], np.flatnonzero(want.to_numpy()))
+        assert set(z["subject"]) == {"s02", "s04"} and set(z["trial"]) == {3, 5}
+    assert main(base + ["--subjects", "s9", "--out", str(tmp_path / "x.npz")]) == 2
+    assert "no subject s9 in these data; they have s01, s02" in capsys.readouterr().err
+    assert main(base + ["--trials", "99", "--out", str(tmp_path / "x.npz")]) == 2
+    assert "no windows of trial(s) 99" in capsys.readouterr().err
+    assert not (tmp_path / "x.npz").exists()
+
+
 def test_cli_rejects_an_unknown_class(demo_cache, tmp_path, capsys):
     _save_model(demo_cache, tmp_path / "model")
     code = main(["explain", "--model", str(tmp_path / "model"), "--method", "saliency",

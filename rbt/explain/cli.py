@@ -53,6 +53,11 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--attention", action="store_true",
                    help="also write the attention (windows x blocks x heads x E x E, "
                    "float16) and the rollout (windows x E x E)")
+    p.add_argument("--subjects", nargs="+", metavar="S",
+                   help="explain only these subjects' windows (e.g. s05 s06); baselines that "
+                   "average or draw windows still use the whole data")
+    p.add_argument("--trials", nargs="+", type=int, metavar="T",
+                   help="explain only these trial numbers (of every chosen subject)")
     p.add_argument("--out", required=True, type=Path, help="output .npz file")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
     p.add_argument("--internal-batch-size", type=int,
@@ -73,6 +78,28 @@ def _options(args) -> dict:
     return opts
 
 
+def _selection(table, subjects, trials):
+    """Boolean mask of the windows of ``subjects`` and ``trials`` (None: all); an empty
+    selection is an error that lists what there is."""
+    import numpy as np
+
+    keep = np.ones(len(table), bool)
+    have = table["subject"].astype(str)
+    if subjects:
+        unknown = sorted(set(subjects) - set(have))
+        if unknown:
+            raise ValueError(f"no subject {', '.join(unknown)} in these data; they have "
+                             f"{', '.join(sorted(set(have)))}")
+        keep &= have.isin(subjects).to_numpy()
+    if trials:
+        keep &= table["trial"].isin(trials).to_numpy()
+        if not keep.any():
+            raise ValueError(f"no windows of trial(s) {', '.join(map(str, trials))} in the "
+                             f"chosen subjects; trials run from {table['trial'].min()} to "
+                             f"{table['trial'].max()}")
+    return keep
+
+
 def cmd_explain(args) -> int:
     from ..cache import atomic_savez
     from ..checkpoint import load_model, target_note
@@ -91,8 +118,10 @@ def cmd_explain(args) -> int:
     batch = args.internal_batch_size or (256 if device.type == "cpu" else 16384)
     model, meta = load_model(args.model)
     fs = _load(args, meta)
+    index = (_selection(fs.table, args.subjects, args.trials)
+             if args.subjects or args.trials else None)
     result = explain_features(model, fs, meta, method=args.method, attention=args.attention,
-                              target=target, baseline=args.baseline,
+                              target=target, baseline=args.baseline, index=index,
                               smoothgrad=args.smoothgrad, device=device, progress=True,
                               internal_batch_size=batch, seed=args.seed, **_options(args))
     atomic_savez(out, **result.to_npz_dict())
