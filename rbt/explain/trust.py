@@ -200,7 +200,7 @@ def sanity_check(model, X, method: str = "integrated_gradients", target=None,
 def _randomisation(p: Prepared, attributions, reinit_seed: int, absolute: bool) -> TrustMetric:
     mine = p.run(p.x, p.target, p.baselines).cpu().numpy() if attributions is None \
         else np.asarray(attributions)
-    clone = randomised_copy(p.model, reinit_seed)
+    clone = randomised_copy(p.model, reinit_seed).requires_grad_(False)  # our own copy
     rand = replace(p, model=clone, fwd=type(p.fwd)(clone, p.opts["output"]))
     theirs = rand.run(p.x, p.target, p.baselines).cpu().numpy()
     rho = row_spearman(np.abs(mine), np.abs(theirs)) if absolute else row_spearman(mine, theirs)
