@@ -6,6 +6,7 @@ Computation lives in ``rbt``; this module only caches its results (models with
 
 from __future__ import annotations
 
+import copy
 import tempfile
 import threading
 from collections import OrderedDict
@@ -48,21 +49,26 @@ BASELINE_HELP = {
 
 # The loaded features, shared by sessions like st.cache_resource, but kept here because a
 # cached function cannot drive a progress bar drawn outside it (Streamlit replays elements).
+# One lock per choice: a second session asking for data being loaded waits for it.
 _DATA: OrderedDict = OrderedDict()
 _DATA_LOCK = threading.Lock()
+_LOADING: dict = {}
 
 
 def data_resource(choice: dash.DataChoice, on_file=None):
     with _DATA_LOCK:
-        if choice in _DATA:
-            _DATA.move_to_end(choice)
-            return _DATA[choice]
-    fs = dash.load_data(choice, on_file=on_file)
-    with _DATA_LOCK:
-        _DATA[choice] = fs
-        while len(_DATA) > 4:
-            _DATA.popitem(last=False)
-    return fs
+        lock = _LOADING.setdefault(choice, threading.Lock())
+    with lock:
+        with _DATA_LOCK:
+            if choice in _DATA:
+                _DATA.move_to_end(choice)
+                return _DATA[choice]
+        fs = dash.load_data(choice, on_file=on_file)
+        with _DATA_LOCK:
+            _DATA[choice] = fs
+            while len(_DATA) > 4:
+                _LOADING.pop(_DATA.popitem(last=False)[0], None)
+        return fs
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
@@ -70,6 +76,16 @@ def model_resource(path: str, stamp: float):
     from rbt.checkpoint import load_model
 
     return load_model(path)
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def device_model(path: str, stamp: float, device: str):
+    """The model on ``device``: a copy per device, so that sessions on different devices never
+    move one shared model under each other (rbt's functions move a model to their device)."""
+    from rbt.device import resolve_device
+
+    model, _ = model_resource(path, stamp)
+    return copy.deepcopy(model).to(resolve_device(device)).eval()
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
@@ -82,14 +98,15 @@ def fitted_resource(choice: dash.DataChoice, model_path: str, stamp: float) -> d
 def predictions(choice: dash.DataChoice, model_path: str, stamp: float, device: str):
     """(probs, pred) for every window; pages that need only one trial use window_predictions."""
     f = fitted_resource(choice, model_path, stamp)
-    return dash.predict_all(f.model, f.X, device=device)
+    return dash.predict_all(device_model(model_path, stamp, device), f.X, device=device)
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
 def window_predictions(choice, model_path, stamp, device, rows: tuple[int, ...]):
     """(probs, pred) for a few windows, e.g. one trial's."""
     f = fitted_resource(choice, model_path, stamp)
-    return dash.predict_windows(f.model, f.X[list(rows)], device=device)
+    return dash.predict_windows(device_model(model_path, stamp, device), f.X[list(rows)],
+                                device=device)
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
@@ -101,7 +118,8 @@ def prediction_table(choice, model_path, stamp, device) -> pd.DataFrame:
 @st.cache_data(show_spinner=False, max_entries=64)
 def trial_attention(choice, model_path, stamp, device, rows: tuple[int, ...]) -> np.ndarray:
     f = fitted_resource(choice, model_path, stamp)
-    return dash.window_attention(f.model, f.X[list(rows)], device=device)
+    return dash.window_attention(device_model(model_path, stamp, device), f.X[list(rows)],
+                                 device=device)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
@@ -109,7 +127,8 @@ def group_attention(choice, model_path, stamp, device, block, head, by: str) -> 
     """Group (class or subject) -> mean attention map of one block and head."""
     f = fitted_resource(choice, model_path, stamp)
     pred = None if f.y is not None else predictions(choice, model_path, stamp, device)[1]
-    return dash.group_mean_attention(f.model, f.X, dash.group_labels(f, pred, by), block, head,
+    return dash.group_mean_attention(device_model(model_path, stamp, device), f.X,
+                                     dash.group_labels(f, pred, by), block, head,
                                      device=device)
 
 
@@ -129,7 +148,8 @@ def attributions(choice, model_path, stamp, device, rows: tuple[int, ...], metho
     """Attributions (windows, E, bands) for a selection of windows, computed once per method."""
     f = fitted_resource(choice, model_path, stamp)
     idx = list(rows)
-    return dash.attribute_windows(f.model, f.X[idx], method, device=device,
+    return dash.attribute_windows(device_model(model_path, stamp, device), f.X[idx], method,
+                                  device=device,
                                   **_explain_options(f, idx, baseline, target))
 
 
@@ -141,7 +161,8 @@ def trust(choice, model_path, stamp, device, rows: tuple[int, ...], method: str,
     idx = list(rows)
     found = attributions(choice, model_path, stamp, device, rows, method, baseline, target)
     try:
-        metrics = dash.trust_numbers(f.model, f.X[idx], found, method, device=device,
+        metrics = dash.trust_numbers(device_model(model_path, stamp, device), f.X[idx], found,
+                                     method, device=device,
                                      **_explain_options(f, idx, baseline, target))
     except Exception as err:  # a failing check must not take the maps down with it
         return {"error": f"{type(err).__name__}: {err}"}

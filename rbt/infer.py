@@ -14,7 +14,7 @@ from tqdm.auto import tqdm
 from .checkpoint import align_features
 from .device import resolve_device
 from .model import RBTransformer
-from .provenance import seen_in_training
+from .provenance import as_column, seen_in_training
 
 
 @dataclass
@@ -22,7 +22,8 @@ class Prediction:
     probs: np.ndarray  # (windows, classes) float32
     pred: np.ndarray  # (windows,) int64
     attention: np.ndarray | None = None  # (windows, depth, heads, E, E) float32
-    #: per window, whether its trial was in the model's training data (None: not known)
+    #: per window: 1 if its trial was in the model's training data, 0 if not, NaN if that
+    #: cannot be told; None when the checkpoint does not say (see :mod:`rbt.provenance`)
     in_training: np.ndarray | None = None
 
     def to_frame(self, fs, class_names: list[str] | None = None) -> pd.DataFrame:
@@ -35,7 +36,7 @@ class Prediction:
         for i, n in enumerate(names):
             df[f"p_{n}"] = self.probs[:, i]
         if self.in_training is not None:
-            df["in_training"] = self.in_training
+            df["in_training"] = as_column(self.in_training)
         return df
 
 
@@ -48,10 +49,20 @@ def _autocast(dev: torch.device, precision: str):
         raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}; got {precision!r}")
     if precision == "float32":
         return contextlib.nullcontext()
-    if dev.type == "cpu" and not torch.ops.mkldnn._is_mkldnn_bf16_supported():
+    if dev.type == "cuda" and not torch.cuda.is_bf16_supported():
+        raise ValueError(f"this GPU ({torch.cuda.get_device_name(dev)}) has no bfloat16 "
+                         "support; use --precision float32")
+    if dev.type == "cpu" and not _cpu_has_bf16():
         warnings.warn("this CPU has no native bfloat16 instructions, so --precision bfloat16 "
                       "will be slower than float32", stacklevel=3)
     return torch.autocast(dev.type, dtype=torch.bfloat16)
+
+
+def _cpu_has_bf16() -> bool:
+    try:  # a private check: oneDNN's own test for native bfloat16 (AVX512-BF16, AMX)
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
 
 
 def predict_array(model: RBTransformer, X: np.ndarray, device="auto", batch_size: int = 512,

@@ -170,7 +170,7 @@ def fit(fs, *, split: str = "trial-kfold", folds: int = 5, per_subject: bool = F
     n_classes = fs.n_classes
     out = Path(out) if out else None
     run_key = _run_key(fs, split, folds, per_subject, cfg)
-    state = _load_progress(out, run_key, overwrite)
+    state = _load_progress(out, run_key, overwrite, train_final, keep_fold_models)
     plan = _plan(fs, split, folds, per_subject, cfg.seed)
     bar = tqdm(plan, desc=f"{split} folds", unit="fold", disable=not progress)
     for i, (subject, tr, te) in enumerate(bar):
@@ -226,25 +226,31 @@ def _run_key(fs, split, folds, per_subject, cfg) -> str:
     return h.hexdigest()[:24]
 
 
-def _load_progress(out: Path | None, run_key: str, overwrite: bool) -> dict:
+def _load_progress(out: Path | None, run_key: str, overwrite: bool, train_final: bool = True,
+                   keep_fold_models: bool = False) -> dict:
     fresh = {"run_key": run_key, "folds": {}}
     if out is None:
         return fresh
     holds_model = any((out / name).exists() for name in ("config.json", "model.safetensors"))
+    if holds_model and not overwrite:
+        raise FileExistsError(f"{out} already holds a trained model; choose another --out or "
+                              "pass --overwrite")
     if not holds_model and not overwrite and (out / "metrics.json").exists():
-        # a --cv-only run of the same data and settings: keep its folds, train the final model
+        # a --cv-only run: with the same data and settings, keep its folds and train the final
+        # model (fold models were not kept, so asking for them means cross-validating again)
         try:
             done = json.loads((out / "metrics.json").read_text())
         except ValueError:
             done = {}
-        if done.get("run_key") == run_key and done.get("folds"):
+        if (done.get("run_key") == run_key and done.get("folds") and train_final
+                and not keep_fold_models):
             print(f"{out}: cross-validation already done (metrics.json); training the final "
                   "model only", file=sys.stderr)
             return {"run_key": run_key, "folds": {str(i): f for i, f in enumerate(done["folds"])}}
-        holds_model = True
-    if holds_model and not overwrite:
-        raise FileExistsError(f"{out} already holds a trained model; choose another --out or "
-                              "pass --overwrite")
+        raise FileExistsError(
+            f"{out} already holds cross-validation results (metrics.json) "
+            + ("of this run; pass --overwrite to redo them" if done.get("run_key") == run_key
+               else "of other data or settings; choose another --out or pass --overwrite"))
     path = out / "progress.json"
     if path.exists():
         try:

@@ -39,23 +39,34 @@ def test_only_the_trials_it_was_trained_on_are_recognised(demo_valence, tmp_path
     model = RBTransformer(num_electrodes=32, **SMALL)
     X = align_features(model, meta, moved)
     np.testing.assert_array_equal(provenance.seen_in_training(meta, moved, X), trained)
+    # windows whose trial lacks its first window cannot be checked: unknown, not "held out"
+    later = fs.subset((fs.table["window"] > 0).to_numpy())
+    assert np.isnan(provenance.seen_in_training(meta, later)).all()
+    assert "could not be checked" in provenance.training_note(
+        provenance.seen_in_training(meta, later))
+    assert provenance.fingerprints(fs, rows=[]) == []
     # other recordings in the same format are not
     other = load_features("deap", F.deap_folder(tmp_path / "deap", subjects=(1, 2)),
                           progress=False)
     assert not provenance.seen_in_training(meta, other).any()
     # checkpoints that do not say (official ones) give None, and no note
     assert provenance.seen_in_training({"ch_names": fs.ch_names}, fs) is None
+    assert provenance.seen_in_training({provenance.KEY: [[1.0, 2.0]] * 5}, fs) is None
     assert provenance.training_note(None) is None
 
 
 def test_training_note_words():
-    seen = np.array([True, True, False, False])
+    seen = np.array([1.0, 1.0, 0.0, 0.0])
     correct = np.array([True, True, True, False])
     note = provenance.training_note(seen, correct)
     assert note.startswith("2 of 4 windows come from trials this model was trained on")
-    assert "accuracy on them 1.000, on the other 2 windows 0.500" in note
-    assert "training accuracy" in provenance.training_note(np.ones(3, bool))
-    assert provenance.training_note(np.zeros(3, bool)) is None
+    assert "accuracy on them 1.000, on the 2 windows of other trials 0.500" in note
+    assert "training accuracy" in provenance.training_note(np.ones(3))
+    assert provenance.training_note(np.zeros(3)) is None
+    mixed = provenance.training_note(np.array([1.0, 0.0, np.nan]), np.array([True, False, True]))
+    assert mixed.startswith("1 of 3 windows") and "1 windows could not be checked" in mixed
+    col = provenance.as_column(np.array([1.0, 0.0, np.nan]))
+    assert col[0] and not col[1] and col[2] is pd.NA
 
 
 def test_trained_models_mark_their_training_windows(demo_valence, tmp_path, capsys,

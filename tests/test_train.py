@@ -197,8 +197,12 @@ def test_full_run_after_cv_only_reuses_the_folds(tmp_path, two_subjects, capsys)
     out = tmp_path / "run"
     _, cv = fit(two_subjects, folds=2, config=cfg, out=out, progress=False, train_final=False)
     assert sorted(p.name for p in out.iterdir()) == ["metrics.json"]
-    with pytest.raises(FileExistsError, match="already holds"):  # other settings: refused
+    with pytest.raises(FileExistsError, match="results .* of other data or settings"):
         fit(two_subjects, folds=3, config=cfg, out=out, progress=False)
+    with pytest.raises(FileExistsError, match="of this run; pass --overwrite"):  # cv-only again,
+        fit(two_subjects, folds=2, config=cfg, out=out, progress=False, train_final=False)
+    with pytest.raises(FileExistsError, match="of this run"):  # or fold models, never kept
+        fit(two_subjects, folds=2, config=cfg, out=out, progress=False, keep_fold_models=True)
     model, full = fit(two_subjects, folds=2, config=cfg, out=out, progress=False)
     assert "cross-validation already done" in capsys.readouterr().err
     assert model is not None and (out / "model.safetensors").exists()

@@ -110,7 +110,8 @@ class Fitted:
     band_names: list[str]
     class_names: list[str]  # the model's classes
     y: np.ndarray | None  # true class per window in the model's classes, None when unusable
-    #: per window: was its trial in the model's training data? (None: the model does not say)
+    #: per window: 1 if its trial was in the model's training data, 0 if not, NaN if that
+    #: cannot be told; None when the model does not say (see :mod:`rbt.provenance`)
     in_training: np.ndarray | None = None
     errors: list[str] = field(default_factory=list)  # shown as errors; the app goes on
     warnings: list[str] = field(default_factory=list)

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from ..provenance import as_column
 from .loading import Fitted
 
 
@@ -24,7 +25,7 @@ def prediction_frame(fitted: Fitted, probs: np.ndarray, pred: np.ndarray) -> pd.
     for i, n in enumerate(names):
         df[f"p_{n}"] = probs[:, i]
     if fitted.in_training is not None:
-        df["in_training"] = fitted.in_training
+        df["in_training"] = as_column(fitted.in_training)
     return df
 
 

@@ -9,7 +9,7 @@ import pandas as pd
 
 from ..checkpoint import align_features, class_names_for
 from ..infer import predict_array
-from ..provenance import seen_in_training
+from ..provenance import as_column, seen_in_training
 from .aggregate import explanation_table
 from .attention import attention_rollout
 from .attribution import attribute
@@ -33,7 +33,7 @@ class Explanation:
     index: np.ndarray  # which windows of the FeatureSet
     method: str
     baseline: str
-    in_training: np.ndarray | None = None  # per window: was its trial training data?
+    in_training: np.ndarray | None = None  # per window: trial trained on? 1, 0 or NaN unknown
 
     def to_npz_dict(self) -> dict[str, np.ndarray]:
         """Arrays for ``np.savez`` (what ``rbt explain`` writes)."""
@@ -73,10 +73,10 @@ def load_explanation(path) -> Explanation:
     class_names = [str(c) for c in get["class_names"]] if "class_names" in get else None
     y = get.get("y")
     table = pd.DataFrame({c: get[c] for c in ("subject", "session", "trial", "window")
-                          if c in get})
+                          if c in get}, index=pd.RangeIndex(len(get["pred"])))
     table = explanation_table(table, y, get["pred"], class_names)
     if "in_training" in get:
-        table["in_training"] = get["in_training"]
+        table["in_training"] = as_column(get["in_training"])
     return Explanation(
         attributions=get["attributions"], probs=get["probs"], pred=get["pred"], y=y,
         target=get["target"], attention=get.get("attention"), rollout=get.get("rollout"),
@@ -137,7 +137,7 @@ def explain_features(model, fs, metadata: dict | None = None,
     table = explanation_table(fs.table.iloc[idx], y, result.pred, class_names)
     seen = seen_in_training(metadata, fs, X)
     if seen is not None:
-        table["in_training"] = seen[idx]
+        table["in_training"] = as_column(seen[idx])
     return Explanation(
         attributions=attributions, probs=result.probs, pred=result.pred, y=y,
         target=np.asarray(explained, dtype=np.int64), attention=result.attention,
