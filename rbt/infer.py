@@ -9,11 +9,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import torch
-from tqdm.auto import tqdm
 
 from .checkpoint import align_features
 from .device import resolve_device
 from .model import RBTransformer
+from .progress import progress_bar
 from .provenance import as_column, seen_in_training
 
 
@@ -79,7 +79,7 @@ def predict_array(model: RBTransformer, X: np.ndarray, device="auto", batch_size
     probs, maps = [], []
     starts = range(0, len(X), batch_size)
     with torch.inference_mode(), _autocast(dev, precision):
-        for s in tqdm(starts, desc="predict", unit="batch", disable=not progress):
+        for s in progress_bar(starts, desc="predict", unit="batch", disable=not progress):
             xb = torch.as_tensor(np.ascontiguousarray(X[s: s + batch_size]), dtype=torch.float32,
                                  device=dev)
             if attention:

@@ -24,7 +24,6 @@ import torch
 from sklearn.metrics import confusion_matrix, f1_score
 from sklearn.model_selection import GroupKFold, KFold, StratifiedGroupKFold
 from torch import nn
-from tqdm.auto import tqdm
 
 from . import __version__, provenance
 from .cache import atomic_write_bytes
@@ -32,6 +31,7 @@ from .checkpoint import save_checkpoint
 from .data.labels import RULES
 from .device import resolve_device
 from .model import RBTransformer, RBTransformerConfig
+from .progress import progress_bar
 
 SPLITS = ("window-kfold", "trial-kfold", "subject-out")
 # the paper ran 300; at 40 a paper-sized model on 1440 windows (the demo's count) trains in
@@ -97,7 +97,8 @@ def train_model(X: np.ndarray, y: np.ndarray, n_classes: int, cfg: TrainConfig,
     Xt = torch.as_tensor(X, dtype=torch.float32, device=device)
     yt = torch.as_tensor(y, dtype=torch.long, device=device)
     gen = torch.Generator().manual_seed(cfg.seed)
-    bar = tqdm(range(cfg.epochs), desc=desc, unit="epoch", leave=False, disable=not progress)
+    bar = progress_bar(range(cfg.epochs), desc=desc, unit="epoch", leave=False, inner=True,
+                       disable=not progress)
     for epoch in bar:
         model.train()
         bs = cfg.batch_size if epoch < cfg.epochs / 2 else cfg.late_batch_size
@@ -172,7 +173,7 @@ def fit(fs, *, split: str = "trial-kfold", folds: int = 5, per_subject: bool = F
     run_key = _run_key(fs, split, folds, per_subject, cfg)
     state = _load_progress(out, run_key, overwrite, train_final, keep_fold_models)
     plan = _plan(fs, split, folds, per_subject, cfg.seed)
-    bar = tqdm(plan, desc=f"{split} folds", unit="fold", disable=not progress)
+    bar = progress_bar(plan, desc=f"{split} folds", unit="fold", disable=not progress)
     for i, (subject, tr, te) in enumerate(bar):
         if str(i) in state["folds"]:
             continue

@@ -251,3 +251,24 @@ def test_renamed_file_gets_its_new_subject_not_a_cached_one(tmp_path):
     first.rename(renamed)
     fs = load_features("deap", renamed, progress=False)
     assert set(fs.table["subject"]) == {"s05"} and set(fs.table["recording"]) == {"s05.dat"}
+
+
+def test_progress_bars_are_quiet_in_logs(monkeypatch):
+    import io
+
+    from rbt.progress import progress_bar
+
+    log = io.StringIO()  # not a terminal
+    monkeypatch.setattr("sys.stderr", log)
+    assert progress_bar(range(3), inner=True, file=log).disable
+    outer = progress_bar(range(3), file=log)
+    assert not outer.disable and outer.mininterval == 10.0
+    list(outer)
+    assert log.getvalue().count("\r") <= 3  # a start and an end, not one per step
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    monkeypatch.setattr("sys.stderr", Terminal())
+    assert not progress_bar(range(3), inner=True, file=io.StringIO()).disable

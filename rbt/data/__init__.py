@@ -8,10 +8,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
 
 from .. import cache
 from ..montage import resolve_channels
+from ..progress import progress_bar
 from . import deap, demo, dreamer, raw, seed
 from .features import FeatureParams, recording_features
 from .labels import RULES, make_labels
@@ -84,7 +84,7 @@ def load_features(
         params = replace(params, extra=tuple(sorted((k, str(v)) for k, v in read_options.items())))
     files = reader.source_files(path)
     parts, meta = [], None
-    for i, file in enumerate(tqdm(files, desc=f"{source} features", unit="file",
+    for i, file in enumerate(progress_bar(files, desc=f"{source} features", unit="file",
                                   disable=not progress)):
         if on_file:
             on_file(i, len(files), file.name)

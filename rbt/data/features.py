@@ -6,9 +6,9 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
 
 from ..bde import DEFAULT_BANDS, band_differential_entropy
+from ..progress import progress_bar
 from .recording import DataFormatError, Recording, Trial
 
 
@@ -90,8 +90,8 @@ def recording_features(
     bands = params.band_dict
     n_ch = len(rec.ch_names)
     blocks, rows = [], []
-    for trial in tqdm(rec.trials, desc=f"BDE {rec.source.split('/')[-1]}", leave=False,
-                      disable=not progress):
+    for trial in progress_bar(rec.trials, desc=f"BDE {rec.source.split('/')[-1]}", inner=True,
+                              leave=False, disable=not progress):
         sig = np.asarray(trial.signal, dtype=np.float64)
         if sig.ndim != 2 or sig.shape[0] != n_ch:
             raise DataFormatError(

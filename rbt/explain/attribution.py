@@ -15,9 +15,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from ..device import resolve_device
+from ..progress import progress_bar
 from .inputs import check_windows, make_baseline, resolve_target, spread
 
 #: method name -> one-line description (for menus and help text)
@@ -217,7 +217,8 @@ class Prepared:
         """Attributions for ``x`` in batches of ``per_call`` windows, seeded."""
         out = torch.empty_like(x)
         with seeded(self.seed, x.device), \
-                tqdm(total=len(x), desc=self.method, unit="window", disable=not progress) as bar:
+                progress_bar(total=len(x), desc=self.method, unit="window",
+                             disable=not progress) as bar:
             for s in range(0, len(x), self.per_call):
                 sl = slice(s, s + self.per_call)
                 b = baselines if baselines is None or baselines.shape != x.shape else baselines[sl]
