@@ -42,7 +42,7 @@ st.markdown(
     f"**Data:** {SOURCE_LABELS[loaded.choice.source]}, labelled "
     f"{f.fs.target or 'without labels'}{'/' + f.fs.task if f.fs.task else ''} "
     f"({', '.join(f.class_names)}).  \n**Model:** `{loaded.model_path}`{trained}{honest}.")
-seen_note = training_note(f.in_training) if f.y is not None else None
+seen_note = training_note(f.in_training, where="") if f.y is not None else None
 if seen_note:
     st.caption(f"{seen_note[0].upper()}{seen_note[1:]}. The Learn page shows how the evaluation "
                "protocol changes accuracy.")

@@ -78,8 +78,11 @@ def seen_in_training(metadata: dict | None, fs, X: np.ndarray | None = None) -> 
     return per_trial[trial_of_row].astype(np.float32)
 
 
-def training_note(seen: np.ndarray | None, correct: np.ndarray | None = None) -> str | None:
-    """A sentence for users when some windows were training data (with accuracy on the rest)."""
+def training_note(seen: np.ndarray | None, correct: np.ndarray | None = None,
+                  where: str = " (see its metrics.json for cross-validated scores)"
+                  ) -> str | None:
+    """A sentence for users when some windows were training data (with accuracy on the rest);
+    ``where`` points to the held-out scores."""
     if seen is None or not len(seen):
         return None
     yes, unknown = seen == 1, np.isnan(seen)
@@ -88,8 +91,7 @@ def training_note(seen: np.ndarray | None, correct: np.ndarray | None = None) ->
         return None
     if k == n:
         text = (f"all {n} windows come from trials this model was trained on, so the accuracy "
-                "here is training accuracy, not a held-out score (see its metrics.json for "
-                "cross-validated scores)")
+                f"here is training accuracy, not a held-out score{where}")
     elif k:
         text = (f"{k} of {n} windows come from trials this model was trained on; their "
                 "accuracy is not a held-out score")
