@@ -104,6 +104,9 @@ def test_home_opens_on_the_demo_with_the_shipped_checkpoint():
     text = " ".join(m.value for m in at.markdown) + " ".join(i.value for i in at.info)
     assert "synthetic" in text.lower()
     assert "assets/demo-checkpoint" in text and "trial-kfold" in text
+    # the shipped model saw every demo trial, and the page says its accuracy is a training one
+    assert any(c.value.startswith("All 1440 windows come from trials this model was trained "
+                                  "on") for c in at.caption)
     assert at.selectbox(key="source").value == "demo"
     assert at.radio(key="model_kind").value == "Shipped demo checkpoint"
 
