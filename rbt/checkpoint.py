@@ -95,7 +95,13 @@ def load_model(path, device: str | torch.device = "cpu") -> tuple[RBTransformer,
         weights = pickled[0]
     state = _read_weights(weights)
     model = RBTransformer(config)
-    result = model.load_state_dict(state, strict=False)
+    try:
+        result = model.load_state_dict(state, strict=False)
+    except RuntimeError as err:  # shapes that do not fit the config
+        sizes = [line.strip() for line in str(err).splitlines() if "size mismatch" in line]
+        raise CheckpointError(
+            f"{weights}: the weights do not fit {config_path.name} "
+            f"({config.to_dict()}): {'; '.join(sizes[:3]) or err}") from err
     if result.missing_keys or result.unexpected_keys:
         raise CheckpointError(
             f"{weights}: parameters do not match RBTransformer: missing "
@@ -155,6 +161,41 @@ def target_note(metadata: dict | None, fs) -> str | None:
         return None
     return (f"the model was trained to predict {meta['target']}/{meta.get('task')}, but these "
             f"labels are {fs.target}/{fs.task}: the accuracy compares two different things")
+
+
+def preprocessing_differences(metadata: dict | None, fs) -> list[str]:
+    """How the features were computed differently from the model's training features (window,
+    stride, the rate the band-pass filters were designed for); empty when they agree or the
+    checkpoint does not say."""
+    meta = metadata or {}
+    prep = meta.get("preprocessing") or {}
+    out = [f"{key} {prep[key]} (model) vs {fs.params.get(key)} (data)"
+           for key in ("window", "stride")
+           if prep.get(key) is not None and fs.params.get(key) is not None
+           and float(prep[key]) != float(fs.params[key])]
+    model_rate = prep.get("filter_sfreq") or prep.get("sfreq") or meta.get("sfreq")
+    data_rate = fs.params.get("filter_sfreq") or fs.sfreq
+    if model_rate and data_rate and float(model_rate) != float(data_rate):
+        out.append(f"band-pass filters designed for {float(model_rate):g} Hz (model) vs "
+                   f"{float(data_rate):g} Hz (data)")
+    return out
+
+
+def data_notes(metadata: dict | None, fs) -> list[str]:
+    """Warnings for predictions or explanations of ``fs`` with a model of this metadata:
+    another target, other preprocessing, or a checkpoint that says nothing about its data."""
+    notes = [n for n in [target_note(metadata, fs)] if n]
+    diffs = preprocessing_differences(metadata, fs)
+    if diffs:
+        notes.append("the features were computed differently from the model's training "
+                     "features: " + "; ".join(diffs))
+    if not metadata:
+        notes.append("this checkpoint has no rbt metadata (an official folder?), so the "
+                     "data's electrode order and classes are assumed to be its training ones")
+        if fs.dataset == "seed" and not fs.params.get("filter_sfreq"):
+            notes.append("official SEED checkpoints expect the reference code's features: "
+                         "pass --seed-reference-filters")
+    return notes
 
 
 def align_features(model: RBTransformer, metadata: dict | None, fs):

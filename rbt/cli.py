@@ -120,7 +120,7 @@ def cmd_train(args) -> int:
 
 def cmd_predict(args) -> int:
     from .cache import atomic_write_bytes
-    from .checkpoint import class_names_for, load_model, target_note
+    from .checkpoint import class_names_for, data_notes, load_model
     from .infer import predict
     from .provenance import training_note
 
@@ -132,8 +132,8 @@ def cmd_predict(args) -> int:
     result = predict(model, fs, device=args.device, batch_size=args.batch_size, metadata=meta,
                      progress=True, precision=args.precision)
     names, comparable = class_names_for(model, meta, fs)
-    if comparable and target_note(meta, fs):
-        print(f"note: {target_note(meta, fs)}", file=sys.stderr)
+    for note in data_notes(meta, fs):
+        print(f"note: {note}", file=sys.stderr)
     if fs.y is not None and not comparable:
         model_classes = ", ".join(map(str, names or range(model.config.num_classes)))
         print(f"note: the data's {fs.target}/{fs.task} labels ({', '.join(fs.class_names)}) are "

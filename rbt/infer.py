@@ -27,11 +27,17 @@ class Prediction:
     in_training: np.ndarray | None = None
 
     def to_frame(self, fs, class_names: list[str] | None = None) -> pd.DataFrame:
-        """One row per window: subject, trial, window, true label, predicted label, probs."""
-        names = class_names or fs.class_names or [str(i) for i in range(self.probs.shape[1])]
+        """One row per window: subject, trial, window, true label, predicted label, probs.
+
+        ``class_names`` name the model's classes; without them the data's names are used when
+        there are as many, else the class indices. True labels carry the data's names."""
+        k = self.probs.shape[1]
+        names = class_names or (fs.class_names if len(fs.class_names or ()) == k else None) \
+            or [str(i) for i in range(k)]
         df = fs.table[["subject", "session", "trial", "window"]].copy()
         if fs.y is not None:
-            df["true"] = [names[i] for i in fs.y]
+            data_names = fs.class_names or [str(i) for i in range(int(fs.y.max()) + 1)]
+            df["true"] = [data_names[i] for i in fs.y]
         df["predicted"] = [names[i] for i in self.pred]
         for i, n in enumerate(names):
             df[f"p_{n}"] = self.probs[:, i]

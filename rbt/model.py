@@ -33,6 +33,13 @@ class RBTransformerConfig:
         missing = names - set(d) - {"bde_dim", "dropout"}
         if missing:
             raise ValueError(f"config is missing {', '.join(sorted(missing))}")
+        for k in (names - {"dropout"}) & set(d):
+            if isinstance(d[k], bool) or not isinstance(d[k], int) or d[k] < 1:
+                raise ValueError(f"{k} must be a positive integer; got {d[k]!r}")
+        if "dropout" in d and (isinstance(d["dropout"], bool)
+                               or not isinstance(d["dropout"], int | float)
+                               or not 0 <= d["dropout"] < 1):
+            raise ValueError(f"dropout must be a number in [0, 1); got {d['dropout']!r}")
         return cls(**{k: v for k, v in d.items() if k in names})
 
     def to_dict(self) -> dict:

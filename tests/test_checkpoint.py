@@ -98,6 +98,14 @@ def test_missing_or_broken_checkpoints(tmp_path):
     (folder2 / "config.json").write_text(json.dumps(CFG.to_dict()))  # says depth 2
     with pytest.raises(CheckpointError, match="missing"):
         load_model(folder2)
+    # a config whose sizes do not fit the weights, or with values of the wrong type
+    (folder2 / "config.json").write_text(json.dumps({**other.config.to_dict(),
+                                                     "num_classes": 3}))
+    with pytest.raises(CheckpointError, match="weights do not fit config.json.*size mismatch"):
+        load_model(folder2)
+    (folder2 / "config.json").write_text(json.dumps({**other.config.to_dict(), "depth": "1"}))
+    with pytest.raises(CheckpointError, match="depth must be a positive integer; got '1'"):
+        load_model(folder2)
 
 
 def test_channels_in_another_order_are_reordered_by_name():
@@ -128,3 +136,25 @@ def test_official_checkpoint_checks_the_count_only():
         align_features(RBTransformer(CFG), None, features(["Fp1", "Cz", "O2", "Pz"]))
     fs = features(["Fp1", "Cz", "O2"])
     np.testing.assert_array_equal(align_features(RBTransformer(CFG), None, fs), fs.X)
+
+
+def test_notes_for_other_targets_preprocessing_and_official_checkpoints():
+    import dataclasses
+
+    from rbt.checkpoint import data_notes
+
+    fs = dataclasses.replace(features(["Fp1", "Cz", "O2"]), target="arousal", task="binary",
+                             y=np.zeros(6, np.int64), class_names=["low", "high"])
+    meta = {**META, "target": "valence", "task": "binary", "sfreq": 128.0,
+            "preprocessing": {"window": 512, "stride": 117, "filter_sfreq": None}}
+    notes = data_notes(meta, dataclasses.replace(fs, params={"window": 512, "stride": 64}))
+    assert "trained to predict valence/binary, but these labels are arousal/binary" in notes[0]
+    assert "stride 117 (model) vs 64 (data)" in notes[1]
+    assert data_notes({**meta, "target": "arousal"}, fs) == []
+    # SEED: the reference's 128-Hz filters against the true 200 Hz, both ways
+    seed = dataclasses.replace(fs, dataset="seed", sfreq=200.0, y=None, params={})
+    ref = {**meta, "sfreq": 200.0, "preprocessing": {"filter_sfreq": 128.0}}
+    assert "filters designed for 128 Hz (model) vs 200 Hz (data)" in data_notes(ref, seed)[0]
+    assert data_notes(ref, dataclasses.replace(seed, params={"filter_sfreq": 128.0})) == []
+    official = data_notes(None, seed)
+    assert "no rbt metadata" in official[0] and "--seed-reference-filters" in official[1]

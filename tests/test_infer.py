@@ -68,3 +68,32 @@ def test_bfloat16_predictions_stay_close_to_float32(recwarn):
     assert (fast.pred == exact.pred).mean() > 0.99
     with pytest.raises(ValueError, match="precision must be one of float32, bfloat16"):
         predict(model, fs, metadata=meta, precision="float16")
+
+
+def test_frames_when_model_and_data_count_classes_differently():
+    import pandas as pd
+
+    from rbt.checkpoint import class_names_for
+    from rbt.data import FeatureSet
+
+    rng = np.random.default_rng(0)
+    table = pd.DataFrame({"subject": "s01", "session": 1, "trial": np.arange(9) // 3 + 1,
+                          "window": np.arange(9) % 3})
+    for n_model, n_data in ((2, 3), (5, 2)):  # official checkpoints: no class names
+        torch.manual_seed(n_model)
+        model = RBTransformer(RBTransformerConfig(num_electrodes=3, embed_dim=8, depth=1,
+                                                  heads=1, head_dim=4, mlp_hidden_dim=8,
+                                                  num_classes=n_model))
+        data_names = [f"c{i}" for i in range(n_data)]
+        fs = FeatureSet(X=rng.standard_normal((9, 3, 4)).astype(np.float32), table=table,
+                        ch_names=["Fz", "Cz", "Pz"], sfreq=128.0,
+                        bands={"theta": (4, 8), "alpha": (8, 14), "beta": (14, 31),
+                               "gamma": (31, 49)}, dataset="raw", source="test", params={},
+                        y=np.arange(9) % n_data, class_names=data_names)
+        result = predict(model, fs)
+        names, comparable = class_names_for(model, None, fs)
+        assert names is None and not comparable
+        df = result.to_frame(fs, names)
+        assert [c for c in df.columns if c.startswith("p_")] == [f"p_{i}" for i in range(n_model)]
+        assert set(df["predicted"]) <= {str(i) for i in range(n_model)}
+        assert list(df["true"]) == [data_names[i] for i in fs.y]

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ..checkpoint import CheckpointError, align_features, class_names_for
+from ..checkpoint import CheckpointError, align_features, class_names_for, preprocessing_differences
 from ..data import FeatureSet, load_features
 from ..data.labels import RULES
 from ..data.raw import SUFFIXES as RECORDING_SUFFIXES
@@ -168,11 +168,7 @@ def fit_model_to_data(model: RBTransformer, meta: dict | None, fs: FeatureSet) -
             f"The model was trained to predict {what}; the labels shown are "
             f"{fs.target}/{fs.task}. Accuracy then compares two different things; choose "
             f"{what} in the sidebar to compare like with like.")
-    prep = meta.get("preprocessing") or {}
-    diffs = [f"{key} {prep[key]} (model) vs {fs.params.get(key)} (data)"
-             for key in ("window", "stride", "filter_sfreq")
-             if prep.get(key) is not None and fs.params.get(key) is not None
-             and float(prep[key]) != float(fs.params[key])]
+    diffs = preprocessing_differences(meta, fs)
     if diffs:
         hint = (" For SEED, tick 'reference filters (128 Hz)' in the sidebar."
                 if fs.dataset == "seed" else "")
@@ -181,7 +177,11 @@ def fit_model_to_data(model: RBTransformer, meta: dict | None, fs: FeatureSet) -
     if not meta:
         warnings.append("This checkpoint has no rbt metadata (an official RBTransformer "
                         "folder?), so electrode order and class names are assumed to be the "
-                        "data's.")
+                        "data's."
+                        + (" Official SEED checkpoints expect the reference code's features: "
+                           "tick 'reference filters (128 Hz)' in the sidebar."
+                           if fs.dataset == "seed" and not fs.params.get("filter_sfreq")
+                           else ""))
     return Fitted(fs=fs, model=model, meta=meta or None, X=np.ascontiguousarray(X),
                   ch_names=ch_names, band_names=list(fs.bands), class_names=list(names), y=y,
                   in_training=seen_in_training(meta, fs, X), errors=errors, warnings=warnings)

@@ -102,7 +102,7 @@ def _selection(table, subjects, trials):
 
 def cmd_explain(args) -> int:
     from ..cache import atomic_savez
-    from ..checkpoint import load_model, target_note
+    from ..checkpoint import data_notes, load_model
     from ..cli import _load
     from ..device import resolve_device
     from ..provenance import training_note
@@ -128,10 +128,10 @@ def cmd_explain(args) -> int:
     n, e, b = result.attributions.shape
     how = args.method if args.method == "saliency" else f"{args.method}, baseline {args.baseline}"
     msg = f"wrote {out}: attributions for {n} windows x {e} electrodes x {b} bands ({how})"
+    for note in data_notes(meta, fs):
+        print(f"note: {note}", file=sys.stderr)
     if result.y is not None:
         msg += f"; accuracy {(result.pred == result.y).mean():.3f} against {fs.target}/{fs.task}"
-        if target_note(meta, fs):
-            print(f"note: {target_note(meta, fs)}", file=sys.stderr)
         note = training_note(result.in_training, result.pred == result.y)
         if note:
             print(f"note: {note}", file=sys.stderr)
