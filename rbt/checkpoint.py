@@ -181,6 +181,11 @@ def preprocessing_differences(metadata: dict | None, fs) -> list[str]:
     return out
 
 
+def uses_reference_filters(fs) -> bool:
+    """Were the band-pass filters designed for another rate than the data's (SEED's switch)?"""
+    return float(fs.params.get("filter_sfreq") or fs.sfreq) != float(fs.sfreq)
+
+
 def data_notes(metadata: dict | None, fs) -> list[str]:
     """Warnings for predictions or explanations of ``fs`` with a model of this metadata:
     another target, other preprocessing, or a checkpoint that says nothing about its data."""
@@ -192,7 +197,7 @@ def data_notes(metadata: dict | None, fs) -> list[str]:
     if not metadata:
         notes.append("this checkpoint has no rbt metadata (an official folder?), so the "
                      "data's electrode order and classes are assumed to be its training ones")
-        if fs.dataset == "seed" and not fs.params.get("filter_sfreq"):
+        if fs.dataset == "seed" and not uses_reference_filters(fs):
             notes.append("official SEED checkpoints expect the reference code's features: "
                          "pass --seed-reference-filters")
     return notes

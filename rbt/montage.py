@@ -15,6 +15,10 @@ except ImportError:  # but newer releases keep them only here
     from mne._fiff.constants import CHANNEL_LOC_ALIASES
 
 _HORIZON = ("Fpz", "Oz", "T7", "T8")  # electrodes that lie on the drawn head circle
+# The old 10-20 names of four electrodes that the 10-10 system renamed (same positions in MNE's
+# templates). The templates list both names as separate electrodes and MNE's aliases do not
+# join them, so without this a model trained on T7 would refuse a file that says T3.
+_RENAMED_1020 = {"t3": "T7", "t4": "T8", "t5": "P7", "t6": "P8"}
 
 
 class UnknownChannelsError(ValueError):
@@ -25,10 +29,9 @@ class UnknownChannelsError(ValueError):
         where = f" in {source}" if source else ""
         super().__init__(
             f"{len(self.unknown)} channel name(s){where} are not 10-05 electrode names: "
-            f"{', '.join(self.unknown)}. Supply a mapping to template names, e.g. "
-            f'channel_map={{"{self.unknown[0]}": "Fp1"}} in Python or '
-            "--channel-map map.json on the command line, or drop them with drop_unknown=True "
-            "(--drop-unknown)."
+            f"{', '.join(self.unknown)}. Map each to the electrode it records (a JSON object "
+            "of file name -> 10-05 name, --channel-map map.json or channel_map= in Python), "
+            "or drop the ones that are not EEG electrodes (--drop-unknown, drop_unknown=True)."
         )
 
 
@@ -50,6 +53,7 @@ def _lookup() -> dict[str, str]:
     for alias, target in CHANNEL_LOC_ALIASES.items():
         if target.lower() in table:
             table.setdefault(alias.lower(), table[target.lower()])
+    table.update(_RENAMED_1020)
     return table
 
 

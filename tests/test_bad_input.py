@@ -96,6 +96,21 @@ def test_seed_needs_label_mat(tmp_path):
         load("seed", tmp_path)
 
 
+def test_seed_path_that_is_another_file(tmp_path):
+    other = tmp_path / "DREAMER.mat"
+    scipy.io.savemat(other, {"DREAMER": np.ones(1)})
+    with raises_naming(other, "not a SEED subject file", "Preprocessed_EEG/"):
+        load("seed", other)
+
+
+def test_recordings_with_different_channels_say_which(tmp_path):
+    F.save_fif(F.make_raw(["Fp1", "Cz", "O2"], annotations=[(1, 6, "a")]), tmp_path / "a_raw.fif")
+    b = F.save_fif(F.make_raw(["Fp1", "Cz", "Pz"], annotations=[(1, 6, "a")]),
+                   tmp_path / "b_raw.fif")
+    with raises_naming(b, "channels not in the first: Pz; missing: O2", "load them separately"):
+        load("raw", tmp_path)
+
+
 def test_seed_more_trials_than_labels(tmp_path):
     F.write_seed_labels(tmp_path)
     rng = np.random.default_rng(0)
@@ -146,7 +161,7 @@ def test_file_of_another_dataset(dataset_files, kind, source, fragments):
 def test_deap_file_given_to_the_seed_reader(dataset_files, tmp_path):
     folder = dataset_files["seed"].parent
     dat = shutil.copy(dataset_files["deap"], folder / "s01.dat")
-    with raises_naming(dat, "not a readable MATLAB file"):
+    with raises_naming(dat, "not a SEED subject file"):
         load("seed", dat)
     with raises_naming(dat, "not a readable MATLAB file"):
         seed.read_file(dat)

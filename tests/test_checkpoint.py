@@ -156,5 +156,5 @@ def test_notes_for_other_targets_preprocessing_and_official_checkpoints():
     ref = {**meta, "sfreq": 200.0, "preprocessing": {"filter_sfreq": 128.0}}
     assert "filters designed for 128 Hz (model) vs 200 Hz (data)" in data_notes(ref, seed)[0]
     assert data_notes(ref, dataclasses.replace(seed, params={"filter_sfreq": 128.0})) == []
-    official = data_notes(None, seed)
+    official = data_notes(None, dataclasses.replace(seed, params={"filter_sfreq": 200.0}))
     assert "no rbt metadata" in official[0] and "--seed-reference-filters" in official[1]

@@ -7,6 +7,7 @@ import pytest
 from rbt.data import deap, dreamer, seed
 from rbt.montage import (
     UnknownChannelsError,
+    canonical_name,
     head_sphere,
     make_info,
     positions_2d,
@@ -53,3 +54,20 @@ def test_positions_are_anatomically_sensible():
     on_circle = positions_2d(["Fpz", "Oz", "T7", "T8"]) - [cx, cy]
     np.testing.assert_allclose(np.linalg.norm(on_circle, axis=1), r, rtol=0.15)
     assert isinstance(make_info(["Fp1", "Cz"], 128.0), mne.Info)
+
+
+def test_old_1020_names_are_the_renamed_electrodes():
+    from rbt.checkpoint import align_features
+    from rbt.model import RBTransformer, RBTransformerConfig
+
+    assert [canonical_name(n) for n in ("T3", "t4", "T5", "T6")] == ["T7", "T8", "P7", "P8"]
+    # a model trained on the new names reads a file with the old ones, reordered by name
+    import dataclasses
+
+    from test_checkpoint import META, features
+
+    fs = features(["T5", "T3", "Cz"])
+    model = RBTransformer(RBTransformerConfig(num_electrodes=3, embed_dim=8, depth=1, heads=1,
+                                              head_dim=4, mlp_hidden_dim=8))
+    X = align_features(model, {**META, "ch_names": ["T7", "Cz", "P7"]}, dataclasses.replace(fs))
+    np.testing.assert_array_equal(X, fs.X[:, [1, 2, 0]])

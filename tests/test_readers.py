@@ -18,7 +18,7 @@ import pytest
 from scipy import signal
 from scipy.io import loadmat
 
-from rbt.data import deap, demo, dreamer, load_features, seed, with_labels
+from rbt.data import DataFormatError, deap, demo, dreamer, load_features, seed, with_labels
 from rbt.data.demo import PLANTED_EFFECTS
 from rbt.montage import UnknownChannelsError, resolve_channels
 
@@ -395,6 +395,12 @@ def test_unknown_channel_is_named_and_can_be_mapped_or_dropped(tmp_path):
     dropped = load_features("raw", path, drop_unknown=True, progress=False)
     assert dropped.ch_names == ["Fp1", "Cz", "O2"] and dropped.X.shape[1] == 3
     assert len(mapped) == len(dropped) == n_windows(768) + n_windows(640)
+    # when no name is known, dropping leaves nothing: say so and how to map them
+    odd = ["EEG 1-REF", "EEG 2-REF", "EEG 3-REF"]
+    path = F.save_fif(F.make_raw(odd, annotations=ANNOTATIONS[:1]), tmp_path / "all_raw.fif")
+    with pytest.raises(DataFormatError, match=r"all_raw.fif: none of its 3 EEG channels "
+                       r"\(EEG 1-REF, EEG 2-REF, EEG 3-REF\).*--channel-map"):
+        load_features("raw", path, drop_unknown=True, progress=False)
 
 
 def test_folder_of_recordings_with_names_in_different_case(tmp_path):

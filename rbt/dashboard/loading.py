@@ -14,7 +14,13 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ..checkpoint import CheckpointError, align_features, class_names_for, preprocessing_differences
+from ..checkpoint import (
+    CheckpointError,
+    align_features,
+    class_names_for,
+    preprocessing_differences,
+    uses_reference_filters,
+)
 from ..data import FeatureSet, load_features
 from ..data.labels import RULES
 from ..data.raw import SUFFIXES as RECORDING_SUFFIXES
@@ -180,7 +186,7 @@ def fit_model_to_data(model: RBTransformer, meta: dict | None, fs: FeatureSet) -
                         "data's."
                         + (" Official SEED checkpoints expect the reference code's features: "
                            "tick 'reference filters (128 Hz)' in the sidebar."
-                           if fs.dataset == "seed" and not fs.params.get("filter_sfreq")
+                           if fs.dataset == "seed" and not uses_reference_filters(fs)
                            else ""))
     return Fitted(fs=fs, model=model, meta=meta or None, X=np.ascontiguousarray(X),
                   ch_names=ch_names, band_names=list(fs.bands), class_names=list(names), y=y,

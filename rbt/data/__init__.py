@@ -107,11 +107,19 @@ def load_features(
             meta = file_meta
         elif (resolve_channels(file_meta["ch_names"]) != resolve_channels(meta["ch_names"])
               or file_meta["sfreq"] != meta["sfreq"]):
+            mine, first = (resolve_channels(m["ch_names"]) for m in (file_meta, meta))
+            how = [f"{file_meta['sfreq']:g} Hz vs {meta['sfreq']:g} Hz"] \
+                if file_meta["sfreq"] != meta["sfreq"] else []
+            if mine != first:
+                extra = [c for c in mine if c not in first]
+                lacking = [c for c in first if c not in mine]
+                how.append(f"channels not in the first: {', '.join(extra) or 'none'}; "
+                           f"missing: {', '.join(lacking) or 'none'}"
+                           + ("; same channels in another order" if not extra and not lacking
+                              else ""))
             raise DataFormatError(
-                f"{file}: channels or sampling rate differ from {meta['source']} "
-                f"({len(file_meta['ch_names'])} channels at {file_meta['sfreq']} Hz vs "
-                f"{len(meta['ch_names'])} at {meta['sfreq']} Hz); load them separately"
-            )
+                f"{file}: its channels or sampling rate differ from {meta['source']} "
+                f"({'; '.join(how)}); load them separately")
         parts.append((X, table))
     if on_file:
         on_file(len(files), len(files), "")

@@ -65,6 +65,13 @@ def read_file(
     if not raw.ch_names:
         raise DataFormatError(f"{file}: no EEG channels")
     unknown = [n for n in raw.ch_names if canonical_name(n) is None]
+    if unknown and drop_unknown and len(unknown) == len(raw.ch_names):
+        shown = ", ".join(unknown[:6]) + (", ..." if len(unknown) > 6 else "")
+        raise DataFormatError(
+            f"{file}: none of its {len(unknown)} EEG channels ({shown}) is a 10-05 electrode "
+            "name, so dropping the unknown ones leaves nothing. Rename them with a channel map "
+            f'(--channel-map map.json, e.g. {{"{unknown[0]}": "Fp1"}}, with the real '
+            "electrode of each channel).")
     if unknown and drop_unknown:
         raw.drop_channels(unknown)
     elif unknown:

@@ -31,6 +31,9 @@ def source_files(path: str | Path) -> list[Path]:
         raise DataFormatError(f"{path}: no such file or folder (expected SEED's "
                               "Preprocessed_EEG/ folder)")
     folder = path.parent if path.is_file() else path
+    if path.is_file() and not _NAME.match(path.name):
+        raise DataFormatError(f"{path}: not a SEED subject file (<subject>_<yyyymmdd>.mat); "
+                              "expected SEED's Preprocessed_EEG/ folder or one of its files")
     files = [path] if path.is_file() else sorted(
         (p for p in folder.iterdir() if _NAME.match(p.name)),
         key=lambda p: (int(_NAME.match(p.name).group(1)), p.name),
