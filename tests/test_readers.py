@@ -111,12 +111,14 @@ def test_deap_windows_table_and_labels(deap_dir):
         ("valence", "multi", [3, 4, 6]),  # 4.99 -> 3, 5.0 -> 4, 7.3 -> 6
         ("dominance", "multi", [2, 5, 7]),
         ("liking", "binary", [1, 0, 0]),
+        ("Arousal", "Binary", [0, 1, 1]),  # names in any case
     ],
 )
 def test_deap_label_rules(deap_dir, target, task, expected):
     fs = load_features("deap", deap_dir / "s01.dat", target=target, task=task, progress=False)
     assert fs.y.tolist() == list(np.repeat(expected, 3))
-    assert fs.n_classes == (2 if task == "binary" else 9)
+    assert fs.n_classes == (2 if task.lower() == "binary" else 9)
+    assert fs.target == target.lower()
 
 
 def test_deap_bde_matches_reference_recipe(deap_dir):

@@ -60,6 +60,8 @@ def make_labels(dataset: str, table, target: str | None, task: str | None):
     the class, in sorted order.
     """
     rule = RULES.get(dataset)
+    target = target.strip().lower() if isinstance(target, str) else target  # "Valence" too
+    task = task.strip().lower() if isinstance(task, str) else task
     if task is None:
         task = "multi" if rule is None or rule.binary_threshold is None else "binary"
     if task not in ("binary", "multi"):
