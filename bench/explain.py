@@ -48,7 +48,8 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=50)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--internal-batch-size", type=int,
-                        help="model inputs per pass for rbt (default: 512 on CPU, 32768 on GPU)")
+                        help="model inputs per pass for rbt (default: 256 on CPU, as rbt "
+                        "explain; 32768 on GPU)")
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--demo", action="store_true", help="demo windows instead of synthetic")
     args = parser.parse_args()
@@ -59,7 +60,7 @@ def main() -> None:
     from rbt.model import RBTransformer
 
     dev = resolve_device(args.device)
-    ibs = args.internal_batch_size or (512 if dev.type == "cpu" else 32768)
+    ibs = args.internal_batch_size or (256 if dev.type == "cpu" else 32768)
     torch.manual_seed(0)
     model = RBTransformer(num_electrodes=32).to(dev).eval()
     X = windows(args.windows, args.demo)
