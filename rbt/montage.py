@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import re
 import warnings
 from collections.abc import Mapping, Sequence
 
@@ -57,11 +58,26 @@ def _lookup() -> dict[str, str]:
     return table
 
 
+# EDF exports often decorate electrode names: "EEG Fp1-REF", "EEG C3-LE", "Fp1-A1". An "EEG"
+# prefix or a reference suffix says nothing about where the electrode is, so a name unknown as
+# it stands is looked up again without them. Bipolar pairs ("Fp1-F7") are not one electrode and
+# stay unknown. (Written here because MNE matches names exactly or through its alias table.)
+_DECORATED = re.compile(r"^(?:eeg[\s_:-]*)?(?P<name>.+?)"
+                        r"(?:[\s_-]+(?:ref|le|re|avg|ar|a1|a2|m1|m2|a1a2|a12|linked))?$",
+                        re.IGNORECASE)
+
+
 def canonical_name(name: str, channel_map: Mapping[str, str] | None = None) -> str | None:
-    """The template name for ``name`` (case-insensitive, MNE aliases), or None if unknown."""
+    """The template name for ``name`` (case-insensitive, MNE aliases, old 10-20 names, EDF
+    decorations such as "EEG Fp1-REF"), or None if unknown."""
     if channel_map and name in channel_map:
         name = channel_map[name]
-    return _lookup().get(str(name).strip().lower())
+    key = str(name).strip().lower()
+    table = _lookup()
+    if key in table:
+        return table[key]
+    bare = _DECORATED.match(key)
+    return table.get(bare.group("name").strip()) if bare else None
 
 
 def resolve_channels(

@@ -71,3 +71,12 @@ def test_old_1020_names_are_the_renamed_electrodes():
                                               head_dim=4, mlp_hidden_dim=8))
     X = align_features(model, {**META, "ch_names": ["T7", "Cz", "P7"]}, dataclasses.replace(fs))
     np.testing.assert_array_equal(X, fs.X[:, [1, 2, 0]])
+
+
+def test_edf_decorations_are_ignored_but_bipolar_pairs_are_not():
+    names = ["EEG FP1-REF", "EEG T3-REF", "eeg c3-le", "Fp1-A1", "EEG Cz-AVG"]
+    assert [canonical_name(n) for n in names] == ["Fp1", "T7", "C3", "Fp1", "Cz"]
+    for odd in ("Fp1-F7", "EEG EKG1-REF", "EEG 1-REF", "ECG"):
+        assert canonical_name(odd) is None
+    with pytest.raises(ValueError, match="same electrode more than once: Fp1"):
+        resolve_channels(["Fp1", "EEG FP1-REF"])

@@ -405,6 +405,13 @@ def test_unknown_channel_is_named_and_can_be_mapped_or_dropped(tmp_path):
         load_features("raw", path, drop_unknown=True, progress=False)
 
 
+def test_recording_with_edf_style_names_needs_no_map(tmp_path):
+    names = ["EEG FP1-REF", "EEG CZ-REF", "EEG T3-REF", "EEG O2-REF"]
+    path = F.save_fif(F.make_raw(names, annotations=ANNOTATIONS[:2]), tmp_path / "tuh_raw.fif")
+    fs = load_features("raw", path, progress=False)
+    assert resolve_channels(fs.ch_names) == ["Fp1", "Cz", "T7", "O2"]
+
+
 def test_folder_of_recordings_with_names_in_different_case(tmp_path):
     F.save_fif(F.make_raw(["Fp1", "Cz", "O2"], seconds=6.0), tmp_path / "a_raw.fif")
     F.save_fif(F.make_raw(["FP1", "cz", "o2"], seconds=6.0, seed=1), tmp_path / "b_raw.fif")
