@@ -232,7 +232,7 @@ def sidebar() -> tuple[dash.DataChoice | None, str, str]:
     sb.header("Data")
     sources = list(dash.SOURCE_LABELS)
     source = sb.selectbox("Source", sources, format_func=dash.SOURCE_LABELS.get, key="source")
-    path, choice = None, None
+    path, choice, renames = None, None, ()
     seed_ref = drop_unknown = False
     if source in ("deap", "dreamer", "seed"):
         hint = {"deap": "data_preprocessed_python/", "dreamer": "DREAMER.mat",
@@ -255,6 +255,15 @@ def sidebar() -> tuple[dash.DataChoice | None, str, str]:
             path = sb.text_input("Path to the recording", key="path_raw").strip() or None
         drop_unknown = sb.checkbox("Drop channels that are not 10-05 electrodes",
                                    key="drop_unknown")
+        text = sb.text_input("Rename channels", key="channel_map",
+                             placeholder="EEG 1=Fp1, EEG 2=Fp2",
+                             help="For names rbt does not recognise: each channel's name in the "
+                                  "file, '=', and the 10-05 electrode it records.")
+        try:
+            renames = dash.parse_channel_map(text)
+        except ValueError as err:
+            sb.error(str(err))
+            path = None  # nothing is loaded until the renames make sense
     targets = dash.targets_for(source)
     target = sb.selectbox("Target", targets, key=f"target_{source}")
     tasks = dash.tasks_for(source)
@@ -264,7 +273,8 @@ def sidebar() -> tuple[dash.DataChoice | None, str, str]:
         sb.caption("Synthetic EEG with planted effects: see Home.")
     if source == "demo" or path:
         choice = dash.DataChoice(source=source, path=path, target=target, task=task,
-                                 seed_reference_filters=seed_ref, drop_unknown=drop_unknown)
+                                 seed_reference_filters=seed_ref, drop_unknown=drop_unknown,
+                                 channel_map=renames)
     sb.header("Model")
     kind = sb.radio("Checkpoint", ["Shipped demo checkpoint", "Checkpoint folder"],
                     key="model_kind",
@@ -337,8 +347,9 @@ def _what_to_do(err: Exception, choice, model_path: str) -> str:
     if isinstance(err, CheckpointError):
         return f"**The model could not be used.** {text}"
     if isinstance(err, UnknownChannelsError):
-        return (f"**Unknown electrode names.** {text} In the dashboard, tick 'Drop channels "
-                "that are not 10-05 electrodes' in the sidebar, or rename the channels.")
+        return (f"**Unknown electrode names.** {text} In the dashboard: 'Rename channels' in "
+                "the sidebar (e.g. `EEG 1=Fp1`), or tick 'Drop channels that are not 10-05 "
+                "electrodes'.")
     if isinstance(err, (DataFormatError, FileNotFoundError)):
         return (f"**The data could not be read.** {text} Check that the source in the sidebar "
                 "matches the file or folder.")
@@ -372,7 +383,8 @@ def demo_recording(subject: str):
 # widget values that must survive moving between pages (Streamlit drops the state of widgets
 # that the new page has not drawn yet; re-assigning a value keeps it)
 PERSISTENT = ("source", "path_deap", "path_dreamer", "path_seed", "path_raw", "seed_ref",
-              "raw_how", "drop_unknown", "target_demo", "target_deap", "target_dreamer",
+              "raw_how", "drop_unknown", "channel_map", "target_demo", "target_deap",
+              "target_dreamer",
               "target_seed", "target_raw", "task_demo", "task_deap", "task_dreamer", "task_seed",
               "task_raw", "model_kind", "model_path", "device", "image_format", "sel_subject",
               "sel_trial", "sel_window", "map_mode", "map_contours", "map_scale", "map_planted",

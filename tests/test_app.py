@@ -348,6 +348,24 @@ def test_bad_uploads(tmp_path):
     _recovers(at)
 
 
+def test_recording_with_numbered_channels_is_renamed_in_the_sidebar(tmp_path):
+    numbered = [f"EEG {i + 1}" for i in range(len(EEG_CHANNELS))]
+    raw = F.make_raw(numbered, seconds=30, annotations=[(1, 12, "calm"), (16, 12, "tense")])
+    path = F.save_fif(raw, tmp_path / "numbered_raw.fif")
+    at = app(TRIAL)
+    at.selectbox(key="source").set_value("raw").run()
+    at.radio(key="raw_how").set_value("Path on this machine").run()
+    at.text_input(key="path_raw").input(str(path)).run()
+    assert "Rename channels" in _errors(at) and "EEG 1" in _errors(at)
+    at.text_input(key="channel_map").input("EEG 1=Fp1, EEG 2=Nowhere").run()
+    assert "'Nowhere' (for 'EEG 2') is not a 10-05 electrode name" in _errors(at)
+    renames = ", ".join(f"{n}={c}" for n, c in zip(numbered, EEG_CHANNELS))
+    at.text_input(key="channel_map").input(renames).run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert probabilities(at).sum() == pytest.approx(1.0, abs=1e-6)
+    check_topomaps(figures(at)[1], 4)
+
+
 def test_uploaded_recording_with_annotations_is_predicted(tmp_path):
     raw = F.make_raw(EEG_CHANNELS, seconds=40,
                      annotations=[(1, 12, "calm"), (16, 12, "tense"), (30, 8, "calm")])

@@ -25,6 +25,7 @@ from ..data import FeatureSet, load_features
 from ..data.labels import RULES
 from ..data.raw import SUFFIXES as RECORDING_SUFFIXES
 from ..model import RBTransformer
+from ..montage import canonical_name
 from ..provenance import seen_in_training
 
 DEMO_CHECKPOINT = Path(__file__).resolve().parents[2] / "assets" / "demo-checkpoint"
@@ -56,6 +57,7 @@ class DataChoice:
     task: str | None = None
     seed_reference_filters: bool = False
     drop_unknown: bool = False
+    channel_map: tuple[tuple[str, str], ...] = ()  # recordings: (name in file, 10-05 name)
 
     def describe(self) -> str:
         where = "" if self.source == "demo" else f" from {self.path}"
@@ -91,7 +93,27 @@ def load_data(choice: DataChoice, on_file=None) -> FeatureSet:
     path = None if choice.source == "demo" else str(Path(choice.path).expanduser())
     return load_features(choice.source, path, target=choice.target, task=choice.task,
                          seed_reference_filters=choice.seed_reference_filters,
-                         drop_unknown=choice.drop_unknown, progress=False, on_file=on_file)
+                         drop_unknown=choice.drop_unknown,
+                         channel_map=dict(choice.channel_map) or None, progress=False,
+                         on_file=on_file)
+
+
+def parse_channel_map(text: str) -> tuple[tuple[str, str], ...]:
+    """Renames typed in the dashboard, ``"EEG 1=Fp1, EEG 2=Fp2"`` (commas or new lines), as
+    pairs; every target must be a 10-05 name. A ValueError says which entry is wrong."""
+    pairs = []
+    for entry in (e.strip() for e in text.replace("\n", ",").split(",")):
+        if not entry:
+            continue
+        old, sep, new = entry.partition("=")
+        if not sep or not old.strip() or not new.strip():
+            raise ValueError(f"channel renames are 'name in file=10-05 name', separated by "
+                             f"commas; {entry!r} is not")
+        if canonical_name(new.strip()) is None:
+            raise ValueError(f"{new.strip()!r} (for {old.strip()!r}) is not a 10-05 "
+                             "electrode name")
+        pairs.append((old.strip(), new.strip()))
+    return tuple(pairs)
 
 
 def available_devices() -> list[str]:
