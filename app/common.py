@@ -294,7 +294,8 @@ def sidebar() -> tuple[dash.DataChoice | None, str, str]:
 def load(choice, model_path: str, device: str) -> Loaded | None:
     """Load (cached) the data, the model and every window's prediction; show errors plainly."""
     if choice is None:
-        st.info("Choose the data in the sidebar: enter a path, or upload a recording.")
+        st.info("Choose the data in the sidebar: enter a path or upload a recording (and fix "
+                "any error shown there).")
         return None
     if not model_path:
         st.info("Enter a checkpoint folder in the sidebar.")

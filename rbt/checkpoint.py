@@ -186,10 +186,11 @@ def uses_reference_filters(fs) -> bool:
     return float(fs.params.get("filter_sfreq") or fs.sfreq) != float(fs.sfreq)
 
 
-def data_notes(metadata: dict | None, fs) -> list[str]:
+def data_notes(metadata: dict | None, fs, scored: bool = True) -> list[str]:
     """Warnings for predictions or explanations of ``fs`` with a model of this metadata:
-    another target, other preprocessing, or a checkpoint that says nothing about its data."""
-    notes = [n for n in [target_note(metadata, fs)] if n]
+    another target (when ``scored``: an accuracy is reported), other preprocessing, or a
+    checkpoint that says nothing about its data."""
+    notes = [n for n in [target_note(metadata, fs)] if n and scored]
     diffs = preprocessing_differences(metadata, fs)
     if diffs:
         notes.append("the features were computed differently from the model's training "

@@ -132,7 +132,7 @@ def cmd_predict(args) -> int:
     result = predict(model, fs, device=args.device, batch_size=args.batch_size, metadata=meta,
                      progress=True, precision=args.precision)
     names, comparable = class_names_for(model, meta, fs)
-    for note in data_notes(meta, fs):
+    for note in data_notes(meta, fs, scored=comparable):
         print(f"note: {note}", file=sys.stderr)
     if fs.y is not None and not comparable:
         model_classes = ", ".join(map(str, names or range(model.config.num_classes)))

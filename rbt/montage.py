@@ -17,8 +17,9 @@ except ImportError:  # but newer releases keep them only here
 
 _HORIZON = ("Fpz", "Oz", "T7", "T8")  # electrodes that lie on the drawn head circle
 # The old 10-20 names of four electrodes that the 10-10 system renamed (same positions in MNE's
-# templates). The templates list both names as separate electrodes and MNE's aliases do not
-# join them, so without this a model trained on T7 would refuse a file that says T3.
+# templates). The templates list both names as separate electrodes, so MNE's alias table (which
+# maps T3/T4 to T7/T8 but T5/T6 to T9/T10) never applies to them; without this a model trained
+# on T7 would refuse a file that says T3.
 _RENAMED_1020 = {"t3": "T7", "t4": "T8", "t5": "P7", "t6": "P8"}
 
 
@@ -62,6 +63,7 @@ def _lookup() -> dict[str, str]:
 # prefix or a reference suffix says nothing about where the electrode is, so a name unknown as
 # it stands is looked up again without them. Bipolar pairs ("Fp1-F7") are not one electrode and
 # stay unknown. (Written here because MNE matches names exactly or through its alias table.)
+_REFERENCES = {"a1", "a2", "m1", "m2"}
 _DECORATED = re.compile(r"^(?:eeg[\s_:-]*)?(?P<name>.+?)"
                         r"(?:[\s_-]+(?:ref|le|re|avg|ar|a1|a2|m1|m2|a1a2|a12|linked))?$",
                         re.IGNORECASE)
@@ -77,7 +79,12 @@ def canonical_name(name: str, channel_map: Mapping[str, str] | None = None) -> s
     if key in table:
         return table[key]
     bare = _DECORATED.match(key)
-    return table.get(bare.group("name").strip()) if bare else None
+    if not bare or bare.group("name").strip() == key:
+        return None
+    name = bare.group("name").strip()
+    if name in _REFERENCES:  # "A1-A2", "M1-A2": a reference against another, not a scalp site
+        return None
+    return table.get(name)
 
 
 def resolve_channels(

@@ -82,7 +82,8 @@ def _seed_everything(seed: int) -> None:
 
 
 def train_model(X: np.ndarray, y: np.ndarray, n_classes: int, cfg: TrainConfig,
-                device, desc: str = "train", progress: bool = True) -> RBTransformer:
+                device, desc: str = "train", progress: bool = True,
+                inner: bool = False) -> RBTransformer:
     """Train one RBTransformer on windows ``X`` with labels ``y``."""
     _seed_everything(cfg.seed)
     if cfg.oversample:
@@ -97,7 +98,7 @@ def train_model(X: np.ndarray, y: np.ndarray, n_classes: int, cfg: TrainConfig,
     Xt = torch.as_tensor(X, dtype=torch.float32, device=device)
     yt = torch.as_tensor(y, dtype=torch.long, device=device)
     gen = torch.Generator().manual_seed(cfg.seed)
-    bar = progress_bar(range(cfg.epochs), desc=desc, unit="epoch", leave=False, inner=True,
+    bar = progress_bar(range(cfg.epochs), desc=desc, unit="epoch", leave=False, inner=inner,
                        disable=not progress)
     for epoch in bar:
         model.train()
@@ -178,7 +179,7 @@ def fit(fs, *, split: str = "trial-kfold", folds: int = 5, per_subject: bool = F
         if str(i) in state["folds"]:
             continue
         model = train_model(fs.X[tr], fs.y[tr], n_classes, cfg, dev, desc=f"fold {i + 1}",
-                            progress=progress)
+                            progress=progress, inner=True)
         result = {"fold": i + 1, "subject": subject, "n_train": int(len(tr)),
                   **evaluate(model, fs.X[te], fs.y[te], n_classes, dev)}
         state["folds"][str(i)] = result

@@ -151,6 +151,7 @@ def test_notes_for_other_targets_preprocessing_and_official_checkpoints():
     assert "trained to predict valence/binary, but these labels are arousal/binary" in notes[0]
     assert "stride 117 (model) vs 64 (data)" in notes[1]
     assert data_notes({**meta, "target": "arousal"}, fs) == []
+    assert not any("valence" in n for n in data_notes(meta, fs, scored=False))  # no accuracy
     # SEED: the reference's 128-Hz filters against the true 200 Hz, both ways
     seed = dataclasses.replace(fs, dataset="seed", sfreq=200.0, y=None, params={})
     ref = {**meta, "sfreq": 200.0, "preprocessing": {"filter_sfreq": 128.0}}

@@ -368,3 +368,13 @@ def test_group_mean_attention_streams_the_same_means(demo_valence):
     probs, pred = dash.predict_windows(model, X[:5], device="cpu")
     np.testing.assert_allclose(probs.sum(axis=1), 1, atol=1e-5)
     np.testing.assert_array_equal(pred, probs.argmax(axis=1))
+
+
+def test_channel_renames_typed_in_the_sidebar():
+    assert dash.parse_channel_map("") == ()
+    assert dash.parse_channel_map("EEG 1=Fp1,\n EEG 2 = fp2") == (("EEG 1", "Fp1"),
+                                                                   ("EEG 2", "fp2"))
+    for bad, message in [("EEG 1", "not"), ("EEG 1=Nowhere", "not a 10-05 electrode name"),
+                         ("EEG 1=Fp1, EEG 1=Fp2", "renamed twice")]:
+        with pytest.raises(ValueError, match=message):
+            dash.parse_channel_map(bad)

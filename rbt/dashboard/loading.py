@@ -112,6 +112,8 @@ def parse_channel_map(text: str) -> tuple[tuple[str, str], ...]:
         if canonical_name(new.strip()) is None:
             raise ValueError(f"{new.strip()!r} (for {old.strip()!r}) is not a 10-05 "
                              "electrode name")
+        if old.strip() in dict(pairs):
+            raise ValueError(f"{old.strip()!r} is renamed twice")
         pairs.append((old.strip(), new.strip()))
     return tuple(pairs)
 

@@ -128,7 +128,7 @@ def cmd_explain(args) -> int:
     n, e, b = result.attributions.shape
     how = args.method if args.method == "saliency" else f"{args.method}, baseline {args.baseline}"
     msg = f"wrote {out}: attributions for {n} windows x {e} electrodes x {b} bands ({how})"
-    for note in data_notes(meta, fs):
+    for note in data_notes(meta, fs, scored=result.y is not None):
         print(f"note: {note}", file=sys.stderr)
     if result.y is not None:
         msg += f"; accuracy {(result.pred == result.y).mean():.3f} against {fs.target}/{fs.task}"
