@@ -7,6 +7,7 @@ Computation lives in ``rbt``; this module only caches its results (models with
 from __future__ import annotations
 
 import copy
+import dataclasses
 import tempfile
 import threading
 from collections import OrderedDict
@@ -56,16 +57,17 @@ _LOADING: dict = {}
 
 
 def data_resource(choice: dash.DataChoice, on_file=None):
+    key = choice  # it holds the files' stamp, so files changed on disk are read again
     with _DATA_LOCK:
-        lock = _LOADING.setdefault(choice, threading.Lock())
+        lock = _LOADING.setdefault(key, threading.Lock())
     with lock:
         with _DATA_LOCK:
-            if choice in _DATA:
-                _DATA.move_to_end(choice)
-                return _DATA[choice]
+            if key in _DATA:
+                _DATA.move_to_end(key)
+                return _DATA[key]
         fs = dash.load_data(choice, on_file=on_file)
         with _DATA_LOCK:
-            _DATA[choice] = fs
+            _DATA[key] = fs
             while len(_DATA) > 4:
                 _LOADING.pop(_DATA.popitem(last=False)[0], None)
         return fs
@@ -275,6 +277,7 @@ def sidebar() -> tuple[dash.DataChoice | None, str, str]:
         choice = dash.DataChoice(source=source, path=path, target=target, task=task,
                                  seed_reference_filters=seed_ref, drop_unknown=drop_unknown,
                                  channel_map=renames)
+        choice = dataclasses.replace(choice, stamp=dash.data_stamp(choice))
     sb.header("Model")
     kind = sb.radio("Checkpoint", ["Shipped demo checkpoint", "Checkpoint folder"],
                     key="model_kind",

@@ -404,6 +404,19 @@ def test_deap_folder_and_an_official_checkpoint_folder(tmp_path):
     _recovers(at)
 
 
+def test_data_changed_on_disk_is_read_again(tmp_path):
+    deap = F.deap_folder(tmp_path / "data_preprocessed_python", subjects=(1,), n_trials=2)
+    at = app(TRIAL)
+    at.selectbox(key="source").set_value("deap").run()
+    at.text_input(key="path_deap").input(str(deap)).run()
+    assert_fine(at)
+    assert at.selectbox(key="sel_subject").options == ["s01"]
+    F.deap_folder(deap, subjects=(2,), n_trials=2)  # a subject added to the folder
+    at.run()
+    assert_fine(at)
+    assert at.selectbox(key="sel_subject").options == ["s01", "s02"]
+
+
 def _tiny_checkpoint(folder: Path, ch_names, n_classes=2) -> Path:
     cfg = RBTransformerConfig(num_electrodes=len(ch_names), embed_dim=16, depth=2, heads=2,
                               head_dim=8, mlp_hidden_dim=16, num_classes=n_classes)

@@ -21,6 +21,7 @@ from .loading import (
     DataChoice,
     Fitted,
     available_devices,
+    data_stamp,
     demo_checkpoint,
     fit_model_to_data,
     load_data,
@@ -44,7 +45,7 @@ from .selection import (
 
 __all__ = [
     "DEMO_CHECKPOINT", "MAX_UPLOAD_MB", "SOURCE_LABELS", "DataChoice", "Fitted",
-    "attribute_windows", "available_devices", "compare_groups", "demo_checkpoint",
+    "attribute_windows", "available_devices", "compare_groups", "data_stamp", "demo_checkpoint",
     "few_threads", "filter_frame", "fit_model_to_data", "group_labels", "group_mean_attention",
     "load_data", "parse_channel_map", "planted_electrodes", "predict_all", "predict_windows",
     "prediction_frame", "protocol_metrics", "sample_rows", "save_uploads", "subjects_of",

@@ -58,6 +58,7 @@ class DataChoice:
     seed_reference_filters: bool = False
     drop_unknown: bool = False
     channel_map: tuple[tuple[str, str], ...] = ()  # recordings: (name in file, 10-05 name)
+    stamp: tuple = ()  # data_stamp() of the files: caches keyed on the choice see new data
 
     def describe(self) -> str:
         where = "" if self.source == "demo" else f" from {self.path}"
@@ -96,6 +97,19 @@ def load_data(choice: DataChoice, on_file=None) -> FeatureSet:
                          drop_unknown=choice.drop_unknown,
                          channel_map=dict(choice.channel_map) or None, progress=False,
                          on_file=on_file)
+
+
+def data_stamp(choice: DataChoice) -> tuple:
+    """Names, sizes and modification times of the files behind ``choice`` (a folder's own
+    files, not its subfolders): cheap, and it changes when the data on disk change."""
+    if choice.source == "demo" or not choice.path:
+        return ()
+    path = Path(choice.path).expanduser()
+    try:
+        files = sorted(p for p in path.iterdir() if p.is_file()) if path.is_dir() else [path]
+        return tuple((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in files)
+    except OSError:
+        return ()
 
 
 def parse_channel_map(text: str) -> tuple[tuple[str, str], ...]:
