@@ -19,7 +19,7 @@ from safetensors.torch import load_file, save_file
 
 from .cache import publish_mode
 from .model import RBTransformer, RBTransformerConfig
-from .montage import canonical_name
+from .montage import canonical_name, name_order
 
 CONFIG = "config.json"
 WEIGHTS = "model.safetensors"
@@ -223,8 +223,7 @@ def align_features(model: RBTransformer, metadata: dict | None, fs):
                 f"missing from the data: {', '.join(missing) or 'none'}; not in the model: "
                 f"{', '.join(extra) or 'none'}"
             )
-        order = [have.index(c) for c in want]
-        X = fs.X[:, order]
+        X = fs.X[:, name_order(fs.ch_names, metadata["ch_names"])]
         bands = metadata.get("bands")
         if bands and [list(map(float, v)) for v in bands.values()] != [
                 list(map(float, v)) for v in fs.bands.values()]:

@@ -122,7 +122,6 @@ def cmd_predict(args) -> int:
     from .cache import atomic_write_bytes
     from .checkpoint import class_names_for, data_notes, load_model
     from .infer import predict
-    from .provenance import training_note
 
     out = Path(args.out)
     if out.exists() and not args.force:
@@ -144,12 +143,19 @@ def cmd_predict(args) -> int:
     atomic_write_bytes(out, frame.to_csv(index=False).encode())
     msg = f"wrote {out}: {len(frame)} windows"
     if comparable:
-        msg += f", accuracy {(result.pred == fs.y).mean():.3f} against {fs.target}/{fs.task}"
-        note = training_note(result.in_training, result.pred == fs.y)
-        if note:
-            print(f"note: {note}", file=sys.stderr)
+        msg += ", " + _accuracy(result.pred, fs.y, result.in_training, fs)
     print(msg)
     return 0
+
+
+def _accuracy(pred, y, in_training, fs) -> str:
+    """The "accuracy A against target/task" phrase; notes on stderr any training windows."""
+    from .provenance import training_note
+
+    note = training_note(in_training, pred == y)
+    if note:
+        print(f"note: {note}", file=sys.stderr)
+    return f"accuracy {(pred == y).mean():.3f} against {fs.target}/{fs.task}"
 
 
 def build_parser() -> argparse.ArgumentParser:

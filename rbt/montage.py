@@ -87,6 +87,13 @@ def canonical_name(name: str, channel_map: Mapping[str, str] | None = None) -> s
     return table.get(name)
 
 
+def name_order(names: Sequence[str], order: Sequence[str]) -> list[int]:
+    """Indices that put channels ``names`` in ``order``, matching names as
+    :func:`canonical_name` does; a ValueError when one of ``order`` is not among them."""
+    have = [canonical_name(n) or n for n in names]
+    return [have.index(canonical_name(n) or n) for n in order]
+
+
 def resolve_channels(
     names: Sequence[str],
     channel_map: Mapping[str, str] | None = None,

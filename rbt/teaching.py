@@ -18,7 +18,7 @@ from scipy import signal
 from .bde import design_band_pass
 from .data import Recording, deap, demo
 from .data.features import baseline_segment, zscore_windows
-from .montage import canonical_name
+from .montage import name_order
 
 _LOG2_2PIE = math.log2(2 * math.pi * math.e)
 
@@ -84,8 +84,7 @@ def window_steps(rec: Recording, trial: int, window: int, bands: dict, *, length
 def in_order(values: np.ndarray, names: list[str], order: list[str]) -> np.ndarray:
     """Rows of ``values`` (one per channel in ``names``) rearranged to ``order`` (e.g. the
     model's electrode order), matching names as the montage does (case, aliases)."""
-    have = [canonical_name(n) or n for n in names]
-    return values[[have.index(canonical_name(n) or n) for n in order]]
+    return values[name_order(names, order)]
 
 
 def token_embeddings(model, x: np.ndarray) -> np.ndarray:

@@ -19,6 +19,7 @@ from ..checkpoint import (
     align_features,
     class_names_for,
     preprocessing_differences,
+    target_note,
     uses_reference_filters,
 )
 from ..data import FeatureSet, load_features
@@ -207,7 +208,7 @@ def fit_model_to_data(model: RBTransformer, meta: dict | None, fs: FeatureSet) -
             f"({', '.join(map(str, fs.class_names))}). Choose the target and task the model was "
             f"trained for in the sidebar{' (' + what + ')' if meta.get('target') else ''}. "
             "Until then no true labels or accuracy are shown.")
-    elif meta.get("target") and (meta["target"], meta.get("task")) != (fs.target, fs.task):
+    elif target_note(meta, fs):
         warnings.append(
             f"The model was trained to predict {what}; the labels shown are "
             f"{fs.target}/{fs.task}. Accuracy then compares two different things; choose "

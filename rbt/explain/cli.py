@@ -103,9 +103,8 @@ def _selection(table, subjects, trials):
 def cmd_explain(args) -> int:
     from ..cache import atomic_savez
     from ..checkpoint import data_notes, load_model
-    from ..cli import _load
+    from ..cli import _accuracy, _load
     from ..device import resolve_device
-    from ..provenance import training_note
     from .features import explain_features
 
     out = Path(args.out)
@@ -131,9 +130,6 @@ def cmd_explain(args) -> int:
     for note in data_notes(meta, fs, scored=result.y is not None):
         print(f"note: {note}", file=sys.stderr)
     if result.y is not None:
-        msg += f"; accuracy {(result.pred == result.y).mean():.3f} against {fs.target}/{fs.task}"
-        note = training_note(result.in_training, result.pred == result.y)
-        if note:
-            print(f"note: {note}", file=sys.stderr)
+        msg += "; " + _accuracy(result.pred, result.y, result.in_training, fs)
     print(msg)
     return 0

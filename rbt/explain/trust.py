@@ -115,7 +115,7 @@ def infidelity_score(p: Prepared, attributions: np.ndarray, n_perturb_samples: i
         response = run(torch.zeros_like(attr), False)  # E[(f(x) - f(x'))^2]
     with np.errstate(invalid="ignore", divide="ignore"):
         rel = np.where(response > 0, raw / response, np.nan)
-    value = float(np.nanmean(rel)) if np.isfinite(rel).any() else float("nan")
+    value = _finite_mean(rel)
     return TrustMetric(
         "infidelity",
         value,
@@ -197,6 +197,11 @@ def sanity_check(model, X, method: str = "integrated_gradients", target=None,
     return _randomisation(p, attributions, reinit_seed, absolute).value
 
 
+def _finite_mean(values: np.ndarray) -> float:
+    """The mean of the finite per-window values (NaN when there are none)."""
+    return float(np.nanmean(values)) if np.isfinite(values).any() else float("nan")
+
+
 def _randomisation(p: Prepared, attributions, reinit_seed: int, absolute: bool) -> TrustMetric:
     mine = p.run(p.x, p.target, p.baselines).cpu().numpy() if attributions is None \
         else np.asarray(attributions)
@@ -204,7 +209,7 @@ def _randomisation(p: Prepared, attributions, reinit_seed: int, absolute: bool) 
     rand = replace(p, model=clone, fwd=type(p.fwd)(clone, p.opts["output"]))
     theirs = rand.run(p.x, p.target, p.baselines).cpu().numpy()
     rho = row_spearman(np.abs(mine), np.abs(theirs)) if absolute else row_spearman(mine, theirs)
-    value = float(np.nanmean(rho)) if np.isfinite(rho).any() else float("nan")
+    value = _finite_mean(rho)
     return TrustMetric(
         "randomisation_spearman", value,
         "Rank correlation with the map of the same model with random weights (Adebayo et al. "
@@ -226,7 +231,7 @@ def attention_agreement(attributions, attention) -> TrustMetric:
         raise ValueError(f"attention must be (windows, depth, heads, E, E) or a rollout "
                          f"(windows, E, E) for {attributions.shape[:2]}; got {att.shape}")
     rho = row_spearman(attention_received(rollout), np.abs(attributions).sum(axis=-1))
-    value = float(np.nanmean(rho)) if np.isfinite(rho).any() else float("nan")
+    value = _finite_mean(rho)
     return TrustMetric(
         "attention_agreement", value,
         "Spearman correlation between the attention each electrode receives (rollout) and its "
