@@ -29,3 +29,30 @@ def demo_valence(tmp_path_factory):
         mp.setenv("RBT_CACHE_DIR", str(folder))
         fs = load_features("demo", target="valence", task="binary", progress=False)
     return dataclasses.replace(fs), folder
+
+
+def _address_space_bytes() -> int:
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmSize:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+@pytest.fixture
+def memory_limit():
+    """Cap this process's address space for one test (its current size plus 3 GiB), so that
+    a hostile input that blows up allocates into a MemoryError that fails the test instead of
+    exhausting the machine. Yields the headroom in bytes; the old limit is restored after."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    headroom = 3 * 1024**3
+    cap = _address_space_bytes() + headroom
+    if hard != resource.RLIM_INFINITY:
+        cap = min(cap, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
+    try:
+        yield headroom
+    finally:
+        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
