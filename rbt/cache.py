@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from . import __version__
+from .safeio import require_regular_file
 
 
 def cache_dir() -> Path:
@@ -72,7 +73,7 @@ def atomic_savez(path: Path, **arrays) -> None:
 def file_digest(path: Path) -> str:
     """SHA-256 of the file's content, remembered against its path, size and mtime."""
     path = Path(path).resolve()
-    st = path.stat()
+    st = require_regular_file(path)  # a FIFO or device would block or never end
     stamp = f"{path}|{st.st_size}|{st.st_mtime_ns}"
     index_path = cache_dir() / "digests.json"
     try:

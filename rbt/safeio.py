@@ -95,8 +95,9 @@ def check_output(path, force: bool = False, inputs: Iterable = ()) -> Path:
     """Check that ``path`` may be written as a regular file; returns it.
 
     Refused, with :class:`OutputPathError`: a symlink (dangling or not), anything that is not
-    a regular file (a folder, FIFO, device), or one of ``inputs`` (or a file inside an input
-    folder). An existing regular file needs ``force`` (``FileExistsError`` otherwise).
+    a regular file (a folder, FIFO, device), or an existing file that is one of ``inputs`` or
+    lies inside an input folder (it may be read as data). An existing regular file needs
+    ``force`` (``FileExistsError`` otherwise).
     """
     path = Path(path)
     try:
@@ -109,7 +110,7 @@ def check_output(path, force: bool = False, inputs: Iterable = ()) -> Path:
     if st is not None and not stat.S_ISREG(st.st_mode):
         raise OutputPathError(f"{path}: is {_kind(st.st_mode)}; the output must be a regular "
                               "file (--force replaces only regular files)")
-    for given in inputs:
+    for given in inputs if st is not None else ():  # a file not there yet is no input
         if given is None:
             continue
         if is_same_or_inside(path, Path(given)):
@@ -117,8 +118,6 @@ def check_output(path, force: bool = False, inputs: Iterable = ()) -> Path:
                                   "output path so the input is not overwritten")
     if st is not None and not force:
         raise FileExistsError(f"{path} exists; pass --force to overwrite it")
-    if not path.parent.is_dir():
-        raise OutputPathError(f"{path}: its folder {path.parent} does not exist")
     return path
 
 

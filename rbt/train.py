@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sys
+import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -27,7 +28,7 @@ from torch import nn
 
 from . import __version__, provenance
 from .cache import atomic_write_bytes
-from .checkpoint import save_checkpoint
+from .checkpoint import CheckpointError, save_checkpoint
 from .data.labels import RULES
 from .device import resolve_device
 from .model import RBTransformer, RBTransformerConfig
@@ -53,6 +54,19 @@ class TrainConfig:
     oversample: bool = False  # SMOTE on each training fold
     seed: int = 0
     model: dict = field(default_factory=dict)  # RBTransformerConfig overrides
+
+    def __post_init__(self):
+        for name in ("epochs", "batch_size", "late_batch_size"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive integer; got {value!r}")
+        for name, low, high in (("lr", 0.0, 10.0), ("weight_decay", 0.0, 10.0),
+                                ("min_lr", 0.0, 10.0), ("label_smoothing", 0.0, 0.99)):
+            value = getattr(self, name)
+            if not isinstance(value, int | float) or not low <= value <= high or (
+                    name == "lr" and value == 0):
+                raise ValueError(f"{name} must be a number from {low:g} to {high:g}"
+                                 f"{' (not 0)' if name == 'lr' else ''}; got {value!r}")
 
 
 def split_folds(fs, split: str, folds: int, seed: int = 0):
@@ -170,7 +184,7 @@ def fit(fs, *, split: str = "trial-kfold", folds: int = 5, per_subject: bool = F
                          "trial-kfold")
     dev = resolve_device(device)
     n_classes = fs.n_classes
-    out = Path(out) if out else None
+    out = _writable_folder(Path(out)) if out else None
     run_key = _run_key(fs, split, folds, per_subject, cfg)
     state = _load_progress(out, run_key, overwrite, train_final, keep_fold_models)
     plan = _plan(fs, split, folds, per_subject, cfg.seed)
@@ -202,11 +216,51 @@ def fit(fs, *, split: str = "trial-kfold", folds: int = 5, per_subject: bool = F
         final = train_model(fs.X, fs.y, n_classes, cfg, dev, desc="final model (all data)",
                             progress=progress)
     if out:
-        if final is not None:
-            save_checkpoint(final, out, _metadata(fs, split, cfg, metrics), overwrite=True)
-        atomic_write_bytes(out / "metrics.json", json.dumps(metrics, indent=2).encode())
-        (out / "progress.json").unlink(missing_ok=True)
+        _save_results(out, final, _metadata(fs, split, cfg, metrics), metrics)
     return final, metrics
+
+
+def _writable_folder(out: Path) -> Path:
+    """Check before any training that ``out`` is (or can become) a folder rbt can write in."""
+    if out.exists() and not out.is_dir():
+        raise NotADirectoryError(f"{out}: is not a folder; --out names the checkpoint folder "
+                                 "to write")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = tempfile.NamedTemporaryFile(dir=out, prefix=".rbt-write-check-")
+        probe.close()
+    except OSError as err:
+        raise OSError(f"{out}: cannot write there ({err.strerror or err}); choose another "
+                      "--out") from err
+    return out
+
+
+def _save_results(out: Path, final, metadata: dict, metrics: dict) -> None:
+    """Write the final model and metrics.json; if that fails (a full disk), save them to a new
+    folder in the temporary directory instead and say where, so the trained model is kept."""
+    def write(folder: Path) -> None:
+        if final is not None:
+            save_checkpoint(final, folder, metadata, overwrite=True)
+        atomic_write_bytes(folder / "metrics.json", json.dumps(metrics, indent=2).encode())
+
+    try:
+        write(out)
+    except (OSError, CheckpointError) as err:
+        reason = getattr(err, "strerror", None) or err
+        try:
+            rescue = Path(tempfile.mkdtemp(prefix=f"rbt-rescued-{out.name}-"))
+            write(rescue)
+        except (OSError, CheckpointError) as again:
+            raise OSError(
+                f"{out}: could not write the trained model ({reason}), nor a rescue copy in "
+                f"{tempfile.gettempdir()} ({getattr(again, 'strerror', None) or again}). The "
+                f"cross-validation results are kept in {out / 'progress.json'}: free some space "
+                "and run the same command again to train only the final model.") from err
+        raise OSError(
+            f"{out}: could not write the trained model ({reason}). It was saved to {rescue} "
+            "instead (the checkpoint and metrics.json): move that folder where you want it."
+        ) from err
+    (out / "progress.json").unlink(missing_ok=True)
 
 
 def _plan(fs, split, folds, per_subject, seed):

@@ -14,11 +14,12 @@ from ..montage import resolve_channels
 from ..progress import progress_bar
 from . import deap, demo, dreamer, raw, seed
 from .features import FeatureParams, recording_features
-from .labels import RULES, make_labels
+from .labels import RULES, LabelError, make_labels, missing_ratings, trials_named
 from .recording import DataFormatError, FeatureSet, Recording, Trial
 
 __all__ = [
-    "DataFormatError", "FeatureParams", "FeatureSet", "Recording", "Trial", "SOURCES",
+    "DataFormatError", "FeatureParams", "FeatureSet", "LabelError", "Recording", "Trial",
+    "SOURCES",
     "load_features", "RULES",
 ]
 
@@ -69,6 +70,10 @@ def load_features(
     """
     if source not in SOURCES:
         raise ValueError(f"source must be one of {', '.join(SOURCES)}; got {source!r}")
+    if channel_map is not None and (not isinstance(channel_map, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in channel_map.items())):
+        raise ValueError("channel_map must map channel names (str) to 10-05 names (str); got "
+                         f"{type(channel_map).__name__}")
     params = params or FeatureParams()
     reader = _READERS[source]
     if source == "demo":
@@ -136,6 +141,20 @@ def load_features(
 
 
 def with_labels(fs: FeatureSet, target: str | None, task: str | None = None) -> FeatureSet:
-    """The same features labelled for ``target`` and ``task``."""
+    """The same features labelled for ``target`` and ``task``.
+
+    A missing (NaN) rating of the target is an error naming its trials, unless the features
+    were made with ``nonfinite="drop"``: then those trials are left out, and ``fs.notes`` says
+    which."""
+    rule = RULES.get(fs.dataset)
+    name = (target.strip().lower() if isinstance(target, str) else target) or (
+        rule.default_target if rule else None)
+    missing = missing_ratings(fs.table, name) if rule else np.zeros(len(fs), bool)
+    if missing.any() and fs.params.get("nonfinite") == "drop":
+        note = (f"left out {int(missing.sum())} window(s) whose {name} rating is missing: "
+                f"{trials_named(fs.table, missing)}")
+        fs = replace(fs.subset(~missing), notes=[*fs.notes, note])
+        if not len(fs):
+            raise LabelError(f"{fs.source}: every {name} rating is missing; nothing is left")
     fs.y, fs.class_names, fs.target, fs.task = make_labels(fs.dataset, fs.table, target, task)
     return fs

@@ -82,6 +82,20 @@ def _nonfinite_message(rec: Recording, trial: Trial, part: str, data: np.ndarray
             "drop the affected windows instead.")
 
 
+def _refuse_flat(rec: Recording, trial: Trial, windows: np.ndarray) -> None:
+    """A channel that is constant over a window has no band power: BDE would be -inf, or,
+    after the whole-window z-score, a filter transient passed off as a value."""
+    flat = windows.max(axis=2) == windows.min(axis=2)  # (windows, channels)
+    if flat.any():
+        chans = [rec.ch_names[i] for i in np.flatnonzero(flat.any(axis=0))]
+        raise DataFormatError(
+            f"{rec.source}: subject {trial.subject} trial {trial.trial}: channel(s) "
+            f"{', '.join(chans[:10])}{' ...' if len(chans) > 10 else ''} are flat (constant) in "
+            f"{int(flat.any(axis=1).sum())} of {len(windows)} window(s), so they have no band "
+            "power. Remove or repair those channels (for a recording, mark them bad in the "
+            "file or leave them out with a channel map).")
+
+
 def recording_features(
     rec: Recording, params: FeatureParams, progress: bool = False
 ) -> tuple[np.ndarray, pd.DataFrame]:
@@ -114,13 +128,8 @@ def recording_features(
             windows, starts = windows[keep], starts[keep]
             if len(starts) == 0:
                 continue
+        _refuse_flat(rec, trial, windows)
         z = zscore_windows(windows)
-        flat = ~np.isfinite(z).all(axis=(1, 2))
-        if flat.any():
-            raise DataFormatError(
-                f"{rec.source}: subject {trial.subject} trial {trial.trial} has "
-                f"{int(flat.sum())} window(s) with zero variance (a flat recording)"
-            )
         de = band_differential_entropy(z, fs_filter, bands, params.order)
         if trial.baseline is not None:
             base = np.asarray(trial.baseline, dtype=np.float64)

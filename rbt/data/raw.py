@@ -8,6 +8,7 @@ class when training on such files.
 
 from __future__ import annotations
 
+import os
 import warnings
 from pathlib import Path
 
@@ -15,10 +16,12 @@ import mne
 import numpy as np
 
 from ..montage import UnknownChannelsError, canonical_name
+from ..safeio import read_bytes, require_regular_file
 from .recording import DataFormatError, Recording, Trial
 
 DATASET = "raw"
 DEFAULT_SFREQ = 128.0  # the rate the published filters and 512-sample windows were made for
+MIN_SFREQ, MAX_SFREQ = 100.0, 4096.0  # the bands' top edge is 49 Hz; kHz rates are unstable
 SUFFIXES = (".edf", ".bdf", ".fif", ".fif.gz", ".vhdr", ".set", ".gdf", ".cnt", ".mff")
 
 
@@ -27,9 +30,13 @@ def source_files(path: str | Path) -> list[Path]:
     if not path.exists():
         raise DataFormatError(f"{path}: no such file or folder (expected an EEG recording that "
                               f"MNE reads: {', '.join(SUFFIXES)})")
-    if path.is_file():
+    if path.name.lower().endswith(".mff") and path.is_dir():  # EGI's recordings are folders
         return [path]
-    files = sorted(p for p in path.iterdir() if p.name.lower().endswith(SUFFIXES))
+    if not path.is_dir():
+        require_regular_file(path, DataFormatError, "an EEG recording or a folder of them")
+        return [path]
+    files = sorted(p for p in path.iterdir()
+                   if p.name.lower().endswith(SUFFIXES) and (p.is_file() or p.is_dir()))
     if not files:
         raise DataFormatError(f"{path}: no EEG recordings ({', '.join(SUFFIXES)}) in this folder")
     return files
@@ -50,14 +57,10 @@ def read_file(
 ) -> Recording:
     """Read, keep EEG channels, resample to ``sfreq`` (None keeps the file's rate), cut trials."""
     file = Path(file)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            raw = mne.io.read_raw(file, preload=True, verbose="error")
-    except Exception as err:  # MNE raises many types for bad files
-        message = " ".join(str(err).split())
-        raise DataFormatError(f"{file}: MNE cannot read this file ({type(err).__name__}: "
-                              f"{message})") from err
+    if sfreq is not None and not MIN_SFREQ <= sfreq <= MAX_SFREQ:
+        raise ValueError(f"the resampling rate must be from {MIN_SFREQ:g} Hz (above twice the "
+                         f"gamma band's 49 Hz) to {MAX_SFREQ:g} Hz; got {sfreq:g} Hz")
+    raw = _read_raw(file)
     if channel_map:
         raw.rename_channels({k: v for k, v in channel_map.items() if k in raw.ch_names})
     events = _stim_events(raw)
@@ -89,6 +92,61 @@ def read_file(
     for t in trials:
         t.subject = file.stem
     return Recording(DATASET, str(file), list(raw.ch_names), fs, trials)
+
+
+def _read_raw(file: Path):
+    """MNE's reader, made strict: companion files must lie beside the recording (a header may
+    not point elsewhere), and truncated files or channels without a scale are errors."""
+    if not (file.suffix.lower() == ".mff" and file.is_dir()):
+        require_regular_file(file, DataFormatError, "an EEG recording")
+    folder = Path(os.path.realpath(file)).parent
+    if file.suffix.lower() == ".vhdr":
+        _check_brainvision_header(file, folder)
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            raw = mne.io.read_raw(file, preload=False, verbose="warning")
+            for name in raw.filenames:  # what MNE will read the samples from
+                _check_companion(file, folder, Path(name))
+            raw.load_data(verbose="warning")
+    except DataFormatError:
+        raise
+    except Exception as err:  # MNE raises many types for bad files
+        message = " ".join(str(err).split())
+        raise DataFormatError(f"{file}: MNE cannot read this file ({type(err).__name__}: "
+                              f"{message})") from err
+    for warning in caught:
+        text = " ".join(str(warning.message).split())
+        if "does not match the file size" in text:
+            raise DataFormatError(f"{file}: the file is truncated: its header declares more "
+                                  "data records than the file holds (an export that did not "
+                                  "finish?). Export the recording again.")
+        if "Scaling factor will not be defined" in text:
+            chans = text.split(":", 1)[-1].strip()
+            raise DataFormatError(f"{file}: channel(s) {chans} have equal digital minimum and "
+                                  "maximum in the header, so their samples cannot be scaled "
+                                  "to volts. Fix the header or leave those channels out.")
+    return raw
+
+
+def _check_companion(file: Path, folder: Path, companion: Path) -> None:
+    real = Path(os.path.realpath(companion))
+    if real != folder and folder not in real.parents:
+        raise DataFormatError(f"{file}: refers to a data file outside its own folder "
+                              f"({companion.name}); a recording's companion files must lie "
+                              "beside it")
+    require_regular_file(real, DataFormatError, f"a data file of {file.name}")
+
+
+def _check_brainvision_header(file: Path, folder: Path) -> None:
+    """BrainVision headers name their data and marker files (``DataFile=``, ``MarkerFile=``);
+    only plain names of files beside the header are allowed."""
+    text = read_bytes(file, 16 * 1024**2, DataFormatError, "a BrainVision header").decode(
+        "latin-1")
+    for line in text.splitlines():
+        key, sep, value = line.partition("=")
+        if sep and key.strip().lower() in ("datafile", "markerfile"):
+            _check_companion(file, folder, folder / value.strip())
 
 
 def _stim_events(raw) -> np.ndarray | None:

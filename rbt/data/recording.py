@@ -58,6 +58,7 @@ class FeatureSet:
     task: str | None = None
     y: np.ndarray | None = None  # int64 class index per window
     class_names: list[str] | None = None
+    notes: list[str] = field(default_factory=list)  # what reading changed, for the user
 
     def __len__(self) -> int:
         return len(self.X)

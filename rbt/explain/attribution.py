@@ -38,6 +38,9 @@ METHODS: dict[str, str] = {
 
 MASKS = ("cell", "electrode", "band")
 OUTPUTS = ("logit", "probability")
+# more integration steps or samples than this gain nothing measurable and cost hours (and
+# Gauss-Legendre nodes for 10^6 steps need terabytes)
+MAX_SAMPLES = 1000
 
 # Options each method accepts, with their defaults. "output", "noise_level" etc. are shared.
 _METHOD_OPTIONS: dict[str, dict] = {
@@ -93,8 +96,11 @@ def resolve_options(method: str, smoothgrad: bool, options: dict) -> dict:
     if opts["output"] not in OUTPUTS:
         raise ValueError(f"output must be one of {', '.join(OUTPUTS)}; got {opts['output']!r}")
     for name in ("n_steps", "n_samples", "n_baselines", "nt_samples"):
-        if name in opts and (not isinstance(opts[name], int | np.integer) or opts[name] < 1):
-            raise ValueError(f"{name} must be a positive integer; got {opts[name]!r}")
+        if name in opts and (not isinstance(opts[name], int | np.integer)
+                             or isinstance(opts[name], bool)
+                             or not 1 <= opts[name] <= MAX_SAMPLES):
+            raise ValueError(f"{name} must be an integer from 1 to {MAX_SAMPLES}; got "
+                             f"{opts[name]!r}")
     if "mask" in opts and opts["mask"] not in MASKS:
         raise ValueError(f"mask must be one of {', '.join(MASKS)}; got {opts['mask']!r}")
     if smoothgrad and method == "gradient_shap" and opts["stdevs"]:

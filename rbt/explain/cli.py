@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from .attribution import MASKS, METHODS
+from .attribution import MASKS, MAX_SAMPLES, METHODS
 from .inputs import BASELINES
 
 #: short names accepted by --method
@@ -21,6 +21,19 @@ def _method(name: str) -> str:
         raise argparse.ArgumentTypeError(
             f"unknown method {name!r}; choose from {', '.join(METHODS)} or a short name: {short}")
     return name
+
+
+def _int_between(low: int, high: int):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer; got {text!r}") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be from {low} to {high}; got {value}")
+        return value
+
+    return parse
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
@@ -45,7 +58,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--class", dest="explain_class", default="predicted",
                    help="class to explain: predicted (default), true, a class name or index")
     p.add_argument("--smoothgrad", action="store_true", help="wrap the method in SmoothGrad")
-    p.add_argument("--n-steps", type=int, default=50, help="integrated gradients steps")
+    p.add_argument("--n-steps", type=_int_between(1, MAX_SAMPLES), default=50,
+                   help=f"integrated gradients steps (1 to {MAX_SAMPLES})")
     p.add_argument("--mask", choices=MASKS, default="cell",
                    help="occlusion / feature ablation: remove cells, electrodes or bands")
     p.add_argument("--output", choices=("logit", "probability"), default="logit",
@@ -60,7 +74,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
                    help="explain only these trial numbers (of every chosen subject)")
     p.add_argument("--out", required=True, type=Path, help="output .npz file")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
-    p.add_argument("--internal-batch-size", type=int,
+    p.add_argument("--internal-batch-size", type=_int_between(1, 1 << 24),
                    help="model inputs per forward pass; bounds memory (default: 256 on CPU, "
                    "16384 on GPU)")
     p.add_argument("--seed", type=int, default=0)
@@ -103,18 +117,17 @@ def _selection(table, subjects, trials):
 def cmd_explain(args) -> int:
     from ..cache import atomic_savez
     from ..checkpoint import data_notes, load_model
-    from ..cli import _accuracy, _load
+    from ..cli import _accuracy, _inputs, _load
     from ..device import resolve_device
+    from ..safeio import check_output
     from .features import explain_features
 
-    out = Path(args.out)
-    if out.exists() and not args.force:
-        raise FileExistsError(f"{out} exists; pass --force to overwrite it")
+    out = check_output(args.out, args.force, _inputs(args))
     target = args.explain_class
     if target.lstrip("-").isdigit():
         target = int(target)
     device = resolve_device(args.device)
-    batch = args.internal_batch_size or (256 if device.type == "cpu" else 16384)
+    batch = args.internal_batch_size or (256 if device.type == "cpu" else 16384)  # never 0
     model, meta = load_model(args.model)
     fs = _load(args, meta)
     index = (_selection(fs.table, args.subjects, args.trials)
