@@ -7,8 +7,9 @@ page pays for it. This entry page is the overview; the others are in ``pages/``.
 
 import common
 import streamlit as st
+from serving import plain, plain_message
 
-from rbt.dashboard import SOURCE_LABELS
+from rbt.dashboard import SOURCE_LABELS, demo_checkpoint
 from rbt.data.demo import PLANTED_EFFECTS
 from rbt.provenance import training_note
 
@@ -30,18 +31,25 @@ cols[1].metric("Subjects", f.table["subject"].nunique())
 cols[2].metric("Electrodes", len(f.ch_names))
 cols[3].metric("Blocks × heads", f"{cfg.depth} × {cfg.heads}")
 meta = f.meta or {}
-cv = (meta.get("metrics") or {}).get("accuracy")
-if isinstance(cv, dict):
+metrics = meta.get("metrics") if isinstance(meta.get("metrics"), dict) else {}
+cv = metrics.get("accuracy")
+if not (isinstance(cv, dict) and all(isinstance(cv.get(k), (int, float)) for k in ("mean", "std"))):
+    cv = None  # metadata that does not hold numbers shows no score
+protocol = plain(metrics.get("protocol"))
+if cv:
     cols[4].metric("Cross-validated accuracy", f"{cv['mean']:.1%}",
-                   help=f"{meta['metrics'].get('protocol')}, from the checkpoint's metadata")
-trained = (f", trained on {meta.get('dataset')} for {meta.get('target')}/{meta.get('task')}"
-           if meta.get("target") else "")
-honest = (f"; cross-validated accuracy {cv['mean']:.1%} ± {cv['std']:.1%} under "
-          f"{meta['metrics'].get('protocol')}" if isinstance(cv, dict) else "")
+                   help=f"{protocol}, from the checkpoint's metadata")
+trained = (f", trained on {plain(meta.get('dataset'))} for "
+           f"{plain(meta.get('target'))}/{plain(meta.get('task'))}" if meta.get("target") else "")
+honest = (f"; cross-validated accuracy {cv['mean']:.1%} ± {cv['std']:.1%} under {protocol}"
+          if cv else "")
+model = ("the shipped demo checkpoint (assets/demo-checkpoint)"
+         if loaded.model_path == str(demo_checkpoint()) else plain_message(loaded.model_path))
+labels = plain(f"{f.fs.target or 'without labels'}{'/' + f.fs.task if f.fs.task else ''} "
+               f"({', '.join(map(str, f.class_names))})")
 st.markdown(
-    f"**Data:** {SOURCE_LABELS[loaded.choice.source]}, labelled "
-    f"{f.fs.target or 'without labels'}{'/' + f.fs.task if f.fs.task else ''} "
-    f"({', '.join(f.class_names)}).  \n**Model:** `{loaded.model_path}`{trained}{honest}.")
+    f"**Data:** {SOURCE_LABELS[loaded.choice.source]}, labelled {labels}.  \n"
+    f"**Model:** {model}{trained}{honest}.")
 seen_note = training_note(f.in_training, where="") if f.y is not None else None
 if seen_note:
     st.caption(f"{seen_note[0].upper()}{seen_note[1:]}. The Learn page shows how the evaluation "

@@ -8,6 +8,7 @@ import re
 import numpy as np
 import pandas as pd
 import streamlit as st
+from serving import plain
 
 PLOT_CONFIG = {"displaylogo": False, "scrollZoom": False}
 TRUST_NAMES = {"convergence_delta": "convergence δ", "sensitivity_max": "sensitivity",
@@ -25,6 +26,7 @@ def chart(fig, name: str, data=None, key: str | None = None) -> None:
 
 def export_menu(fig, name: str, data=None) -> None:
     """Download buttons for a figure (HTML) and its numbers (CSV for tables, else NPZ)."""
+    from rbt.safeio import spreadsheet_safe
     from rbt.viz.export import arrays_npz, figure_html, table_csv
 
     name = re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("_")
@@ -34,7 +36,7 @@ def export_menu(fig, name: str, data=None) -> None:
                                file_name=f"{name}.html", mime="text/html", on_click="ignore",
                                key=f"html_{name}")
         if isinstance(data, pd.DataFrame):
-            st.download_button("Numbers (CSV)", lambda: table_csv(data),
+            st.download_button("Numbers (CSV)", lambda: table_csv(spreadsheet_safe(data)),
                                file_name=f"{name}.csv", mime="text/csv", on_click="ignore",
                                key=f"csv_{name}")
         elif data is not None:
@@ -59,7 +61,7 @@ def trust_panel(result: dict) -> None:
     st.markdown("**Trust**", help="Checks of this attribution map (rbt.explain.trust_metrics), "
                 "from 16 perturbations and 2 re-attributions of this window.")
     if "error" in result:
-        st.warning(f"The trust checks failed for this method: {result['error']}")
+        st.warning(f"The trust checks failed for this method: {plain(result['error'])}")
         return
     for m in result["metrics"]:
         flag = "" if m["ok"] is None else (" ✓" if m["ok"] else " ⚠")

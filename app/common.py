@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import tempfile
 import threading
 from collections import OrderedDict
 from contextlib import nullcontext
@@ -16,10 +15,12 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import serving
 import streamlit as st
 
 # figures with their export menus live in charts.py; pages reach them through this module
 from charts import band_frame, chart, export_menu, pairs_frame, trust_panel  # noqa: F401
+from serving import plain, plain_message
 
 from rbt import dashboard as dash
 from rbt.checkpoint import CheckpointError
@@ -32,7 +33,6 @@ USER_ERRORS = (DataFormatError, CheckpointError, UnknownChannelsError, ValueErro
 SYNTHETIC_NOTE = ("The demo data are **synthetic**: generated EEG with class effects planted "
                   "at known electrodes and bands, so you can check that the model and its "
                   "explanations find them. They are not recordings of people.")
-UPLOAD_DIR = Path(tempfile.gettempdir()) / "rbt-dashboard-uploads"
 BASELINES = {"zeros": "zeros (no change from rest)", "subject_mean": "the subject's mean window",
              "sample": "other windows, drawn at random"}
 BASELINE_HELP = {
@@ -210,22 +210,38 @@ def max_upload_mb() -> float:
 
 
 def handle_upload(files) -> str | None:
-    """Save uploaded recording file(s); show an error saying what to do when they cannot be."""
+    """Keep uploaded recording file(s) in this session's own folder once they open as a
+    recording (a new upload replaces the last); show an error saying what to do otherwise."""
+    uploads = serving.session_uploads()
+    files = files if isinstance(files, list) else [files] if files else []
     if not files:
+        uploads.clear()  # removed from the widget: deleted from the server too
+        st.session_state.pop("_upload", None)
         return None
-    files = files if isinstance(files, list) else [files]
     key = tuple(f.file_id for f in files)
     saved = st.session_state.get("_upload")
-    if saved and saved[0] == key:  # already written: don't hash and write it on every rerun
-        return saved[1]
+    if saved and saved[0] == key:  # already kept: don't write it on every rerun
+        if not uploads.expired:
+            uploads.touch()
+            return saved[1]
+        st.session_state.pop("_upload", None)
+        st.session_state["_upload_gen"] = st.session_state.get("_upload_gen", 0) + 1
+        st.warning(f"The upload was deleted after {uploads.store.ttl / 60:.0f} min without "
+                   "use. Upload it again.")
+        return None
     try:
-        path = str(dash.save_uploads([(f.name, f.getvalue()) for f in files], UPLOAD_DIR,
-                                     max_mb=max_upload_mb()))
-    except (ValueError, OSError) as err:
-        st.error(f"Upload refused: {err}")
+        path = str(uploads.save([(f.name, f.getvalue()) for f in files],
+                                max_mb=max_upload_mb(), validate=dash.check_recording))
+    except Exception as err:  # any failure to keep or open it is the upload's fault
+        st.session_state.pop("_upload", None)
+        st.error(f"Upload refused: {plain_message(_message(err))}")
         return None
     st.session_state["_upload"] = (key, path)
     return path
+
+
+def _message(err: Exception) -> str:
+    return str(err).strip() or type(err).__name__
 
 
 def sidebar() -> tuple[dash.DataChoice | None, str, str]:
@@ -235,12 +251,12 @@ def sidebar() -> tuple[dash.DataChoice | None, str, str]:
     sources = list(dash.SOURCE_LABELS)
     source = sb.selectbox("Source", sources, format_func=dash.SOURCE_LABELS.get, key="source")
     path, choice, renames = None, None, ()
-    seed_ref = drop_unknown = False
+    seed_ref = drop_unknown = uploaded = False
     if source in ("deap", "dreamer", "seed"):
         hint = {"deap": "data_preprocessed_python/", "dreamer": "DREAMER.mat",
                 "seed": "Preprocessed_EEG/"}[source]
-        path = sb.text_input(f"Path to {hint}", key=f"path_{source}",
-                             placeholder=f"/data/{hint}").strip() or None
+        path = serving.typed_path(sb, f"Path to {hint}", key=f"path_{source}",
+                                  placeholder=f"/data/{hint}")
         if source == "seed":
             seed_ref = sb.checkbox("Reference filters (128 Hz)", key="seed_ref",
                                    help="Official SEED checkpoints expect features filtered as "
@@ -249,12 +265,16 @@ def sidebar() -> tuple[dash.DataChoice | None, str, str]:
         how = sb.radio("Recording", ["Upload", "Path on this machine"], key="raw_how",
                        horizontal=True)
         if how == "Upload":
+            gen = st.session_state.get("_upload_gen", 0)
             files = sb.file_uploader(
                 "EEG recording (plus .vmrk/.eeg or .fdt companions)", accept_multiple_files=True,
-                key="upload", help=f"Up to {max_upload_mb():.0f} MB.")
+                key="upload" if not gen else f"upload_{gen}",
+                help=f"Up to {max_upload_mb():.0f} MB. Only this browser session can use it; "
+                     "it is deleted when the session ends or after an idle time.")
             path = handle_upload(files)
+            uploaded = path is not None
         else:
-            path = sb.text_input("Path to the recording", key="path_raw").strip() or None
+            path = serving.typed_path(sb, "Path to the recording", key="path_raw")
         drop_unknown = sb.checkbox("Drop channels that are not 10-05 electrodes",
                                    key="drop_unknown")
         text = sb.text_input("Rename channels", key="channel_map",
@@ -264,7 +284,7 @@ def sidebar() -> tuple[dash.DataChoice | None, str, str]:
         try:
             renames = dash.parse_channel_map(text)
         except ValueError as err:
-            sb.error(str(err))
+            sb.error(plain(err))
             path = None  # nothing is loaded until the renames make sense
     targets = dash.targets_for(source)
     target = sb.selectbox("Target", targets, key=f"target_{source}")
@@ -276,7 +296,7 @@ def sidebar() -> tuple[dash.DataChoice | None, str, str]:
     if source == "demo" or path:
         choice = dash.DataChoice(source=source, path=path, target=target, task=task,
                                  seed_reference_filters=seed_ref, drop_unknown=drop_unknown,
-                                 channel_map=renames)
+                                 channel_map=renames, keep_on_disk=not uploaded)
         choice = dataclasses.replace(choice, stamp=dash.data_stamp(choice))
     sb.header("Model")
     kind = sb.radio("Checkpoint", ["Shipped demo checkpoint", "Checkpoint folder"],
@@ -286,7 +306,7 @@ def sidebar() -> tuple[dash.DataChoice | None, str, str]:
     if kind == "Shipped demo checkpoint":
         model_path = str(dash.demo_checkpoint())
     else:
-        model_path = sb.text_input("Checkpoint folder", key="model_path").strip()
+        model_path = serving.typed_path(sb, "Checkpoint folder", key="model_path") or ""
     device = sb.selectbox("Device", dash.available_devices(), key="device")
     sb.header("Figures")
     sb.radio("Image format of the chart toolbar's camera", ["png", "svg"], key="image_format",
@@ -310,8 +330,9 @@ def load(choice, model_path: str, device: str) -> Loaded | None:
     try:
         with box:
             if first:
-                st.write(f"Reading {choice.describe()} and computing BDE features "
-                         "(cached on disk after the first time)…")
+                st.write(f"Reading {plain_message(choice.describe())} and computing BDE features "
+                         + ("…" if not choice.keep_on_disk else
+                            "(cached on disk after the first time)…"))
             fs = data_resource(choice, on_file=_file_progress() if first else None)
             if first:
                 st.write(f"{len(fs)} windows, {len(fs.ch_names)} electrodes. Loading the "
@@ -319,7 +340,7 @@ def load(choice, model_path: str, device: str) -> Loaded | None:
             fitted = fitted_resource(choice, model_path, stamp)
             if first:
                 box.update(label=f"Loaded {len(fs)} windows and the model", state="complete")
-    except USER_ERRORS as err:
+    except Exception as err:  # whatever a file makes rbt raise is shown, never a trace
         if first:
             box.update(label="Loading failed", state="error")
         st.error(_what_to_do(err, choice, model_path))
@@ -327,9 +348,9 @@ def load(choice, model_path: str, device: str) -> Loaded | None:
         return None
     st.session_state["_loaded_key"] = key
     for message in fitted.errors:
-        st.error(message)
+        st.error(plain_message(message))
     for message in fitted.warnings:
-        st.warning(message)
+        st.warning(plain_message(message))
     return Loaded(choice, model_path, stamp, device, fitted)
 
 
@@ -338,7 +359,7 @@ def _file_progress():
     bar = []
 
     def report(done: int, total: int, name: str) -> None:
-        text = (f"file {done + 1} of {total}: {name}" if done < total else
+        text = (f"file {done + 1} of {total}: {plain_message(name)}" if done < total else
                 f"{total} file{'s' if total != 1 else ''} read")
         if not bar:
             bar.append(st.progress(0.0))
@@ -347,7 +368,11 @@ def _file_progress():
 
 
 def _what_to_do(err: Exception, choice, model_path: str) -> str:
-    text = str(err).strip() or type(err).__name__
+    """The error as Markdown: our words in bold, the error's text (which may echo a file's
+    content) escaped."""
+    text = plain_message(_message(err))
+    if not isinstance(err, USER_ERRORS):
+        text = f"{type(err).__name__}: {text}"
     if isinstance(err, CheckpointError):
         return f"**The model could not be used.** {text}"
     if isinstance(err, UnknownChannelsError):
@@ -371,7 +396,7 @@ def demo_bundle():
                                  task=(meta or {}).get("task") or "binary")
         with st.spinner("Loading the demo data and the shipped checkpoint…"):
             fitted = fitted_resource(choice, path, stamp)
-    except USER_ERRORS as err:
+    except Exception as err:  # shown, never a trace
         st.error(_what_to_do(err, None, path))
         return None
     return fitted, (choice, path, stamp, device)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from pathlib import Path
 
 import formats as F
@@ -43,6 +44,11 @@ def app(page: str | None = None) -> AppTest:
     if page:
         at.switch_page(page).run()
     return at
+
+
+def unescape(markdown: str) -> str:
+    """The text a browser shows for Markdown whose punctuation the app backslash-escaped."""
+    return re.sub(r"\\(.)", r"\1", markdown)
 
 
 def assert_fine(at: AppTest) -> None:
@@ -101,7 +107,7 @@ def test_home_opens_on_the_demo_with_the_shipped_checkpoint():
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Windows"] == "1,440" and metrics["Electrodes"] == "32"
     assert float(metrics["Cross-validated accuracy"].rstrip("%")) > 70
-    text = " ".join(m.value for m in at.markdown) + " ".join(i.value for i in at.info)
+    text = unescape(" ".join(m.value for m in at.markdown) + " ".join(i.value for i in at.info))
     assert "synthetic" in text.lower()
     assert "assets/demo-checkpoint" in text and "trial-kfold" in text
     # the shipped model saw every demo trial, and the page says its accuracy is a training one
@@ -289,7 +295,7 @@ def _recovers(at):
 def _errors(at) -> str:
     assert not at.exception, [e.message for e in at.exception]
     assert at.error, "expected an st.error"
-    return " ".join(e.value for e in at.error)
+    return unescape(" ".join(e.value for e in at.error))
 
 
 def test_bad_data_paths(tmp_path):
@@ -375,7 +381,7 @@ def test_uploaded_recording_with_annotations_is_predicted(tmp_path):
     at.file_uploader(key="upload").set_value([("session_raw.fif", fif, "application/x")]).run()
     assert not at.exception, [e.message for e in at.exception]
     assert not at.error, [e.value for e in at.error]
-    assert any("classes (calm, tense) are not the model's (low, high)" in w.value
+    assert any("classes (calm, tense) are not the model's (low, high)" in unescape(w.value)
                for w in at.warning)
     assert probabilities(at).sum() == pytest.approx(1.0, abs=1e-6)
     check_topomaps(figures(at)[1], 4)
@@ -397,7 +403,7 @@ def test_deap_folder_and_an_official_checkpoint_folder(tmp_path):
     at.radio(key="model_kind").set_value("Checkpoint folder").run()
     at.text_input(key="model_path").input(str(official)).run()
     assert_fine(at)
-    assert any("no rbt metadata" in w.value for w in at.warning)
+    assert any("no rbt metadata" in unescape(w.value) for w in at.warning)
     assert at.selectbox(key="sel_subject").value == "s01"
     assert probabilities(at).sum() == pytest.approx(1.0, abs=1e-6)
     check_topomaps(figures(at)[1], 4)
@@ -449,7 +455,7 @@ def test_class_mismatch_is_explained_and_the_page_still_works():
     at = app(TRIAL)
     at.radio(key="task_demo").set_value("multi").run()
     assert not at.exception
-    message = " ".join(e.value for e in at.error)
+    message = unescape(" ".join(e.value for e in at.error))
     assert "predicts 2 classes" in message and "valence/binary" in message
     assert any("unknown" in m.value for m in at.markdown)  # no true label, still a prediction
     assert probabilities(at).sum() == pytest.approx(1.0, abs=1e-6)

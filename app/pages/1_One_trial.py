@@ -3,6 +3,7 @@
 import common
 import pandas as pd
 import streamlit as st
+from serving import plain, plain_message
 
 from rbt import dashboard as dash
 from rbt.explain import METHODS, select_attention
@@ -44,16 +45,16 @@ true = None if f.y is None else int(f.y[i])
 st.subheader("Prediction")
 left, right = st.columns([1, 2])
 with left:
-    st.markdown(f"**Predicted:** {f.class_names[pred]} (p = {probs[pred]:.2f})")
+    st.markdown(f"**Predicted:** {plain(f.class_names[pred])} (p = {probs[pred]:.2f})")
     if true is None:
         st.markdown("**True:** unknown (no usable labels)")
     else:
-        st.markdown(f"**True:** {f.class_names[true]}")
+        st.markdown(f"**True:** {plain(f.class_names[true])}")
         st.markdown(":green-background[:material/check_circle: **Right**]" if true == pred
                     else ":red-background[:material/cancel: **Wrong**]")
     start = int(table["start"].iloc[i])
-    st.caption(f"Subject {subject}, trial {trial[1]}, window {window + 1} of {len(rows)}, "
-               f"starting at sample {start} ({start / f.fs.sfreq:.1f} s).")
+    st.caption(f"Subject {plain(subject)}, trial {trial[1]}, window {window + 1} of "
+               f"{len(rows)}, starting at sample {start} ({start / f.fs.sfreq:.1f} s).")
 with right:
     common.chart(probability_bar(probs, f.class_names, true=true), "probabilities",
                  pd.DataFrame({"class": f.class_names, "probability": probs}), key="fig_prob")
@@ -142,8 +143,8 @@ try:
         Ai = common.attributions(*key, (i,), method, baseline, explain)[0]
         trust = common.trust(*key, (i,), method, baseline, explain)
 except common.USER_ERRORS as err:
-    st.error(f"These attributions could not be computed: {err}. Try another method or "
-             "baseline.")
+    st.error(f"These attributions could not be computed: {plain_message(err)}. Try another "
+             "method or baseline.")
 else:
     maps = {b: Ai[:, j] for j, b in enumerate(f.band_names)} | {"total": Ai.sum(axis=1)}
     left, right = st.columns([5, 1])

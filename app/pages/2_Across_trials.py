@@ -5,6 +5,7 @@ import common
 import numpy as np
 import pandas as pd
 import streamlit as st
+from serving import plain_message
 
 from rbt import dashboard as dash
 from rbt.explain import METHODS, attention_received
@@ -141,8 +142,8 @@ else:
             with st.spinner(f"Computing {method.replace('_', ' ')} for {len(rows)} windows…"):
                 A = common.attributions(*loaded.key, rows, method, baseline, "predicted")
         except common.USER_ERRORS as err:
-            st.error(f"These attributions could not be computed: {err}. Try another method or "
-                     "baseline.")
+            st.error(f"These attributions could not be computed: {plain_message(err)}. Try another "
+                     "method or baseline.")
         else:
             mean_a, mean_b, diff = dash.compare_groups(A, labels[list(rows)], a, b)
             for name, values in zip(names, (mean_a, mean_b, diff)):

@@ -4,6 +4,7 @@ import common
 import numpy as np
 import pandas as pd
 import streamlit as st
+from serving import plain
 
 from rbt import dashboard as dash
 from rbt import teaching
@@ -190,7 +191,7 @@ with left:
                  key="l_prob")
 with right:
     ok = pred == int(f.y[i])
-    st.markdown(f"Predicted **{f.class_names[pred]}**, true **{cls}**: "
+    st.markdown(f"Predicted **{plain(f.class_names[pred])}**, true **{plain(cls)}**: "
                 + ("right." if ok else "wrong."))
 st.markdown("The final tokens are averaged over electrodes and a small network turns the "
             "average into one score per class; softmax makes them probabilities that sum to 1.")

@@ -1,12 +1,9 @@
 """Data and model choices for the dashboard: loading data, fitting a model to it (the
-mismatch explained in plain words), uploads and the shipped checkpoint's metrics."""
+mismatch explained in plain words) and the shipped checkpoint's metrics."""
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,15 +21,12 @@ from ..checkpoint import (
 )
 from ..data import FeatureSet, load_features
 from ..data.labels import RULES
-from ..data.raw import SUFFIXES as RECORDING_SUFFIXES
 from ..model import RBTransformer
 from ..montage import canonical_name
 from ..provenance import seen_in_training
+from ..safeio import read_json
 
 DEMO_CHECKPOINT = Path(__file__).resolve().parents[2] / "assets" / "demo-checkpoint"
-
-
-MAX_UPLOAD_MB = 200  # keep in step with server.maxUploadSize in .streamlit/config.toml
 
 
 SOURCE_LABELS = {
@@ -42,10 +36,6 @@ SOURCE_LABELS = {
     "seed": "SEED folder (Preprocessed_EEG/)",
     "raw": "EEG recording (EDF, BDF, FIF, BrainVision, EEGLAB, ...)",
 }
-
-
-# companion files that a recording's main file needs beside it
-_SIDECARS = (".eeg", ".vmrk", ".fdt")
 
 
 @dataclass(frozen=True)
@@ -60,6 +50,7 @@ class DataChoice:
     drop_unknown: bool = False
     channel_map: tuple[tuple[str, str], ...] = ()  # recordings: (name in file, 10-05 name)
     stamp: tuple = ()  # data_stamp() of the files: caches keyed on the choice see new data
+    keep_on_disk: bool = True  # False for uploads: their features stay out of the disk cache
 
     def describe(self) -> str:
         where = "" if self.source == "demo" else f" from {self.path}"
@@ -97,7 +88,7 @@ def load_data(choice: DataChoice, on_file=None) -> FeatureSet:
                          seed_reference_filters=choice.seed_reference_filters,
                          drop_unknown=choice.drop_unknown,
                          channel_map=dict(choice.channel_map) or None, progress=False,
-                         on_file=on_file)
+                         on_file=on_file, use_cache=choice.keep_on_disk)
 
 
 def data_stamp(choice: DataChoice) -> tuple:
@@ -244,44 +235,6 @@ def planted_electrodes(dataset: str, target: str | None) -> dict[str, list[str]]
     return out
 
 
-def save_uploads(files: Sequence[tuple[str, bytes]], folder: Path,
-                 max_mb: float = MAX_UPLOAD_MB) -> Path:
-    """Write uploaded recording file(s) to ``folder/<digest>/`` and return the main file.
-
-    Several files are allowed where a format needs them together (BrainVision .vhdr + .vmrk +
-    .eeg, EEGLAB .set + .fdt). Raises ValueError saying what to do for an oversized upload or
-    a file type MNE recordings do not use.
-    """
-    if not files:
-        raise ValueError("no file was uploaded")
-    total = sum(len(data) for _, data in files)
-    if total > max_mb * 1024**2:
-        raise ValueError(
-            f"the upload is {total / 1024**2:.0f} MB; the dashboard accepts up to {max_mb:.0f} MB. "
-            "Choose 'Path on this machine' in the sidebar and enter the file's path instead.")
-    main = [n for n, _ in files if n.lower().endswith(RECORDING_SUFFIXES)]
-    if len(main) != 1:
-        names = ", ".join(n for n, _ in files)
-        raise ValueError(
-            f"{names}: expected one EEG recording ({', '.join(RECORDING_SUFFIXES)}) plus its "
-            "companion files if the format has them (.vmrk/.eeg, .fdt). For DEAP, DREAMER or "
-            "SEED choose that source and enter the folder or file path instead.")
-    for name, _ in files:
-        if not name.lower().endswith(RECORDING_SUFFIXES + _SIDECARS):
-            raise ValueError(f"{name}: not an EEG recording or a companion file "
-                             f"({', '.join(RECORDING_SUFFIXES + _SIDECARS)})")
-    digest = hashlib.sha256()
-    for name, data in sorted(files):
-        digest.update(name.encode() + b"\0" + hashlib.sha256(data).digest())
-    target = Path(folder) / digest.hexdigest()[:16]
-    target.mkdir(parents=True, exist_ok=True)
-    for name, data in files:
-        path = target / Path(name).name
-        if not path.exists() or path.stat().st_size != len(data):
-            path.write_bytes(data)
-    return target / Path(main[0]).name
-
-
 def protocol_metrics(folder: Path) -> pd.DataFrame:
     """Cross-validation accuracy per fold and protocol from a checkpoint's metrics files."""
     rows = []
@@ -290,10 +243,13 @@ def protocol_metrics(folder: Path) -> pd.DataFrame:
         if not path.exists():
             continue
         try:
-            m = json.loads(path.read_text())
+            m = read_json(path, max_bytes=4 * 1024**2)
         except ValueError:
             continue
-        for fold in m.get("folds", []):
+        folds = m.get("folds") if isinstance(m, dict) else None
+        for fold in folds if isinstance(folds, list) else []:
+            if not isinstance(fold, dict):
+                continue
             rows.append({"protocol": m.get("protocol", name), "fold": fold.get("fold"),
                          "accuracy": fold.get("accuracy"), "macro_f1": fold.get("macro_f1")})
     return pd.DataFrame(rows, columns=["protocol", "fold", "accuracy", "macro_f1"])

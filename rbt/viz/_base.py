@@ -8,10 +8,65 @@ plain dicts and skip that step; ``tests/test_viz.py`` validates every figure the
 
 from __future__ import annotations
 
+import numpy as np
 import plotly.graph_objects as go
+
+# the trace and axis entries that show labels from the data (electrode, class, subject names)
+_LABEL_KEYS = ("x", "y", "text", "name", "ticktext")
+
+
+def plain(text) -> str:
+    """``text`` as Plotly shows it literally. Plotly renders a subset of HTML in labels, titles
+    and hover text (``<a href>``, ``<b>``, ``<br>``, entities), so a name from a file could
+    otherwise add a link or markup: ``&``, ``<`` and ``>`` become entities."""
+    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _plain_labels(value):
+    if isinstance(value, str):
+        return plain(value)
+    if isinstance(value, np.ndarray) and value.dtype.kind in "OUS":
+        value = value.tolist()
+    elif hasattr(value, "dtype") and hasattr(value, "tolist") and (
+            value.dtype == object or str(value.dtype).startswith("string")):
+        value = value.tolist()  # a pandas Series of strings
+    if isinstance(value, (list, tuple)):
+        return [_plain_labels(v) if isinstance(v, (str, list, tuple)) else v for v in value]
+    return value
+
+
+def _plain_title(entry):
+    if isinstance(entry, dict) and isinstance(entry.get("title"), dict):
+        title = entry["title"]
+        if isinstance(title.get("text"), str):
+            entry["title"] = {**title, "text": plain(title["text"])}
+    return entry
 
 
 def figure(data: list[dict], layout: dict) -> go.Figure:
+    """A Figure from plain dicts, with the labels that come from data made plain text.
+
+    This is the one place where names reach the figure: trace coordinates, texts and names,
+    axis tick texts, and the figure's, axes' and colour bars' titles are escaped (:func:`plain`).
+    Annotations and hover templates carry this package's own markup; their data parts are
+    escaped where they are built.
+    """
+    for trace in data:
+        for key in _LABEL_KEYS:
+            if key in trace:
+                trace[key] = _plain_labels(trace[key])
+        _plain_title(trace.get("colorbar"))
+        if isinstance(trace.get("marker"), dict):
+            _plain_title(trace["marker"].get("colorbar"))
+    for key, entry in layout.items():
+        if key == "title" and isinstance(entry, dict) and isinstance(entry.get("text"), str):
+            layout["title"] = {**entry, "text": plain(entry["text"])}
+        elif key.startswith(("xaxis", "yaxis")) and isinstance(entry, dict):
+            _plain_title(entry)
+            if "ticktext" in entry:
+                entry["ticktext"] = _plain_labels(entry["ticktext"])
+        elif key.startswith("coloraxis") and isinstance(entry, dict):
+            _plain_title(entry.get("colorbar"))
     return go.Figure({"data": data, "layout": layout}, _validate=False)
 
 

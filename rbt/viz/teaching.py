@@ -9,7 +9,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from ._base import colorscale as _scale
-from ._base import figure, margin
+from ._base import figure, margin, plain
 
 BAND_COLOURS = {"theta": "#1f77b4", "alpha": "#2ca02c", "beta": "#ff7f0e", "gamma": "#d62728"}
 
@@ -30,7 +30,8 @@ def eeg_traces(sig: np.ndarray, ch_names: Sequence[str], sfreq: float, *,
         y = sig[names.index(c), :n]
         data.append(dict(type="scattergl", x=t, y=(y - y.mean()) - k * spread, mode="lines",
                          line=dict(width=1, color="#333"), name=c,
-                         hovertemplate=f"{c}<br>%{{x:.2f}} s<extra></extra>", showlegend=False))
+                         hovertemplate=f"{plain(c)}<br>%{{x:.2f}} s<extra></extra>",
+                         showlegend=False))
     shapes = []
     if baseline_s:
         shapes.append(dict(type="rect", x0=0, x1=baseline_s, y0=0, y1=1, yref="paper",
@@ -60,7 +61,7 @@ def band_pass_figure(zscored: np.ndarray, filtered: Mapping[str, np.ndarray], sf
     layout: dict = dict(title=dict(text=title), height=height, margin=margin(title),
                         showlegend=False, plot_bgcolor="white", annotations=[])
     layout["yaxis"] = dict(domain=[1 - h, 1], title=dict(text="z"), zeroline=False)
-    layout["annotations"].append(dict(text=f"<b>{channel}</b>, z-scored window", x=0,
+    layout["annotations"].append(dict(text=f"<b>{plain(channel)}</b>, z-scored window", x=0,
                                       y=1, xref="paper", yref="paper", xanchor="left",
                                       yanchor="bottom", showarrow=False))
     for k, (band, y) in enumerate(filtered.items(), start=2):
@@ -73,7 +74,8 @@ def band_pass_figure(zscored: np.ndarray, filtered: Mapping[str, np.ndarray], sf
         layout[f"xaxis{axis}"] = dict(matches="x", anchor=f"y{axis}",
                                       showticklabels=k == rows)
         layout["annotations"].append(dict(
-            text=f"<b>{band}</b>: var {np.var(y):.3f}, DE {de[band]:.3f} bits", x=0, y=top,
+            text=f"<b>{plain(band)}</b>: var {np.var(y):.3f}, DE {de[band]:.3f} bits", x=0,
+            y=top,
             xref="paper", yref="paper", xanchor="left", yanchor="bottom", showarrow=False))
     layout["xaxis"] = dict(showticklabels=False, anchor="y")
     layout[f"xaxis{rows}"]["title"] = dict(text="time in the window (s)")
@@ -88,7 +90,7 @@ def token_heatmap(tokens: np.ndarray, ch_names: Sequence[str], columns: Sequence
     m = float(np.nanmax(np.abs(z))) or 1.0
     trace = dict(type="heatmap", z=z, x=[str(c) for c in columns], y=list(ch_names),
                  colorscale=_scale(colorscale), name=value_label,
-                 hovertemplate=f"%{{y}}, %{{x}}: %{{z:.3f}}<extra>{value_label}</extra>",
+                 hovertemplate=f"%{{y}}, %{{x}}: %{{z:.3f}}<extra>{plain(value_label)}</extra>",
                  colorbar=dict(title=dict(text=value_label), thickness=12))
     if symmetric:
         trace.update(zmin=-m, zmax=m)

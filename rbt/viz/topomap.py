@@ -22,7 +22,7 @@ from scipy.interpolate import CloughTocher2DInterpolator
 from scipy.spatial import Delaunay
 
 from ..montage import head_sphere, positions_2d
-from ._base import colorscale, column_domains, figure, margin
+from ._base import colorscale, column_domains, figure, margin, plain
 
 OUTLINE_COLOR = "#444"
 MODES = ("interpolated", "markers")
@@ -228,7 +228,8 @@ def topomap_traces(values, ch_names: Sequence[str], *, axis: str = "",
     traces.append(dict(
         type="scatter", x=pos[:, 0], y=pos[:, 1], mode="markers", text=list(ch_names),
         customdata=values, marker=marker, showlegend=False, name="sensors",
-        hovertemplate=f"<b>%{{text}}</b><br>{value_label}: %{{customdata:.4g}}<extra></extra>",
+        hovertemplate=f"<b>%{{text}}</b><br>{plain(value_label)}: %{{customdata:.4g}}"
+                      "<extra></extra>",
         **axes))
     return traces
 
@@ -316,7 +317,7 @@ def topomap_row(maps: Mapping[str, np.ndarray], ch_names: Sequence[str], *,
         everything = np.concatenate([np.ravel(maps[k]) for k in names])
         layout["coloraxis"] = _coloraxis(zrange or value_range(everything, symmetric),
                                          scales[0], colorbar_title)
-    annotations = [dict(text=f"<b>{name}</b>", x=sum(domains[i]) / 2, y=1.0, xref="paper",
+    annotations = [dict(text=f"<b>{plain(name)}</b>", x=sum(domains[i]) / 2, y=1.0, xref="paper",
                         yref="paper", xanchor="center", yanchor="bottom", showarrow=False)
                    for i, name in enumerate(names)]
     layout.update(title=dict(text=title), height=height, plot_bgcolor="white",

@@ -1,0 +1,117 @@
+"""Serving the dashboard to other people: text from files shown as text, typed paths confined
+to the operator's data roots, and each session's uploads kept to itself (see SECURITY.md).
+
+The decisions live in ``rbt.dashboard`` (roots, upload store); this module holds the wording
+and the Streamlit wiring: the server-wide upload store and each session's uploads in its
+session state, so Streamlit dropping a finished session deletes its files.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+
+import streamlit as st
+
+from rbt import dashboard as dash
+
+# every ASCII punctuation character may be backslash-escaped in CommonMark; escaping all of
+# them means no link, image, autolink, HTML, emphasis, code, heading, table, LaTeX ($) or
+# Streamlit directive (:red[...]) can form from the text
+_MARKDOWN_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")
+
+OUTSIDE_ROOTS = ("This path is not one this dashboard may read: typed paths must be inside the "
+                 "data folders its operator configured (RBT_DATA_ROOTS; see SECURITY.md). "
+                 "Upload a recording instead, or ask the operator to add the folder.")
+NO_ROOTS = ("Typed paths are off on this server (it listens on a network address and no data "
+            "folders are configured): upload a recording, or use the demo data and the "
+            "shipped checkpoint.")
+NO_ROOTS_PLACEHOLDER = "off on this server: see below"
+
+
+def plain(text) -> str:
+    """``text`` as Markdown that shows exactly these characters (for anything that comes from
+    a file or a user: names, descriptions, metadata, error messages)."""
+    return _MARKDOWN_PUNCTUATION.sub(r"\\\1", str(text))
+
+
+# --------------------------------------------------------------------------------------------
+# the server's uploads and roots
+
+_STORES: dict = {}
+_STORES_LOCK = threading.Lock()
+
+
+def _upload_settings() -> tuple[str | None, float]:
+    """(parent folder of the uploads root, TTL in seconds) from RBT_UPLOAD_DIR and
+    RBT_UPLOAD_TTL."""
+    try:
+        ttl = float(os.environ.get("RBT_UPLOAD_TTL") or dash.UPLOAD_TTL_S)
+    except ValueError:
+        ttl = dash.UPLOAD_TTL_S
+    return os.environ.get("RBT_UPLOAD_DIR") or None, ttl if ttl > 0 else dash.UPLOAD_TTL_S
+
+
+def upload_store() -> dash.UploadStore:
+    """The server's upload store (one per setting, made on first use)."""
+    settings = _upload_settings()
+    with _STORES_LOCK:
+        if settings not in _STORES:
+            _STORES[settings] = dash.UploadStore(*settings)
+        return _STORES[settings]
+
+
+def session_uploads() -> dash.SessionUploads:
+    """This session's uploads, kept in its session state: when Streamlit disposes of the
+    session, the object is collected and its folder deleted. Expired folders of every session
+    are swept here too (at most once a minute)."""
+    store = upload_store()
+    store.sweep(every=60)
+    uploads = st.session_state.get("_uploads")
+    if uploads is None or uploads.store is not store:
+        uploads = st.session_state["_uploads"] = store.session()
+    return uploads
+
+
+def redact(text) -> str:
+    """``text`` without the server folders of uploads (a message names the uploaded file)."""
+    text = str(text)
+    uploads = st.session_state.get("_uploads")
+    if uploads is not None:
+        if uploads.main is not None:
+            text = text.replace(str(uploads.main.parent) + os.sep, "")
+        text = text.replace(str(uploads.store.root), "<uploads>")
+    return text
+
+
+def plain_message(text) -> str:
+    """A message from rbt or a file as safe Markdown: upload folders left out, then escaped."""
+    return plain(redact(text))
+
+
+def roots() -> dash.DataRoots:
+    """Where typed paths may point, for the address this server listens on; never into the
+    uploads of any session."""
+    return dash.configured_roots(st.get_option("server.address"),
+                                 never=[upload_store().root])
+
+
+def typed_path(sb, label: str, key: str, placeholder: str = "", help: str | None = None):
+    """A path field confined to the data roots; the real path, or None (after saying why)."""
+    allowed = roots()
+    if allowed.none:
+        sb.text_input(label, key=key, disabled=True, placeholder=NO_ROOTS_PLACEHOLDER)
+        sb.caption(NO_ROOTS)
+        return None
+    if not allowed.any_path:
+        where = plain(", ".join(str(f) for f in allowed.folders))
+        help = f"{help + ' ' if help else ''}Paths must be inside: {where}."
+    text = sb.text_input(label, key=key, placeholder=placeholder, help=help).strip()
+    if not text:
+        return None
+    real = allowed.confine(text)
+    if real is None:
+        sb.error(OUTSIDE_ROOTS)
+        return None
+    return str(real)

@@ -1,0 +1,243 @@
+"""Uploaded recordings: one private folder per dashboard session, validated before they are
+kept, deleted when the session ends or has been idle too long.
+
+Layout: a per-server root made by ``tempfile.mkdtemp`` (mode 0700, unguessable name) holds one
+``mkdtemp`` folder per session (0700); files are written 0600. The path of an upload is never
+shown or accepted as a typed path (see :mod:`rbt.dashboard.roots`), so one session cannot read
+another's.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tempfile
+import threading
+import time
+import warnings
+import weakref
+from collections.abc import Sequence
+from pathlib import Path
+
+from ..data.raw import SUFFIXES as RECORDING_SUFFIXES
+from ..data.recording import DataFormatError
+from ..safeio import read_bytes, require_regular_file
+
+MAX_UPLOAD_MB = 200  # keep in step with server.maxUploadSize in .streamlit/config.toml
+UPLOAD_TTL_S = 3600.0  # uploads idle this long are deleted (RBT_UPLOAD_TTL overrides)
+
+# companion files that a recording's main file needs beside it
+SIDECARS = (".eeg", ".vmrk", ".fdt")
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    """Write a new file readable by the server's user only (0600); never through a link."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+    fd = os.open(path, flags, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        os.fchmod(fh.fileno(), 0o600)
+        fh.write(data)
+
+
+def save_uploads(files: Sequence[tuple[str, bytes]], folder: Path,
+                 max_mb: float = MAX_UPLOAD_MB) -> Path:
+    """Write uploaded recording file(s) to ``folder/<digest>/`` (0700, files 0600) and return
+    the main file. The same files land in the same place.
+
+    Several files are allowed where a format needs them together (BrainVision .vhdr + .vmrk +
+    .eeg, EEGLAB .set + .fdt). Raises ValueError saying what to do for an oversized upload or
+    a file type MNE recordings do not use.
+    """
+    if not files:
+        raise ValueError("no file was uploaded")
+    total = sum(len(data) for _, data in files)
+    if total > max_mb * 1024**2:
+        raise ValueError(
+            f"the upload is {total / 1024**2:.0f} MB; the dashboard accepts up to {max_mb:.0f} MB. "
+            "Choose 'Path on this machine' in the sidebar and enter the file's path instead.")
+    names = [Path(n).name for n, _ in files]  # no folders: only the names are used
+    main = [n for n in names if n.lower().endswith(RECORDING_SUFFIXES)]
+    if len(main) != 1:
+        raise ValueError(
+            f"{', '.join(names)}: expected one EEG recording ({', '.join(RECORDING_SUFFIXES)}) "
+            "plus its companion files if the format has them (.vmrk/.eeg, .fdt). For DEAP, "
+            "DREAMER or SEED choose that source and enter the folder or file path instead.")
+    for name in names:
+        if not name.lower().endswith(RECORDING_SUFFIXES + SIDECARS) or "\0" in name:
+            raise ValueError(f"{name}: not an EEG recording or a companion file "
+                             f"({', '.join(RECORDING_SUFFIXES + SIDECARS)})")
+    if len(set(names)) != len(names):
+        raise ValueError(f"{', '.join(names)}: two uploaded files have the same name")
+    digest = hashlib.sha256()
+    for name, (_, data) in sorted(zip(names, files)):
+        digest.update(name.encode() + b"\0" + hashlib.sha256(data).digest())
+    target = Path(folder) / digest.hexdigest()[:16]
+    if not target.is_dir():
+        target.mkdir(mode=0o700, parents=True)
+    for name, (_, data) in zip(names, files):
+        path = target / name
+        if path.is_file() and not path.is_symlink() and path.stat().st_size == len(data):
+            continue
+        path.unlink(missing_ok=True)
+        _write_private(path, data)
+    return target / main[0]
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    real = Path(os.path.realpath(path))
+    return real == folder or folder in real.parents
+
+
+def check_recording(file: Path) -> None:
+    """Raise :class:`DataFormatError` (naming the file only, not its folder) unless ``file``
+    opens as a recording whose data all lie in its own folder.
+
+    The header is opened without reading the samples (``mne.io.read_raw(preload=False)``);
+    a BrainVision header may name only files beside it, checked before MNE opens them.
+    """
+    import mne
+
+    file = Path(file)
+    folder = Path(os.path.realpath(file.parent))
+    require_regular_file(file, DataFormatError, "an EEG recording")
+    if file.suffix.lower() == ".vhdr":
+        text = read_bytes(file, 16 * 1024**2, DataFormatError, "a BrainVision header")
+        for line in text.decode("latin-1").splitlines():
+            key, sep, value = line.partition("=")
+            if sep and key.strip().lower() in ("datafile", "markerfile"):
+                other = folder / value.strip()
+                if not value.strip() or not _inside(other, folder) or not other.is_file():
+                    raise DataFormatError(
+                        f"{file.name}: its header names {key.strip()}={value.strip()[:80]!r}, "
+                        "which is not one of the uploaded files; upload the .vhdr with its "
+                        ".vmrk and .eeg files")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            raw = mne.io.read_raw(file, preload=False, verbose="error")
+    except Exception as err:  # MNE raises many types for bad files
+        message = " ".join(str(err).replace(str(folder) + os.sep, "").split())
+        raise DataFormatError(f"{file.name}: MNE cannot read this file "
+                              f"({type(err).__name__}: {message[:300]})") from None
+    for name in raw.filenames:
+        if name is not None and not _inside(Path(name), folder):
+            raise DataFormatError(f"{file.name}: refers to a data file that was not uploaded "
+                                  "with it")
+
+
+class UploadStore:
+    """The server's uploads: a private root holding one folder per session.
+
+    ``parent`` is where the root is made (default: the system's temporary folder); folders
+    idle for ``ttl`` seconds are removed by :meth:`sweep`. The root goes when the store is
+    collected or the server exits.
+    """
+
+    def __init__(self, parent: str | Path | None = None, ttl: float = UPLOAD_TTL_S):
+        if parent is not None:
+            Path(parent).mkdir(parents=True, exist_ok=True)
+        self.root = Path(os.path.realpath(tempfile.mkdtemp(prefix="rbt-uploads-",
+                                                           dir=parent)))
+        self.ttl = float(ttl)
+        self._lock = threading.Lock()
+        self._last_sweep = 0.0
+        weakref.finalize(self, shutil.rmtree, str(self.root), True)
+
+    def session(self) -> SessionUploads:
+        """A new session's (empty) uploads."""
+        return SessionUploads(self)
+
+    def sweep(self, now: float | None = None, every: float = 0.0) -> list[Path]:
+        """Remove session folders unused for longer than the TTL; returns what was removed.
+        With ``every``, do nothing when the last sweep was less than that many seconds ago."""
+        now = time.time() if now is None else now
+        with self._lock:
+            if every and now - self._last_sweep < every:
+                return []
+            self._last_sweep = now
+            removed = []
+            try:
+                entries = list(os.scandir(self.root))
+            except OSError:
+                return []
+            for entry in entries:
+                try:
+                    idle = now - entry.stat(follow_symlinks=False).st_mtime
+                except OSError:
+                    continue
+                if entry.is_dir(follow_symlinks=False) and idle > self.ttl:
+                    shutil.rmtree(entry.path, ignore_errors=True)
+                    removed.append(Path(entry.path))
+            return removed
+
+    def holds(self, path) -> bool:
+        """Is ``path`` (symlinks resolved) inside this store?"""
+        return _inside(Path(path), self.root)
+
+
+class SessionUploads:
+    """One session's uploads, in its own folder; deleted when this object is collected (keep
+    it in the session's state, which is dropped when the session ends)."""
+
+    def __init__(self, store: UploadStore):
+        self.store = store
+        self.folder: Path | None = None
+        self.main: Path | None = None
+        self._finalizer: weakref.finalize | None = None
+
+    def _ensure_folder(self) -> Path:
+        if self.folder is None or not self.folder.is_dir():  # new, or swept after the TTL
+            self.folder = Path(tempfile.mkdtemp(prefix="session-", dir=self.store.root))
+            if self._finalizer is not None:
+                self._finalizer.detach()
+            self._finalizer = weakref.finalize(self, shutil.rmtree, str(self.folder), True)
+        return self.folder
+
+    @property
+    def expired(self) -> bool:
+        """Was a kept upload deleted (the session was idle past the TTL)?"""
+        return self.main is not None and not self.main.is_file()
+
+    def touch(self) -> None:
+        """Mark the uploads as in use (the TTL counts from the last use)."""
+        if self.folder is not None:
+            try:
+                os.utime(self.folder)
+            except OSError:
+                pass
+
+    def clear(self) -> None:
+        """Delete every uploaded file (the folder stays, empty)."""
+        self.main = None
+        if self.folder is not None and self.folder.is_dir():
+            for entry in os.scandir(self.folder):
+                if entry.is_dir(follow_symlinks=False):
+                    shutil.rmtree(entry.path, ignore_errors=True)
+                else:
+                    os.unlink(entry.path)
+
+    def save(self, files: Sequence[tuple[str, bytes]], max_mb: float = MAX_UPLOAD_MB,
+             validate=check_recording) -> Path:
+        """Replace this session's upload with ``files``; returns the main file.
+
+        The files are written into the session's folder and ``validate(main)`` must pass, else
+        they are deleted and its error is raised. Expired folders of every session are swept.
+        """
+        self.store.sweep()
+        self.clear()
+        try:
+            main = save_uploads(files, self._ensure_folder(), max_mb=max_mb)
+            validate(main)
+        except BaseException:
+            self.clear()
+            raise
+        self.main = main
+        self.touch()
+        return main
+
+    def close(self) -> None:
+        """Delete the session's folder now."""
+        self.main = None
+        if self._finalizer is not None:
+            self._finalizer()
