@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from safetensors import SafetensorError
 from sklearn.metrics import confusion_matrix, f1_score
 from sklearn.model_selection import GroupKFold, KFold, StratifiedGroupKFold
 from torch import nn
@@ -245,12 +246,12 @@ def _save_results(out: Path, final, metadata: dict, metrics: dict) -> None:
 
     try:
         write(out)
-    except (OSError, CheckpointError) as err:
+    except (OSError, CheckpointError, SafetensorError) as err:
         reason = getattr(err, "strerror", None) or err
         try:
             rescue = Path(tempfile.mkdtemp(prefix=f"rbt-rescued-{out.name}-"))
             write(rescue)
-        except (OSError, CheckpointError) as again:
+        except (OSError, CheckpointError, SafetensorError) as again:
             raise OSError(
                 f"{out}: could not write the trained model ({reason}), nor a rescue copy in "
                 f"{tempfile.gettempdir()} ({getattr(again, 'strerror', None) or again}). The "
