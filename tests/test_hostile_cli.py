@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import formats as F
+import mne
 import numpy as np
 import pandas as pd
 import pytest
@@ -408,3 +409,20 @@ def test_predictions_csv_from_hostile_annotations_is_safe(tmp_path, capsys):
         for cell in line.split(","):
             assert not cell.lstrip('"').startswith(("=", "+", "@")), line
     assert "'=HYPERLINK" in text and "'+calm" in text and "'=1_raw" in text
+
+
+def test_recording_whose_resampling_would_explode_is_refused(tmp_path, memory_limit):
+    raw = F.make_raw(sfreq=128.0, seconds=20)
+    info = mne.create_info(raw.ch_names, 0.1, "eeg")
+    slow = mne.io.RawArray(np.tile(raw.get_data(), 8), info, verbose="error")
+    path = F.save_fif(slow, tmp_path / "slow_raw.fif")
+    with pytest.raises(DataFormatError, match="would hold at 128 Hz") as err:
+        load("raw", path, task="multi")
+    assert str(path) in str(err.value)
+
+
+def test_duplicated_annotations_cannot_multiply_the_work(tmp_path, memory_limit):
+    annotations = [(0, 19.9, "same")] * 50
+    path = F.save_fif(F.make_raw(seconds=20, annotations=annotations), tmp_path / "dup_raw.fif")
+    with pytest.raises(DataFormatError, match="cover the recording 50 times"):
+        load("raw", path, task="multi")

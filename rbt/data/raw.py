@@ -22,6 +22,9 @@ from .recording import DataFormatError, Recording, Trial
 DATASET = "raw"
 DEFAULT_SFREQ = 128.0  # the rate the published filters and 512-sample windows were made for
 MIN_SFREQ, MAX_SFREQ = 100.0, 4096.0  # the bands' top edge is 49 Hz; kHz rates are unstable
+# channels x samples read or resampled: 1 GiB of float64, 4.5 hours of 64 channels at 128 Hz
+MAX_SAMPLES = 1 << 27
+MAX_OVERLAP = 8  # trials from overlapping markers may cover the recording this many times
 SUFFIXES = (".edf", ".bdf", ".fif", ".fif.gz", ".vhdr", ".set", ".gdf", ".cnt", ".mff")
 
 
@@ -81,6 +84,8 @@ def read_file(
         raise UnknownChannelsError(unknown, str(file))
     orig_sfreq = raw.info["sfreq"]
     if sfreq and abs(orig_sfreq - sfreq) > 1e-9:
+        _check_size(file, len(raw.ch_names) * raw.n_times * sfreq / orig_sfreq,
+                    f"would hold at {sfreq:g} Hz (recorded at {orig_sfreq:g} Hz)")
         raw.resample(sfreq, verbose="error")
     fs = raw.info["sfreq"]
     data = raw.get_data()
@@ -89,6 +94,12 @@ def read_file(
         trials = _event_trials(events, data, orig_sfreq, fs, window)
     if not trials:
         trials = [Trial(subject=file.stem, session=1, trial=1, signal=data)]
+    covered = sum(t.signal.shape[1] for t in trials)
+    if covered > MAX_OVERLAP * data.shape[1]:
+        raise DataFormatError(
+            f"{file}: its {len(trials)} marked trials cover the recording "
+            f"{covered / data.shape[1]:.0f} times over (at most {MAX_OVERLAP} is accepted); "
+            "are the annotations duplicated?")
     for t in trials:
         t.subject = file.stem
     return Recording(DATASET, str(file), list(raw.ch_names), fs, trials)
@@ -108,6 +119,7 @@ def _read_raw(file: Path):
             raw = mne.io.read_raw(file, preload=False, verbose="warning")
             for name in raw.filenames:  # what MNE will read the samples from
                 _check_companion(file, folder, Path(name))
+            _check_size(file, len(raw.ch_names) * raw.n_times, "holds")
             raw.load_data(verbose="warning")
     except DataFormatError:
         raise
@@ -127,6 +139,14 @@ def _read_raw(file: Path):
                                   "maximum in the header, so their samples cannot be scaled "
                                   "to volts. Fix the header or leave those channels out.")
     return raw
+
+
+def _check_size(file: Path, samples: float, how: str) -> None:
+    if samples > MAX_SAMPLES:
+        raise DataFormatError(
+            f"{file}: it {how} {samples:.3g} samples (channels x time points), more than the "
+            f"{MAX_SAMPLES:.3g} rbt reads from one recording. Cut the recording into parts, "
+            "or check its header.")
 
 
 def _check_companion(file: Path, folder: Path, companion: Path) -> None:
