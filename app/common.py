@@ -226,8 +226,9 @@ def handle_upload(files) -> str | None:
             return saved[1]
         st.session_state.pop("_upload", None)
         st.session_state["_upload_gen"] = st.session_state.get("_upload_gen", 0) + 1
-        st.warning(f"The upload was deleted after {uploads.store.ttl / 60:.0f} min without "
-                   "use. Upload it again.")
+        ttl = uploads.store.ttl
+        idle = f"{ttl / 60:.0f} min" if ttl >= 120 else f"{ttl:.0f} s"
+        st.warning(f"The upload was deleted after {idle} without use. Upload it again.")
         return None
     try:
         path = str(uploads.save([(f.name, f.getvalue()) for f in files],
