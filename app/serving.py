@@ -30,10 +30,19 @@ NO_ROOTS = ("Typed paths are off on this server (it listens on a network address
 NO_ROOTS_PLACEHOLDER = "off on this server: see below"
 
 
+# GFM's autolink literals (http://..., www...., a@b.c) are found in the text after escapes are
+# resolved, so escaping cannot stop them; an invisible word joiner (U+2060) inside the pattern
+# does, and the text still reads the same
+_AUTOLINK = re.compile(r"(?i)(:)(?=//)|(www)(?=\.)|(@)")
+WORD_JOINER = "\u2060"
+
+
 def plain(text) -> str:
-    """``text`` as Markdown that shows exactly these characters (for anything that comes from
-    a file or a user: names, descriptions, metadata, error messages)."""
-    return _MARKDOWN_PUNCTUATION.sub(r"\\\1", str(text))
+    """``text`` as Markdown that shows these characters and nothing else: no link, image,
+    markup or formatting can form (for anything from a file or a user: names, descriptions,
+    metadata, error messages)."""
+    text = _AUTOLINK.sub(lambda m: m.group(0) + WORD_JOINER, str(text))
+    return _MARKDOWN_PUNCTUATION.sub(r"\\\1", text)
 
 
 # --------------------------------------------------------------------------------------------
