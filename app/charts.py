@@ -26,8 +26,7 @@ def chart(fig, name: str, data=None, key: str | None = None) -> None:
 
 def export_menu(fig, name: str, data=None) -> None:
     """Download buttons for a figure (HTML) and its numbers (CSV for tables, else NPZ)."""
-    from rbt.safeio import spreadsheet_safe
-    from rbt.viz.export import arrays_npz, figure_html, table_csv
+    from rbt.viz.export import arrays_npz, figure_html
 
     name = re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("_")
     with st.popover("Export", icon=":material/download:"):
@@ -36,7 +35,7 @@ def export_menu(fig, name: str, data=None) -> None:
                                file_name=f"{name}.html", mime="text/html", on_click="ignore",
                                key=f"html_{name}")
         if isinstance(data, pd.DataFrame):
-            st.download_button("Numbers (CSV)", lambda: table_csv(spreadsheet_safe(data)),
+            st.download_button("Numbers (CSV)", lambda: export_csv(data),
                                file_name=f"{name}.csv", mime="text/csv", on_click="ignore",
                                key=f"csv_{name}")
         elif data is not None:
@@ -46,6 +45,15 @@ def export_menu(fig, name: str, data=None) -> None:
         if fig is not None:
             st.caption("PNG or SVG: the camera icon in the chart's toolbar (format in the "
                        "sidebar).")
+
+
+def export_csv(frame: pd.DataFrame) -> bytes:
+    """A table as CSV whose cells a spreadsheet will not run as formulas (class names and
+    other text from files may start with '=')."""
+    from rbt.safeio import spreadsheet_safe
+    from rbt.viz.export import table_csv
+
+    return table_csv(spreadsheet_safe(frame))
 
 
 def pairs_frame(a2d, ch_names, k, threshold) -> pd.DataFrame:

@@ -432,6 +432,7 @@ def setup(title: str, heading: str | None = None, load_data: bool = True) -> Loa
     for key in PERSISTENT:
         if key in st.session_state:
             st.session_state[key] = st.session_state[key]
+    serving.upload_store().sweep(every=60)  # uploads idle past the TTL, of every session
     choice, model_path, device = sidebar()
     if not load_data:
         return None

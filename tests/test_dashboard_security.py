@@ -8,7 +8,9 @@ through AppTest (the real Streamlit, in-process), as tests/test_app.py does.
 
 from __future__ import annotations
 
+import csv
 import gc
+import io
 import json
 import os
 import re
@@ -17,6 +19,7 @@ import time
 from pathlib import Path
 
 import formats as F
+import pandas as pd
 import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
@@ -253,8 +256,31 @@ def test_metadata_of_the_wrong_types_is_an_error_message(tmp_path):
         assert at.error or at.warning
 
 
+def test_csv_exports_are_spreadsheet_safe():
+    import sys
+
+    sys.path.insert(0, str(Path(HOME).parent))
+    try:
+        from charts import export_csv
+    finally:
+        sys.path.remove(str(Path(HOME).parent))
+    frame = pd.DataFrame({"predicted": ['=HYPERLINK("http://e.example","x")', "high"],
+                          "@SUM(A1)": [0.25, 0.75]})
+    rows = list(csv.reader(io.StringIO(export_csv(frame).decode())))
+    assert rows == [["predicted", "'@SUM(A1)"],
+                    ["'=HYPERLINK(\"http://e.example\",\"x\")", "0.25"], ["high", "0.75"]]
+
+
 # --------------------------------------------------------------------------------------------
 # typed paths: data roots
+
+
+def test_the_shipped_config_listens_on_loopback():
+    import tomllib
+
+    config = tomllib.loads((Path(HOME).parent.parent / ".streamlit" / "config.toml").read_text())
+    assert config["server"]["address"] == "127.0.0.1"
+    assert dash.is_loopback(config["server"]["address"])
 
 
 def test_network_address_without_roots_reads_no_typed_path(server):
