@@ -7,8 +7,9 @@ from pathlib import Path
 
 import numpy as np
 
+from ..safeio import read_bytes, require_regular_file
 from .recording import DataFormatError, Recording, Trial
-from .safe_pickle import UnsafePickleError, safe_load
+from .safe_pickle import NotAnArrayDictError, UnsafePickleError, load_arrays
 
 DATASET = "deap"
 SFREQ = 128.0
@@ -20,23 +21,35 @@ EEG_CHANNELS = [
     "P4", "P8", "PO4", "O2",
 ]
 RATINGS = ("valence", "arousal", "dominance", "liking")
-_NAME = re.compile(r"^s\d+\.dat$", re.IGNORECASE)
+_NAME = re.compile(r"^s\d{1,9}\.dat$", re.IGNORECASE)
+# DEAP's files are about 100 MB each; a pickle is read whole, so anything much larger is refused
+# before it is read (1 GiB leaves room for ten times DEAP's samples per trial).
+MAX_FILE_BYTES = 1024**3
+_EXPECTED = "a DEAP sNN.dat file"
 
 
 def source_files(path: str | Path) -> list[Path]:
-    """The ``sNN.dat`` files of a DEAP folder, or the single file given."""
+    """The ``sNN.dat`` files of a DEAP folder, or the single file given.
+
+    Two files of one subject (``s1.dat`` and ``s01.dat``) are refused: they would merge."""
     path = Path(path)
     if not path.exists():
         raise DataFormatError(f"{path}: no such file or folder (expected DEAP's "
                               "data_preprocessed_python/ folder or one of its sNN.dat files)")
-    if path.is_file():
+    if not path.is_dir():
+        require_regular_file(path, DataFormatError, _EXPECTED)  # a FIFO or device: refused
         return [path]
     files = sorted((p for p in path.iterdir() if _NAME.match(p.name)),
-                   key=lambda p: int(p.stem[1:]))
+                   key=lambda p: (int(p.stem[1:]), p.name))
     if not files:
         found = ", ".join(sorted(p.name for p in path.iterdir())[:8]) or "nothing"
         raise DataFormatError(f"{path}: no DEAP files named sNN.dat (s01.dat ... s32.dat) "
                               f"here; found {found}")
+    for a, b in zip(files, files[1:]):
+        if subject_id(a) == subject_id(b):
+            raise DataFormatError(
+                f"{path}: {a.name} and {b.name} are both subject {subject_id(a)}; their trials "
+                "would be merged into one subject. Keep one of them (or give one file).")
     return files
 
 
@@ -46,29 +59,44 @@ def key_files(file: Path) -> list[Path]:
 
 def subject_id(file: Path) -> str:
     m = re.search(r"(\d+)", file.stem)
-    return f"s{int(m.group(1)):02d}" if m else file.stem
+    return f"s{int(m.group(1)):02d}" if m and len(m.group(1)) <= 9 else file.stem
+
+
+def _read(file: Path) -> bytes:
+    """The file's bytes: a regular file of at most MAX_FILE_BYTES, read without blocking."""
+
+    class Refused(Exception):
+        pass
+
+    try:
+        return read_bytes(file, MAX_FILE_BYTES, Refused, _EXPECTED)
+    except Refused as err:
+        reason = str(err).removeprefix(f"{file}: ")
+        if not reason.startswith("cannot read"):
+            reason = f"cannot read it: {reason}"
+        raise DataFormatError(f"{file}: {reason}") from None
 
 
 def read_file(file: Path, dataset: str = DATASET) -> Recording:
     """One subject's trials: signal from sample 384 on, baseline = the first 3 s."""
     file = Path(file)
+    raw = _read(file)
     try:
-        raw = file.read_bytes()
-    except OSError as err:
-        raise DataFormatError(f"{file}: cannot read ({err.strerror or err})") from err
-    try:
-        obj = safe_load(raw)
+        obj = load_arrays(raw)
     except UnsafePickleError as err:
-        raise DataFormatError(f"{file}: {err}") from err
+        raise DataFormatError(f"{file}: {err}") from None
+    except NotAnArrayDictError as err:
+        raise DataFormatError(f"{file}: expected a DEAP dict with 'data' and 'labels'; found "
+                              f"{err.found}") from None
     except Exception as err:  # safe: the restricted unpickler has already refused any code
         raise DataFormatError(
             f"{file}: not a readable DEAP .dat pickle (truncated or corrupt? {type(err).__name__}: "
             f"{err})"
-        ) from err
-    if not isinstance(obj, dict) or "data" not in obj or "labels" not in obj:
-        kind = f"dict with keys {sorted(obj)[:6]}" if isinstance(obj, dict) else type(obj).__name__
-        raise DataFormatError(
-            f"{file}: expected a DEAP dict with 'data' and 'labels'; found {kind}")
+        ) from None
+    del raw
+    if "data" not in obj or "labels" not in obj:
+        raise DataFormatError(f"{file}: expected a DEAP dict with 'data' and 'labels'; found "
+                              f"dict with keys {[k[:40] for k in sorted(obj)[:6]]}")
     data, labels = np.asarray(obj["data"]), np.asarray(obj["labels"])
     if data.ndim != 3 or data.shape[1] != N_CHANNELS:
         raise DataFormatError(

@@ -6,9 +6,10 @@ import re
 from pathlib import Path
 
 import numpy as np
-import scipy.io
 
+from ..safeio import require_regular_file
 from .recording import DataFormatError, Recording, Trial
+from .safe_mat import loadmat
 
 DATASET = "seed"
 SFREQ = 200.0
@@ -21,7 +22,8 @@ CHANNELS = [
     "PO8", "CB1", "O1", "OZ", "O2", "CB2",
 ]
 _NAME = re.compile(r"^(\d+)_(\d{8})\.mat$")
-_TRIAL_KEY = re.compile(r"^.+_eeg(\d+)$")
+_TRIAL_KEY = re.compile(r"^.+_eeg(\d{1,9})$")
+_LABELS = (-1, 0, 1)  # negative, neutral, positive
 
 
 def source_files(path: str | Path) -> list[Path]:
@@ -30,6 +32,8 @@ def source_files(path: str | Path) -> list[Path]:
     if not path.exists():
         raise DataFormatError(f"{path}: no such file or folder (expected SEED's "
                               "Preprocessed_EEG/ folder)")
+    if not path.is_dir():
+        require_regular_file(path, DataFormatError, "a SEED subject file or folder")
     folder = path.parent if path.is_file() else path
     if path.is_file() and not _NAME.match(path.name):
         raise DataFormatError(f"{path}: not a SEED subject file (<subject>_<yyyymmdd>.mat); "
@@ -52,21 +56,36 @@ def key_files(file: Path) -> list[Path]:
 
 
 def _loadmat(file: Path) -> dict:
-    try:
-        return scipy.io.loadmat(file)
-    except NotImplementedError as err:
-        raise DataFormatError(f"{file}: MATLAB v7.3 files are not SEED's format ({err})") from err
-    except (OSError, ValueError, TypeError, IndexError, MemoryError, EOFError,
-            scipy.io.matlab.MatReadError) as err:
-        raise DataFormatError(f"{file}: not a readable MATLAB file (truncated or corrupt? "
-                              f"{type(err).__name__}: {err})") from err
+    return loadmat(file, "SEED")
+
+
+def _describe(value) -> str:
+    if isinstance(value, np.ndarray):
+        shape = "x".join(map(str, value.shape))
+        kind = ("struct" if value.dtype.names is not None else "cell"
+                if value.dtype == object else "text" if value.dtype.kind in "US" else
+                str(value.dtype))
+        return f"a {shape} {kind} array"
+    return type(value).__name__
 
 
 def read_labels(folder: Path) -> np.ndarray:
-    mat = _loadmat(folder / "label.mat")
+    """SEED's 15 labels, each -1, 0 or 1 (anything else is an error naming its position)."""
+    file = folder / "label.mat"
+    mat = _loadmat(file)
     if "label" not in mat:
-        raise DataFormatError(f"{folder / 'label.mat'}: no 'label' variable")
-    return np.asarray(mat["label"]).ravel().astype(int)
+        raise DataFormatError(f"{file}: no 'label' variable")
+    label = mat["label"]
+    if not (isinstance(label, np.ndarray) and label.dtype.kind in "biuf") or label.ndim > 2 \
+            or label.size == 0 or min(label.shape) > 1:
+        raise DataFormatError(f"{file}: 'label' should be a vector of numbers -1, 0 or 1; found "
+                              f"{_describe(label)}")
+    values = label.reshape(-1, order="F")
+    for i, v in enumerate(values.tolist()):
+        if v not in _LABELS:  # also NaN, inf and fractions
+            raise DataFormatError(f"{file}: label {i + 1} is {v!r}; SEED's labels are -1 "
+                                  "(negative), 0 (neutral) or 1 (positive)")
+    return values.astype(int)
 
 
 def session_of(file: Path) -> int:
@@ -87,20 +106,30 @@ def read_file(file: Path) -> Recording:
     keys = sorted((k for k in mat if _TRIAL_KEY.match(k)),
                   key=lambda k: int(_TRIAL_KEY.match(k).group(1)))
     if not keys:
-        found = [k for k in mat if not k.startswith("__")]
+        found = [k[:40] for k in mat if not k.startswith("__")]
         raise DataFormatError(f"{file}: no SEED trial variables named <prefix>_eeg1 ... "
                               f"<prefix>_eeg15; found {', '.join(found[:8]) or 'none'}")
     if len(keys) > len(labels):
         raise DataFormatError(f"{file}: {len(keys)} trials but label.mat has {len(labels)} labels")
     m = _NAME.match(file.name)
     subject = f"{int(m.group(1)):02d}" if m else file.stem
-    trials = []
+    trials, seen = [], {}
     for key in keys:
         t = int(_TRIAL_KEY.match(key).group(1))
-        sig = np.asarray(mat[key], dtype=np.float64)
-        if sig.ndim != 2 or sig.shape[0] != len(CHANNELS):
-            raise DataFormatError(f"{file}: {key} should be {len(CHANNELS)} channels x samples; "
-                                  f"found shape {sig.shape}")
-        trials.append(Trial(subject=subject, session=session_of(file), trial=t, signal=sig,
+        if not 1 <= t <= len(labels):
+            raise DataFormatError(f"{file}: {key[:60]} is trial {t}, but label.mat labels trials "
+                                  f"1 to {len(labels)} only")
+        if t in seen:
+            raise DataFormatError(f"{file}: {seen[t][:60]} and {key[:60]} are both trial {t}")
+        seen[t] = key
+        value = mat[key]
+        if not (isinstance(value, np.ndarray) and value.dtype.kind in "biuf"):
+            raise DataFormatError(f"{file}: {key[:60]} should be a {len(CHANNELS)} channels x "
+                                  f"samples matrix of numbers; found {_describe(value)}")
+        if value.ndim != 2 or value.shape[0] != len(CHANNELS):
+            raise DataFormatError(f"{file}: {key[:60]} should be {len(CHANNELS)} channels x "
+                                  f"samples; found shape {value.shape}")
+        trials.append(Trial(subject=subject, session=session_of(file), trial=t,
+                            signal=np.asarray(value, dtype=np.float64),
                             ratings={"emotion": float(labels[t - 1])}))
     return Recording(DATASET, str(file), list(CHANNELS), SFREQ, trials)
