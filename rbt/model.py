@@ -6,16 +6,32 @@ Parameter names follow the official checkpoints (see ``rbt.checkpoint``), so a p
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, fields
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+# Upper bounds on each size; generous for EEG (high-density caps have 256 electrodes) and far
+# above the paper's model, yet small enough that nothing absurd is ever allocated.
+LIMITS = {"num_electrodes": 1024, "bde_dim": 64, "embed_dim": 8192, "depth": 128, "heads": 256,
+          "head_dim": 4096, "mlp_hidden_dim": 65536, "num_classes": 1024}
+MAX_PARAMETERS = 10**8  # the paper's model has 664,834
+
+
+class ConfigError(ValueError):
+    """An RBTransformer configuration with a missing, mistyped or out-of-bounds value."""
+
 
 @dataclass
 class RBTransformerConfig:
-    """Hyper-parameters; the defaults are the paper's. Keys match the official config.json."""
+    """Hyper-parameters; the defaults are the paper's. Keys match the official config.json.
+
+    Every size is a positive integer up to its bound in :data:`LIMITS`, dropout is in [0, 1),
+    and the model has at most :data:`MAX_PARAMETERS` parameters; anything else is a
+    :class:`ConfigError` before any tensor is allocated.
+    """
 
     num_electrodes: int = 32
     bde_dim: int = 4
@@ -27,23 +43,70 @@ class RBTransformerConfig:
     dropout: float = 0.1
     num_classes: int = 2
 
+    def __post_init__(self):
+        for name, high in LIMITS.items():
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigError(f"{name} must be a positive integer; got {value!r}")
+            if value > high:
+                raise ConfigError(f"{name} must be at most {high}; got {value}")
+        d = self.dropout
+        if isinstance(d, bool) or not isinstance(d, int | float) or not 0 <= d < 1:
+            raise ConfigError(f"dropout must be a number in [0, 1); got {d!r}")
+        self.dropout = float(d)
+        n = self.n_parameters()
+        if n > MAX_PARAMETERS:
+            raise ConfigError(f"this configuration has {n:,} parameters, more than the "
+                              f"{MAX_PARAMETERS:,} rbt builds (the paper's model has "
+                              "under a million)")
+
     @classmethod
     def from_dict(cls, d: dict) -> RBTransformerConfig:
+        """A validated config from a config.json object; unknown keys are ignored."""
+        if not isinstance(d, dict):
+            raise ConfigError(f"expected a JSON object of hyper-parameters; found "
+                              f"{type(d).__name__}")
         names = {f.name for f in fields(cls)}
         missing = names - set(d) - {"bde_dim", "dropout"}
         if missing:
-            raise ValueError(f"config is missing {', '.join(sorted(missing))}")
-        for k in (names - {"dropout"}) & set(d):
-            if isinstance(d[k], bool) or not isinstance(d[k], int) or d[k] < 1:
-                raise ValueError(f"{k} must be a positive integer; got {d[k]!r}")
-        if "dropout" in d and (isinstance(d["dropout"], bool)
-                               or not isinstance(d["dropout"], int | float)
-                               or not 0 <= d["dropout"] < 1):
-            raise ValueError(f"dropout must be a number in [0, 1); got {d['dropout']!r}")
+            raise ConfigError(f"config is missing {', '.join(sorted(missing))}")
         return cls(**{k: v for k, v in d.items() if k in names})
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    def parameter_shapes(self) -> dict[str, tuple[int, ...]]:
+        """Name -> shape of every tensor in the model's state dict, computed from the sizes
+        alone (no module is built), so weights can be checked before anything is allocated."""
+        e, inner, hidden = self.embed_dim, self.heads * self.head_dim, self.mlp_hidden_dim
+        shapes = {"bde_proj_layer.linear.weight": (e, self.bde_dim),
+                  "bde_proj_layer.linear.bias": (e,),
+                  "electrode_id_embedding.embedding": (1, self.num_electrodes, e)}
+        for i in range(self.depth):
+            block = f"intercortical_attention_blocks.{i}"
+            shapes.update({
+                f"{block}.attention.norm.weight": (e,), f"{block}.attention.norm.bias": (e,),
+                f"{block}.attention.fn.to_qkv.weight": (3 * inner, e),
+                f"{block}.attention.fn.to_out.0.weight": (e, inner),
+                f"{block}.attention.fn.to_out.0.bias": (e,),
+                f"{block}.feed_forward.norm.weight": (e,),
+                f"{block}.feed_forward.norm.bias": (e,),
+                f"{block}.feed_forward.fn.net.0.weight": (hidden, e),
+                f"{block}.feed_forward.fn.net.0.bias": (hidden,),
+                f"{block}.feed_forward.fn.net.3.weight": (e, hidden),
+                f"{block}.feed_forward.fn.net.3.bias": (e,),
+            })
+        shapes.update({"classification_head.norm.weight": (e,),
+                       "classification_head.norm.bias": (e,)})
+        for i, (n_out, n_in) in zip((0, 3, 6, 9), ((2 * e, e), (2 * e, 2 * e), (e, 2 * e),
+                                                   (self.num_classes, e))):
+            shapes[f"classification_head.mlp.{i}.weight"] = (n_out, n_in)
+            shapes[f"classification_head.mlp.{i}.bias"] = (n_out,)
+        return shapes
+
+    def n_parameters(self) -> int:
+        """The model's parameter count, from :meth:`parameter_shapes` (no allocation)."""
+        return sum(math.prod(shape) for shape in self.parameter_shapes().values())
 
 
 class BDEProjection(nn.Module):

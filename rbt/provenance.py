@@ -61,21 +61,40 @@ def seen_in_training(metadata: dict | None, fs, X: np.ndarray | None = None) -> 
         known = np.asarray(known, dtype=np.float64).reshape(len(known), 1 + _N_PROJECTIONS)
     except (TypeError, ValueError):  # absent, or written in another layout: cannot tell
         return None
+    if not np.isfinite(known).all():  # rbt.model_card refuses these; a dict may come from anywhere
+        return None
     first, trial_of_row = _first_windows(fs)
     if not len(first):
         return np.zeros(0, np.float32)
     X = fs.X if X is None else X
     mine = _project(X[first])
-    seen = np.zeros(len(mine))
-    for s in range(0, len(mine), 1024):  # (trials x known) comparisons, in bounded chunks
-        part = mine[s: s + 1024, None, :]
-        close = np.abs(part - known[None, :, 1:]) <= _TOLERANCE * (1 + np.abs(known[None, :, 1:]))
-        seen[s: s + 1024] = close.all(axis=2).any(axis=1)
+    seen = _matches(mine, known[:, 1:])
     checkable = np.isin(fs.table["window"].to_numpy()[first], known[:, 0])
     seen[~checkable] = np.nan
     per_trial = np.zeros(trial_of_row.max() + 1)
     per_trial[trial_of_row[first]] = seen
     return per_trial[trial_of_row].astype(np.float32)
+
+
+def _matches(mine: np.ndarray, known: np.ndarray) -> np.ndarray:
+    """1.0 where a row of ``mine`` equals some row of ``known`` within the relative tolerance.
+
+    A k-d tree finds the candidates, so time and memory grow with trials + known rather than
+    trials x known (a checkpoint may fingerprint 200,000 trials). Within the tolerance,
+    ``|a - b| <= tol (1 + |b|)`` implies ``|a - b| <= tol (1 + |a|) / (1 - tol)``: a Chebyshev
+    ball of that radius around ``a`` holds every match, and each candidate is then checked."""
+    from scipy.spatial import cKDTree
+
+    seen = np.zeros(len(mine))
+    if not len(known) or not len(mine):
+        return seen
+    radius = _TOLERANCE * (1 + np.abs(mine).max(axis=1)) / (1 - _TOLERANCE)
+    candidates = cKDTree(known).query_ball_point(mine, radius, p=np.inf)
+    for i, rows in enumerate(candidates):
+        if rows:
+            b = known[rows]
+            seen[i] = (np.abs(mine[i] - b) <= _TOLERANCE * (1 + np.abs(b))).all(axis=1).any()
+    return seen
 
 
 def training_note(seen: np.ndarray | None, correct: np.ndarray | None = None,

@@ -1,0 +1,236 @@
+"""The model card: what a checkpoint's ``rbt_metadata.json`` may hold, checked field by field.
+
+:func:`read_metadata` reads the file with its size and nesting bounded and
+:func:`validate_metadata` checks the type and bounds of every field rbt reads, so no later step
+meets a value of the wrong type (a traceback) or a size that multiplies the work. The result is
+the same plain dict that :func:`rbt.train._metadata` writes, with numbers normalised (bands and
+rates as floats); unknown fields are kept as they are but never used. Every error is a
+:class:`MetadataError` naming the file and the field, what was expected and what was found.
+
+The checks are written by hand rather than as a JSON Schema: several are across fields (counts
+against the model's config, the stride against the window, electrode names compared as
+electrodes), the messages follow rbt's wording, and a checkpoint may fingerprint 200,000 trials,
+which a generic validator walks far more slowly than the loop below.
+"""
+
+from __future__ import annotations
+
+import math
+import reprlib
+
+from .montage import canonical_name
+from .safeio import read_json
+
+FILE = "rbt_metadata.json"
+MAX_METADATA_BYTES = 32 * 1024**2  # 200,000 fingerprints written with indent=2 take ~22 MB
+MAX_TRAINING_TRIALS = 200_000  # DEAP has 1,280 trials, SEED 675; this is ample headroom
+MAX_NAME = 200  # electrode, band and class names; target, task, dataset, protocol
+MAX_TEXT = 4000  # the label rule and other sentences
+MAX_RATE = 100_000.0  # Hz; EEG amplifiers sample at up to ~20 kHz
+MAX_WINDOW = 65536  # samples
+MAX_ORDER = 32  # Butterworth order of the band-pass filters (rbt uses 5)
+MAX_INDEX = 10**9  # first-window index in a training-trial fingerprint
+# Each sample lies in window / stride windows, so that ratio multiplies the work of computing
+# the features. Front ends adopt a checkpoint's window and stride, so a card may ask at most
+# 64 windows per sample: 512/8 at the paper's window, 15x the work of its 512/117 (and 50%,
+# 75% or 90% overlaps pass). Stride 1 at window 512 would be 512 windows per sample.
+MAX_OVERLAP = 64
+
+_show = reprlib.Repr()
+_show.maxstring, _show.maxother, _show.maxlist, _show.maxdict, _show.maxlevel = 40, 40, 4, 3, 2
+
+
+class MetadataError(ValueError):
+    """An ``rbt_metadata.json`` with a field of the wrong type, size or bounds."""
+
+
+def read_metadata(path, config=None) -> dict:
+    """The validated metadata of the file at ``path`` (see :func:`validate_metadata`)."""
+    obj = read_json(path, error=MetadataError, expected="rbt checkpoint metadata (a JSON object)",
+                    max_bytes=MAX_METADATA_BYTES)
+    return validate_metadata(obj, str(path), config)
+
+
+def validate_metadata(obj, source: str = FILE, config=None) -> dict:
+    """``obj`` checked field by field, as a new dict; :class:`MetadataError` otherwise.
+
+    ``source`` names the file in errors. With ``config`` (an
+    :class:`~rbt.model.RBTransformerConfig`), the electrode, band and class counts must be the
+    model's. Absent fields and ``None`` mean "not said" (older and partial cards).
+    """
+    check = _Checker(source)
+    if not isinstance(obj, dict):
+        check.fail("", "a JSON object", obj)
+    out = dict(obj)
+    for key in ("rbt_version", "dataset", "target", "task", "split"):
+        check.optional(out, key, check.name)
+    check.optional(out, "label_rule", check.text)
+    check.optional(out, "sfreq", check.rate)
+    check.optional(out, "train_config", lambda v, f: check.kind(v, f, dict, "a JSON object"))
+    for key, fn in (("ch_names", check.ch_names), ("bands", check.bands),
+                    ("class_names", check.class_names), ("preprocessing", check.preprocessing),
+                    ("metrics", check.metrics), ("training_trials", check.training_trials)):
+        check.optional(out, key, fn)
+    if config is not None:
+        for key, size, what in (("ch_names", config.num_electrodes, "num_electrodes"),
+                                ("bands", config.bde_dim, "bde_dim"),
+                                ("class_names", config.num_classes, "num_classes")):
+            if out.get(key) is not None and len(out[key]) != size:
+                check.fail(key, f"{size} entries ({what} in config.json)",
+                           f"{len(out[key])}", shown=True)
+    return out
+
+
+class _Checker:
+    """Type and bound checks that raise :class:`MetadataError` naming ``source`` and the field."""
+
+    def __init__(self, source: str):
+        self.source = source
+
+    def fail(self, field: str, expected: str, found, shown: bool = False):
+        where = f"{self.source}: {field}" if field else self.source
+        raise MetadataError(f"{where}: expected {expected}, found "
+                            f"{found if shown else _show.repr(found)}")
+
+    def optional(self, obj: dict, key: str, fn) -> None:
+        if obj.get(key) is not None:
+            obj[key] = fn(obj[key], key)
+
+    def kind(self, value, field, types, expected):
+        if isinstance(value, bool) or not isinstance(value, types):
+            self.fail(field, expected, value)
+        return value
+
+    def name(self, value, field, limit: int = MAX_NAME):
+        self.kind(value, field, str, "a string")
+        if not value.strip() or len(value) > limit:
+            self.fail(field, f"a non-empty string of at most {limit} characters",
+                      f"{len(value)} characters" if value.strip() else value,
+                      shown=bool(value.strip()))
+        return value
+
+    def text(self, value, field):
+        return self.name(value, field, MAX_TEXT)
+
+    def number(self, value, field, low: float, high: float, low_open: bool = False,
+               expected: str | None = None) -> float:
+        expected = expected or f"a number from {low:g} to {high:g}"
+        self.kind(value, field, int | float, expected)
+        # ints are compared as ints: a 400-digit JSON integer has no float
+        ok = (low < value if low_open else low <= value) and value <= high
+        if not ok or (isinstance(value, float) and not math.isfinite(value)):
+            self.fail(field, expected, value)
+        return float(value)
+
+    def integer(self, value, field, low: int, high: int) -> int:
+        expected = f"an integer from {low} to {high}"
+        self.kind(value, field, int, expected)
+        if not low <= value <= high:
+            self.fail(field, expected, value)
+        return value
+
+    def rate(self, value, field):
+        return self.number(value, field, 0.0, MAX_RATE, low_open=True,
+                           expected=f"a rate in Hz above 0 and at most {MAX_RATE:g}")
+
+    def names(self, value, field, limit: int, same=lambda name: name):
+        self.kind(value, field, list, "a list of names")
+        if not value or len(value) > limit:
+            self.fail(field, f"a list of 1 to {limit} names", f"{len(value)}", shown=True)
+        seen: dict = {}
+        for i, item in enumerate(value):
+            self.name(item, f"{field}[{i}]")
+            key = same(item)
+            if key in seen:
+                self.fail(f"{field}[{i}]", f"names that differ from each other (the same "
+                          f"as {field}[{seen[key]}] {value[seen[key]]!r})", item)
+            seen[key] = i
+        return value
+
+    def ch_names(self, value, field):
+        from .model import LIMITS
+
+        return self.names(value, field, LIMITS["num_electrodes"],
+                          same=lambda n: canonical_name(n) or n)
+
+    def class_names(self, value, field):
+        from .model import LIMITS
+
+        return self.names(value, field, LIMITS["num_classes"])
+
+    def bands(self, value, field):
+        from .model import LIMITS
+
+        self.kind(value, field, dict, "a JSON object of band name -> [low Hz, high Hz]")
+        if not value or len(value) > LIMITS["bde_dim"]:
+            self.fail(field, f"1 to {LIMITS['bde_dim']} bands", f"{len(value)}", shown=True)
+        out = {}
+        for name, edges in value.items():
+            where = f"{field}.{name}"
+            self.name(name, f"{field} (a band name)")
+            if isinstance(edges, list) and len(edges) == 2:
+                lo, hi = (self.number(v, f"{where}[{i}]", 0.0, MAX_RATE / 2)
+                          for i, v in enumerate(edges))
+                if lo < hi:
+                    out[name] = [lo, hi]
+                    continue
+            self.fail(where, "[low Hz, high Hz] with low < high", edges)
+        return out
+
+    def preprocessing(self, value, field):
+        self.kind(value, field, dict, "a JSON object")
+        out = dict(value)
+        window, stride = out.get("window"), out.get("stride")
+        if window is not None:
+            self.integer(window, f"{field}.window", 2, MAX_WINDOW)
+        if stride is not None:
+            self.integer(stride, f"{field}.stride", 1, MAX_WINDOW)
+            if window is not None and stride * MAX_OVERLAP < window:
+                self.fail(f"{field}.stride",
+                          f"at least window / {MAX_OVERLAP} = {math.ceil(window / MAX_OVERLAP)} "
+                          f"for window {window} (so that each sample is in at most "
+                          f"{MAX_OVERLAP} windows)", stride)
+        if out.get("order") is not None:
+            self.integer(out["order"], f"{field}.order", 1, MAX_ORDER)
+        for key in ("filter_sfreq", "sfreq"):
+            if out.get(key) is not None:
+                out[key] = self.rate(out[key], f"{field}.{key}")
+        return out
+
+    def metrics(self, value, field):
+        self.kind(value, field, dict, "a JSON object")
+        out = dict(value)
+        self.optional(out, "protocol", lambda v, f: self.name(v, f"{field}.{f}"))
+        for key in ("accuracy", "macro_f1"):
+            score = out.get(key)
+            if score is None:
+                continue
+            where = f"{field}.{key}"
+            if not isinstance(score, dict) or not {"mean", "std"} <= set(score):
+                self.fail(where, '{"mean": score, "std": spread}', score)
+            out[key] = {**score, **{part: self.score(score[part], f"{where}.{part}")
+                                    for part in ("mean", "std")}}
+        return out
+
+    def score(self, value, field):
+        if isinstance(value, float) and math.isnan(value):  # a fold that could not be scored
+            return value
+        return self.number(value, field, 0.0, 1.0)
+
+    def training_trials(self, value, field):
+        self.kind(value, field, list, "a list of trial fingerprints")
+        if len(value) > MAX_TRAINING_TRIALS:
+            self.fail(field, f"at most {MAX_TRAINING_TRIALS:,} trials", f"{len(value):,}",
+                      shown=True)
+        layout = "[first window index, 4 numbers] (see rbt.provenance)"
+        for i, entry in enumerate(value):
+            if not isinstance(entry, list) or len(entry) != 5:
+                self.fail(f"{field}[{i}]", layout, entry)
+            self.integer(entry[0], f"{field}[{i}][0]", 0, MAX_INDEX)
+            for j in range(1, 5):
+                v = entry[j]
+                if isinstance(v, bool) or not isinstance(v, int | float) or not (
+                        math.isfinite(v) if isinstance(v, float) else abs(v) < 1e300):
+                    self.fail(f"{field}[{i}][{j}]", "a finite number", v)
+        return value
+
