@@ -8,10 +8,11 @@ No library checks these, so rbt walks the MAT v5 layout itself (by hand, followi
 "MAT-File Format" description):
 
 - The input is a regular file (never a FIFO or device) of at most :data:`MAX_FILE_BYTES`.
-- Each top-level variable is read or inflated on its own, incrementally, into one buffer; all
-  variables together may produce at most ``budget = max(1 GiB, 10 x file size)`` bytes. The
+- Each top-level variable is read or inflated on its own, incrementally: the size its array
+  declares is checked against the budget first, and inflating stops at that size. All
+  variables together may hold at most ``budget = max(1 GiB, 10 x file size)`` bytes. The
   released DREAMER.mat is about 450 MB on disk and 1.5 GB inflated (3.3x); SEED's files are
-  stored uncompressed or nearly so. A zlib bomb (up to ~1000x) stops at the budget.
+  stored uncompressed or nearly so. A zlib bomb (up to ~1000x) is refused at the budget.
 - Inside a variable every element must fit in its parent; numeric and char data must hold
   exactly ``prod(dims)`` values; a cell or struct array's ``prod(dims) x fields`` elements must
   each have their 8-byte tag in the payload; nesting is at most :data:`MAX_DEPTH` deep and a
@@ -29,6 +30,7 @@ import stat
 import struct
 import zlib
 
+import numpy as np
 import scipy.io
 
 from ..safeio import require_regular_file
@@ -173,7 +175,7 @@ class _Walker:
 
 
 class _View(io.RawIOBase):
-    """A read-only file over a bytearray, so scipy reads it without a second copy."""
+    """A read-only file over a buffer, so scipy reads it without a second copy."""
 
     def __init__(self, buf):
         self._view, self._pos = memoryview(buf), 0
@@ -211,36 +213,69 @@ def _read_exact(fh, n: int, what: str) -> bytes:
     return data
 
 
-def _inflate(fh, n: int, out: bytearray, budget: _Budget) -> None:
-    """Inflate the ``n`` compressed bytes at the file's position onto ``out``, within budget."""
+def _buffer(header: bytes, tag: bytes, payload: int) -> memoryview:
+    """Room for one variable as a MAT file of its own: header, tag, payload.
+
+    ``np.zeros`` takes its memory lazily (calloc), so a size that is declared but never filled
+    costs address space only."""
+    length = len(header) + len(tag) + payload
+    out = memoryview(np.zeros(length, dtype=np.uint8)).cast("B")
+    out[: len(header)] = header
+    out[len(header): len(header) + len(tag)] = tag
+    return out
+
+
+def _inflate(fh, n: int, header: bytes, order: str, budget: _Budget) -> memoryview:
+    """The variable compressed in the next ``n`` bytes of ``fh``, inflated incrementally: its
+    declared size is checked against the budget before anything more is inflated."""
     inflater = zlib.decompressobj()
-    left, full = n, False
-    while not inflater.eof:
-        if inflater.unconsumed_tail:
-            data = inflater.unconsumed_tail
-        elif left:
-            data = fh.read(min(_CHUNK, left))
-            if not data:
-                raise _Bad("a compressed variable is cut off (truncated file?)")
-            left -= len(data)
-        elif full:
-            data = b""  # zlib may still hold output
-        else:
-            raise _Bad("a compressed variable is cut off (truncated file?)")
-        room = min(16 * _CHUNK, budget.limit - budget.inflated + 1)
-        try:
-            piece = inflater.decompress(data, room)
-        except zlib.error as err:
-            raise _Bad(f"a compressed variable is corrupt ({err})") from None
-        budget.inflate(len(piece))
-        out += piece
-        full = len(piece) == room
+    left = n
+
+    def more(limit: int) -> bytes:
+        nonlocal left
+        while not inflater.eof:
+            if inflater.unconsumed_tail:
+                data = inflater.unconsumed_tail
+            elif left:
+                data = fh.read(min(_CHUNK, left))
+                if not data:
+                    raise _Bad("a compressed variable is cut off (truncated file?)")
+                left -= len(data)
+            else:
+                data = b""  # zlib may still hold output
+            try:
+                piece = inflater.decompress(data, limit)
+            except zlib.error as err:
+                raise _Bad(f"a compressed variable is corrupt ({err})") from None
+            if piece or not (data or inflater.unconsumed_tail):
+                return piece
+        return b""
+
+    tag = b""
+    while len(tag) < 8:
+        piece = more(8 - len(tag))
+        if not piece:
+            raise _Bad("a compressed variable holds nothing")
+        tag += piece
+    mtype, length = struct.unpack(order + "II", tag)
+    if mtype != miMATRIX:
+        raise _Bad("a compressed variable is not an array")
+    budget.inflate(8 + length)
+    out = _buffer(header, tag, length)
+    pos = len(header) + 8
+    while pos < len(out):
+        piece = more(min(16 * _CHUNK, len(out) - pos))
+        if not piece:
+            raise _Bad("a compressed variable inflates to less than it declares (truncated?)")
+        out[pos: pos + len(piece)] = piece
+        pos += len(piece)
     if left:
-        fh.seek(left, os.SEEK_CUR)
+        fh.seek(left, os.SEEK_CUR)  # anything after the array is not read
+    return out
 
 
 def _variables(fh, size: int, dataset: str, path):
-    """Each top-level variable as a checked, uncompressed MAT file of its own (a bytearray)."""
+    """Each top-level variable as a checked, uncompressed MAT file of its own."""
     header = fh.read(_HEADER)
     if not header:
         raise _Bad("the file is empty")
@@ -260,25 +295,20 @@ def _variables(fh, size: int, dataset: str, path):
     budget = _Budget(max(MIN_BUDGET, BUDGET_FACTOR * size))
     pos = _HEADER
     while pos < size:
-        word, n = struct.unpack(order + "II", _read_exact(fh, 8, "a variable's tag"))
+        tag = _read_exact(fh, 8, "a variable's tag")
+        word, n = struct.unpack(order + "II", tag)
         if n > size - pos - 8:
             raise _Bad(f"a variable declares {n} bytes; the file has {size - pos - 8} left")
-        out = bytearray(header)
         if word == miCOMPRESSED:
-            _inflate(fh, n, out, budget)
+            out = _inflate(fh, n, header, order, budget)
         elif word == miMATRIX:
-            budget.inflate(n)
-            out += struct.pack(order + "II", word, n)
-            out += _read_exact(fh, n, "a variable")
+            budget.inflate(8 + n)
+            out = _buffer(header, tag, n)
+            if fh.readinto(out[_HEADER + 8:]) != n:
+                raise _Bad("a variable is cut off (truncated file?)")
         else:
             raise _Bad(f"a top-level element of type {word & 0xFFFF}, not a variable")
         pos += 8 + n
-        if len(out) < _HEADER + 8:
-            raise _Bad("a compressed variable holds nothing")
-        mtype, length = struct.unpack_from(order + "II", out, _HEADER)
-        if mtype != miMATRIX or length > len(out) - _HEADER - 8:
-            raise _Bad("a compressed variable is not a whole array")
-        del out[_HEADER + 8 + length:]  # anything after the array is not read
         _Walker(out, order, budget).matrix(_HEADER + 8, len(out), 0)
         yield out
 

@@ -168,6 +168,11 @@ class _Scalar:
         self.dtype, self.data = dtype, data
 
 
+def _empty_bytes() -> bytes:
+    """``bytes()``: Python 3 pickles ``b""`` with protocol 2 as this call."""
+    return b""
+
+
 class _Budget:
     """Bytes the stand-ins may produce beyond what the pickle reads: at most the input size."""
 
@@ -231,6 +236,8 @@ class _Unpickler(pickle._Unpickler):
             ("numpy", "ndarray"): _NDARRAY,
             ("numpy", "dtype"): _Dtype,
             ("_codecs", "encode"): self._encode,  # protocol-2 bytes written by Python 3
+            ("__builtin__", "bytes"): _empty_bytes,  # ... and b"" (an empty array's data)
+            ("builtins", "bytes"): _empty_bytes,
         }
 
     def find_class(self, module, name):
@@ -270,7 +277,8 @@ class _Unpickler(pickle._Unpickler):
     def load_reduce(self):
         args = self.stack.pop()
         func = self.stack[-1]
-        callable_ = (_Dtype, _Scalar, self._reconstruct, self._frombuffer, self._encode)
+        callable_ = (_Dtype, _Scalar, _empty_bytes, self._reconstruct, self._frombuffer,
+                     self._encode)
         if type(args) is not tuple or not any(func is f or func == f for f in callable_):
             raise PickleFormatError("pickle calls something other than numpy's array builders")
         self.stack[-1] = func(*args)
