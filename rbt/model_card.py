@@ -44,6 +44,15 @@ class MetadataError(ValueError):
     """An ``rbt_metadata.json`` with a field of the wrong type, size or bounds."""
 
 
+def stride_problem(window: int, stride: int) -> str | None:
+    """Why a card may not ask for this window and stride (see :data:`MAX_OVERLAP`), or None.
+    Training can check it up front, so that it never writes a checkpoint rbt will not load."""
+    if stride * MAX_OVERLAP < window:
+        return (f"at least window / {MAX_OVERLAP} = {math.ceil(window / MAX_OVERLAP)} for "
+                f"window {window} (so that each sample is in at most {MAX_OVERLAP} windows)")
+    return None
+
+
 def read_metadata(path, config=None) -> dict:
     """The validated metadata of the file at ``path`` (see :func:`validate_metadata`)."""
     obj = read_json(path, error=MetadataError, expected="rbt checkpoint metadata (a JSON object)",
@@ -185,11 +194,9 @@ class _Checker:
             self.integer(window, f"{field}.window", 2, MAX_WINDOW)
         if stride is not None:
             self.integer(stride, f"{field}.stride", 1, MAX_WINDOW)
-            if window is not None and stride * MAX_OVERLAP < window:
-                self.fail(f"{field}.stride",
-                          f"at least window / {MAX_OVERLAP} = {math.ceil(window / MAX_OVERLAP)} "
-                          f"for window {window} (so that each sample is in at most "
-                          f"{MAX_OVERLAP} windows)", stride)
+            problem = None if window is None else stride_problem(window, stride)
+            if problem:
+                self.fail(f"{field}.stride", problem, stride)
         if out.get("order") is not None:
             self.integer(out["order"], f"{field}.order", 1, MAX_ORDER)
         for key in ("filter_sfreq", "sfreq"):
