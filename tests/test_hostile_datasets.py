@@ -298,6 +298,25 @@ def test_disallowed_operations_and_callables_are_refused():
         load_arrays(pickle.dumps([1, 2], protocol=2))
 
 
+def test_python2_long_strings_are_only_array_data():
+    """Long Python-2 strings are kept as bytes (for speed); anywhere but array data they are
+    refused like any other non-array."""
+    long = b"T" + struct.pack("<i", 70_000) + b"x" * 70_000
+    with pytest.raises(NotAnArrayDictError, match="keys are long str"):
+        load_arrays(PROTO2 + b"}" + long + bint(1) + b"s.")
+    with pytest.raises(NotAnArrayDictError, match="'data' is a long str"):
+        load_arrays(PROTO2 + b"}" + sbs(b"data") + long + b"s.")
+    with pytest.raises(PickleFormatError, match="truncated"):
+        load_arrays(PROTO2 + b"T" + struct.pack("<i", 2**31 - 1) + b"x" * 10)
+    with pytest.raises(PickleFormatError, match="negative"):
+        load_arrays(PROTO2 + b"T" + struct.pack("<i", -5) + b".")
+    short = array_op((1, 2), dtype_op(b"f8"), bytes(16)).replace(binbytes(bytes(16)),
+                                                                 b"T" + struct.pack("<i", 16)
+                                                                 + bytes(16))
+    np.testing.assert_array_equal(load_arrays(PROTO2 + b"}" + sbs(b"a") + short + b"s.")["a"],
+                                  np.zeros((1, 2)))
+
+
 def test_file_larger_than_the_cap_is_refused_before_reading(tmp_path):
     path = tmp_path / "s01.dat"
     with open(path, "wb") as fh:  # sparse: no disk space used

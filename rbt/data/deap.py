@@ -103,6 +103,8 @@ def read_file(file: Path, dataset: str = DATASET) -> Recording:
             f"{file}: 'data' should be trials x {N_CHANNELS} channels x samples; found shape "
             f"{data.shape}"
         )
+    if data.shape[0] == 0:
+        raise DataFormatError(f"{file}: 'data' holds no trials (shape {data.shape})")
     if labels.shape != (data.shape[0], len(RATINGS)):
         raise DataFormatError(
             f"{file}: 'labels' should be {data.shape[0]} trials x {len(RATINGS)} ratings; found "

@@ -24,6 +24,7 @@ import numpy as np
 
 MAX_OPERATIONS = 10_000  # a DEAP file takes about 60; each one costs bounded time and memory
 MAX_NDIM = 32
+_RAW_TEXT_MIN = 1 << 16  # BINSTRINGs this long are array data (DEAP's keys are short)
 _DTYPE_CODE = re.compile(r"^[biuf][0-9]{1,2}$")  # what numpy pickles for bool, int, uint, float
 _BYTE_ORDERS = {"<": "<", ">": ">", "=": "=", "|": "|"}
 
@@ -57,6 +58,8 @@ def _kind(obj) -> str:
         return "numpy scalar"
     if isinstance(obj, _Dtype):
         return "numpy dtype"
+    if isinstance(obj, _RawText):
+        return "long str"
     return type(obj).__name__
 
 
@@ -96,6 +99,17 @@ class _Dtype:
             raise PickleFormatError("dtype state refused: a multi-byte type needs a byte order")
 
 
+class _RawText:
+    """A long Python-2 ``str`` (BINSTRING), left as the bytes it is: only array data uses it.
+
+    Decoding it to text and encoding it back (latin-1) would cost two copies of every array."""
+
+    __slots__ = ("view",)
+
+    def __init__(self, view: memoryview):
+        self.view = view
+
+
 class _NdarrayClass:
     """``numpy.ndarray`` as an argument of ``_reconstruct``; not callable."""
 
@@ -129,7 +143,10 @@ class _Array:
             raise PickleFormatError(f"array dtype refused: found {_kind(dtype)}")
         if type(fortran) not in (bool, int) or fortran not in (0, 1):
             raise PickleFormatError("array order flag refused")
-        if type(data) is str:  # Python 2 wrote the bytes as a str; latin-1 gives them back
+        if type(data) is _RawText:
+            self.budget.spend(len(data.view))
+            data = bytearray(data.view)
+        elif type(data) is str:  # Python 2 wrote the bytes as a str; latin-1 gives them back
             self.budget.spend(len(data))
             try:
                 data = bytearray(data, "latin-1")
@@ -221,7 +238,8 @@ class _Unpickler(pickle._Unpickler):
     dispatch = _Dispatch()
 
     def __init__(self, data: bytes):
-        super().__init__(io.BytesIO(data), encoding="latin1")
+        self.input, self.view = io.BytesIO(data), memoryview(data)
+        super().__init__(self.input, encoding="latin1")
         self.size = len(data)
         self.budget = _Budget(len(data))
         self.operations = 0
@@ -296,10 +314,33 @@ class _Unpickler(pickle._Unpickler):
             raise PickleFormatError("pickle data was truncated")
         self.append(self.find_class(module[:-1].decode("utf-8"), name[:-1].decode("utf-8")))
 
+    def load_binstring(self):
+        (n,) = struct.unpack("<i", self.read(4))
+        if n < 0:
+            raise PickleFormatError("BINSTRING with a negative length")
+        if n >= _RAW_TEXT_MIN and self._unframer.current_frame is None:
+            start = self.input.tell()  # Python 2's array bytes: kept as bytes, not decoded
+            if start + n > self.size:
+                raise PickleFormatError("pickle data was truncated")
+            self.input.seek(start + n)
+            self.append(_RawText(self.view[start:start + n]))
+            return
+        data = self.read(n)
+        if len(data) != n:
+            raise PickleFormatError("pickle data was truncated")
+        self.append(data.decode("latin-1"))
+
     def load_bytearray8(self):
         (n,) = struct.unpack("<Q", self.read(8))
         if n > self.size:
             raise PickleFormatError(f"BYTEARRAY8 declares {n} bytes; the file has {self.size}")
+        if self._unframer.current_frame is None:  # big buffers lie outside frames: one copy
+            start = self.input.tell()
+            if start + n > self.size:
+                raise PickleFormatError("pickle data was truncated")
+            self.input.seek(start + n)
+            self.append(bytearray(self.view[start:start + n]))
+            return
         data = self.read(n)
         if len(data) != n:
             raise PickleFormatError("pickle data was truncated")
@@ -332,12 +373,9 @@ class _Unpickler(pickle._Unpickler):
             target[items[i]] = items[i + 1]
 
 
-for _name in _ALLOWED_OPS + ("REDUCE", "BUILD", "BYTEARRAY8"):  # noqa: RUF005
+for _name in (*_ALLOWED_OPS, "REDUCE", "BUILD", "BYTEARRAY8"):
     _code = getattr(pickle, _name)[0]
-    _own = {"REDUCE": _Unpickler.load_reduce, "BUILD": _Unpickler.load_build,
-            "BYTEARRAY8": _Unpickler.load_bytearray8, "APPEND": _Unpickler.load_append,
-            "APPENDS": _Unpickler.load_appends, "SETITEM": _Unpickler.load_setitem,
-            "SETITEMS": _Unpickler.load_setitems, "GLOBAL": _Unpickler.load_global}.get(_name)
+    _own = vars(_Unpickler).get(f"load_{_name.lower()}")  # rbt's version where it has one
     _Unpickler.dispatch[_code] = _counted(_own or pickle._Unpickler.dispatch[_code])
 
 
@@ -381,8 +419,8 @@ def load_arrays(data: bytes) -> dict[str, np.ndarray]:
         raise PickleFormatError(f"{type(err).__name__}: {_short(err, 200)}") from None
     if type(top) is not dict:
         raise NotAnArrayDictError(_kind(top))
-    key_types = sorted({type(k).__name__ for k in top})
-    if key_types != ["str"] and top:
+    if any(type(k) is not str for k in top):
+        key_types = sorted({_kind(k) for k in top})
         raise NotAnArrayDictError(f"a dict whose keys are {', '.join(key_types)} (expected "
                                   "names)")
     for key, value in top.items():
