@@ -252,6 +252,50 @@ def test_memo_shared_nested_list_is_refused_cheaply(tmp_path):
         deap.read_file(path)
 
 
+def _shared(depth: int = 40, kind=tuple):
+    """A value whose memo-shared nesting has 2**depth leaves: tiny pickled, endless walked."""
+    value = kind([1.0])
+    for _ in range(depth):
+        value = kind([value, value])
+    return value
+
+
+def _shared_ops(kind=tuple) -> bytes:
+    return pickle.dumps(_shared(kind=kind), protocol=2)[2:-1]  # the opcodes that push it
+
+
+@pytest.mark.parametrize("build", [
+    # as a dict key (building this dict in Python would itself hash for ever)
+    pytest.param(lambda: PROTO2 + b"}" + _shared_ops() + bint(1) + b"s.", id="dict-key"),
+    pytest.param(lambda: PROTO2 + b"(" + _shared_ops() + bint(1) + b"d.", id="DICT-key"),
+    pytest.param(lambda: pickle.dumps(_shared(kind=list), protocol=2), id="top-list"),
+    pytest.param(lambda: pickle.dumps({"data": np.zeros(3), "labels": [_shared()]},
+                                      protocol=2), id="in-a-list"),
+])
+def test_memo_shared_nesting_is_never_walked(tmp_path, build):
+    path = tmp_path / "s01.dat"
+    content = build()
+    assert len(content) < 2000
+    path.write_bytes(content)
+    with quickly(2), refused(path):
+        deap.read_file(path)
+
+
+@pytest.mark.parametrize("where", ["code", "order", "shape"])
+def test_nested_values_in_dtype_and_shape_are_described_not_printed(where):
+    nested = _shared_ops()
+    body = {
+        "code": b"cnumpy\ndtype\n(" + nested + bint(0) + bint(1) + b"tR.",
+        "order": b"cnumpy\ndtype\n" + sbs(b"f8") + bint(0) + bint(1) + b"\x87R("
+                 + bint(3) + nested + b"NNN" + bint(-1) + bint(-1) + bint(0) + b"tb.",
+        "shape": b"cnumpy.core.multiarray\n_reconstruct\n(cnumpy\nndarray\n" + nested
+                 + sbs(b"b") + b"tR.",
+    }[where]
+    with quickly(2), pytest.raises(PickleFormatError, match="refused") as info:
+        load_arrays(PROTO2 + body)
+    assert len(str(info.value)) < 300
+
+
 @pytest.mark.parametrize("obj, found", [
     ([np.zeros(3)], "found list"),
     ({"data": (np.zeros(3),), "labels": np.zeros((1, 4))}, "'data' is a tuple"),

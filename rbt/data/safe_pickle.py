@@ -50,6 +50,11 @@ def _short(text, limit: int = 60) -> str:
     return text if len(text) <= limit else text[:limit] + "..."
 
 
+def _text(obj) -> str:
+    """A bounded description of a value meant to be a short str (never a nested repr)."""
+    return repr(obj[:20]) if type(obj) is str else _kind(obj)
+
+
 def _kind(obj) -> str:
     """A short, bounded description of ``obj`` (never its repr, which may be huge or nested)."""
     if isinstance(obj, _Array):
@@ -74,7 +79,7 @@ class _Dtype:
 
     def __init__(self, code, align=False, copy=True):
         if type(code) is not str or not _DTYPE_CODE.match(code):
-            raise PickleFormatError(f"dtype {_short(repr(code))} refused: only numeric arrays "
+            raise PickleFormatError(f"dtype {_text(code)} refused: only numeric arrays "
                                     "(bool, int, uint, float) are allowed")
         if align not in (0, 1) or copy not in (0, 1):
             raise PickleFormatError("dtype with unexpected arguments")
@@ -89,7 +94,7 @@ class _Dtype:
             raise PickleFormatError("dtype state refused: not numpy's numeric dtype state")
         order = state[1]
         if type(order) is not str or order not in _BYTE_ORDERS:
-            raise PickleFormatError(f"dtype byte order {_short(repr(order))} refused")
+            raise PickleFormatError(f"dtype byte order {_text(order)} refused")
         if state[2:5] != (None, None, None) or state[5:7] != (-1, -1) or state[7] != 0:
             raise PickleFormatError("dtype state refused: sub-arrays, fields, sizes or flags "
                                     "are not allowed (numeric dtypes have none)")
@@ -122,7 +127,8 @@ _NDARRAY = _NdarrayClass()
 def _check_shape(shape) -> tuple[int, ...]:
     if type(shape) is not tuple or len(shape) > MAX_NDIM or not all(
             type(n) is int and n >= 0 for n in shape):
-        found = _short(repr(shape)) if type(shape) is tuple else _kind(shape)
+        found = _kind(shape) if type(shape) is not tuple else "(" + ", ".join(
+            _short(n, 20) if type(n) is int else _kind(n) for n in shape[:8]) + ")"
         raise PickleFormatError(f"array shape refused: expected up to {MAX_NDIM} non-negative "
                                 f"ints; found {found}")
     return shape
@@ -204,6 +210,15 @@ class _Budget:
 
 # --------------------------------------------------------------------------------------------
 # The unpickler
+
+
+_KEY_TYPES = (str, int, float, bool, bytes, type(None), _RawText)
+
+
+def _check_key(key) -> None:
+    # hashing a memo-shared nested tuple takes exponential time: keys are plain values only
+    if type(key) not in _KEY_TYPES:
+        raise PickleFormatError(f"a dict key that is a {_kind(key)}")
 
 
 class _Dispatch(dict):
@@ -360,9 +375,18 @@ class _Unpickler(pickle._Unpickler):
 
     def load_setitem(self):
         value, key = self.stack.pop(), self.stack.pop()
+        _check_key(key)
         if type(self.stack[-1]) is not dict:
             raise PickleFormatError("SETITEM on something that is not a dict")
         self.stack[-1][key] = value
+
+    def load_dict(self):
+        items = self.pop_mark()
+        if len(items) % 2:
+            raise PickleFormatError("DICT with a key but no value")
+        for key in items[::2]:
+            _check_key(key)
+        self.append(dict(zip(items[::2], items[1::2])))
 
     def load_setitems(self):
         items = self.pop_mark()
@@ -370,6 +394,7 @@ class _Unpickler(pickle._Unpickler):
             raise PickleFormatError("SETITEMS on something that is not a dict")
         target = self.stack[-1]
         for i in range(0, len(items), 2):
+            _check_key(items[i])
             target[items[i]] = items[i + 1]
 
 
