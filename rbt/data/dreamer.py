@@ -47,8 +47,7 @@ def _describe(value) -> str:
         if value.dtype == object:
             return f"a {shape} cell array"
         if value.dtype.kind in "US":
-            return f"text ({str(value.ravel()[:1].tolist())[1:-1][:40]})" if value.size else \
-                "empty text"
+            return f"text ({str(value.ravel()[0])[:40]!r})" if value.size else "empty text"
         return f"a {shape} {value.dtype} array"
     if isinstance(value, str):
         return f"text ({value[:40]!r})"
