@@ -33,6 +33,7 @@ from .checkpoint import CheckpointError, save_checkpoint
 from .data.labels import RULES
 from .device import resolve_device
 from .model import RBTransformer, RBTransformerConfig
+from .model_card import stride_problem
 from .progress import progress_bar
 
 SPLITS = ("window-kfold", "trial-kfold", "subject-out")
@@ -183,6 +184,9 @@ def fit(fs, *, split: str = "trial-kfold", folds: int = 5, per_subject: bool = F
     if per_subject and split == "subject-out":
         raise ValueError("per-subject training cannot hold subjects out; use window-kfold or "
                          "trial-kfold")
+    window, stride = fs.params.get("window"), fs.params.get("stride")
+    if window and stride and (problem := stride_problem(int(window), int(stride))):
+        raise ValueError(f"stride {stride} is too small for a checkpoint: it must be {problem}")
     dev = resolve_device(device)
     n_classes = fs.n_classes
     out = _writable_folder(Path(out)) if out else None

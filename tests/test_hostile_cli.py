@@ -426,3 +426,11 @@ def test_duplicated_annotations_cannot_multiply_the_work(tmp_path, memory_limit)
     path = F.save_fif(F.make_raw(seconds=20, annotations=annotations), tmp_path / "dup_raw.fif")
     with pytest.raises(DataFormatError, match="cover the recording 50 times"):
         load("raw", path, task="multi")
+
+
+def test_train_refuses_a_stride_its_checkpoint_could_not_be_loaded_with(tmp_path, capsys):
+    out = tmp_path / "model"
+    assert main(["train", "--stride", "1", "--out", str(out), "--epochs", "1",
+                 "--no-cache"]) == 2
+    assert "stride 1 is too small" in capsys.readouterr().err
+    assert not (out / "progress.json").exists()

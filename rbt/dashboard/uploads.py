@@ -15,14 +15,12 @@ import shutil
 import tempfile
 import threading
 import time
-import warnings
 import weakref
 from collections.abc import Sequence
 from pathlib import Path
 
 from ..data.raw import SUFFIXES as RECORDING_SUFFIXES
 from ..data.recording import DataFormatError
-from ..safeio import read_bytes, require_regular_file
 
 MAX_UPLOAD_MB = 200  # keep in step with server.maxUploadSize in .streamlit/config.toml
 UPLOAD_TTL_S = 3600.0  # uploads idle this long are deleted (RBT_UPLOAD_TTL overrides)
@@ -91,39 +89,23 @@ def _inside(path: Path, folder: Path) -> bool:
 
 def check_recording(file: Path) -> None:
     """Raise :class:`DataFormatError` (naming the file only, not its folder) unless ``file``
-    opens as a recording whose data all lie in its own folder.
-
-    The header is opened without reading the samples (``mne.io.read_raw(preload=False)``);
-    a BrainVision header may name only files beside it, checked before MNE opens them.
-    """
-    import mne
+    opens as a recording whose data all lie in its own folder (``rbt.data.raw.open_recording``:
+    headers checked before MNE opens them, samples not read)."""
+    from ..data.raw import CompanionFileError, open_recording
 
     file = Path(file)
-    folder = Path(os.path.realpath(file.parent))
-    require_regular_file(file, DataFormatError, "an EEG recording")
-    if file.suffix.lower() == ".vhdr":
-        text = read_bytes(file, 16 * 1024**2, DataFormatError, "a BrainVision header")
-        for line in text.decode("latin-1").splitlines():
-            key, sep, value = line.partition("=")
-            if sep and key.strip().lower() in ("datafile", "markerfile"):
-                other = folder / value.strip()
-                if not value.strip() or not _inside(other, folder) or not other.is_file():
-                    raise DataFormatError(
-                        f"{file.name}: its header names {key.strip()}={value.strip()[:80]!r}, "
-                        "which is not one of the uploaded files; upload the .vhdr with its "
-                        ".vmrk and .eeg files")
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            raw = mne.io.read_raw(file, preload=False, verbose="error")
-    except Exception as err:  # MNE raises many types for bad files
-        message = " ".join(str(err).replace(str(folder) + os.sep, "").split())
-        raise DataFormatError(f"{file.name}: MNE cannot read this file "
-                              f"({type(err).__name__}: {message[:300]})") from None
-    for name in raw.filenames:
-        if name is not None and not _inside(Path(name), folder):
-            raise DataFormatError(f"{file.name}: refers to a data file that was not uploaded "
-                                  "with it")
+        open_recording(file)
+    except CompanionFileError:
+        raise DataFormatError(
+            f"{file.name}: its header names a file which is not one of the uploaded files; "
+            "upload the .vhdr with its .vmrk and .eeg files (or the .set with its .fdt)"
+        ) from None
+    except DataFormatError as err:
+        folder = os.path.realpath(file.parent)
+        message = str(err).replace(str(file), file.name)
+        message = message.replace(folder + os.sep, "").replace(str(file.parent) + os.sep, "")
+        raise DataFormatError(message[:500]) from None
 
 
 class UploadStore:

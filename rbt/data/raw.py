@@ -8,6 +8,7 @@ class when training on such files.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import warnings
 from pathlib import Path
@@ -63,7 +64,7 @@ def read_file(
     if sfreq is not None and not MIN_SFREQ <= sfreq <= MAX_SFREQ:
         raise ValueError(f"the resampling rate must be from {MIN_SFREQ:g} Hz (above twice the "
                          f"gamma band's 49 Hz) to {MAX_SFREQ:g} Hz; got {sfreq:g} Hz")
-    raw = _read_raw(file)
+    raw = load_recording(file)
     if channel_map:
         raw.rename_channels({k: v for k, v in channel_map.items() if k in raw.ch_names})
     events = _stim_events(raw)
@@ -105,22 +106,42 @@ def read_file(
     return Recording(DATASET, str(file), list(raw.ch_names), fs, trials)
 
 
-def _read_raw(file: Path):
-    """MNE's reader, made strict: companion files must lie beside the recording (a header may
-    not point elsewhere), and truncated files or channels without a scale are errors."""
+def open_recording(file: Path):
+    """MNE's reader, made strict, without reading the samples (``preload=False``).
+
+    Companion files must lie beside the recording (a header may not point elsewhere), the
+    size must be within :data:`MAX_SAMPLES`, and a truncated file or a channel without a scale
+    is an error. Returns the raw object; ``load_recording`` reads its samples."""
+    file = Path(file)
     if not (file.suffix.lower() == ".mff" and file.is_dir()):
         require_regular_file(file, DataFormatError, "an EEG recording")
     folder = Path(os.path.realpath(file)).parent
     if file.suffix.lower() == ".vhdr":
         _check_brainvision_header(file, folder)
+    with _strict_mne(file):
+        raw = mne.io.read_raw(file, preload=False, verbose="warning")
+    for name in raw.filenames:  # what MNE will read the samples from
+        if name is not None:
+            _check_companion(file, folder, Path(name))
+    _check_size(file, len(raw.ch_names) * raw.n_times, "holds")
+    return raw
+
+
+def load_recording(file: Path):
+    """:func:`open_recording`, then its samples read into memory."""
+    raw = open_recording(file)
+    with _strict_mne(file):
+        raw.load_data(verbose="warning")
+    return raw
+
+
+@contextlib.contextmanager
+def _strict_mne(file: Path):
+    """MNE's errors as DataFormatError, and the warnings that mean a broken file as errors."""
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            raw = mne.io.read_raw(file, preload=False, verbose="warning")
-            for name in raw.filenames:  # what MNE will read the samples from
-                _check_companion(file, folder, Path(name))
-            _check_size(file, len(raw.ch_names) * raw.n_times, "holds")
-            raw.load_data(verbose="warning")
+            yield
     except DataFormatError:
         raise
     except Exception as err:  # MNE raises many types for bad files
@@ -138,7 +159,6 @@ def _read_raw(file: Path):
             raise DataFormatError(f"{file}: channel(s) {chans} have equal digital minimum and "
                                   "maximum in the header, so their samples cannot be scaled "
                                   "to volts. Fix the header or leave those channels out.")
-    return raw
 
 
 def _check_size(file: Path, samples: float, how: str) -> None:
@@ -149,13 +169,17 @@ def _check_size(file: Path, samples: float, how: str) -> None:
             "or check its header.")
 
 
+class CompanionFileError(DataFormatError):
+    """A recording names a data or marker file that is not a regular file beside it."""
+
+
 def _check_companion(file: Path, folder: Path, companion: Path) -> None:
     real = Path(os.path.realpath(companion))
     if real != folder and folder not in real.parents:
-        raise DataFormatError(f"{file}: refers to a data file outside its own folder "
-                              f"({companion.name}); a recording's companion files must lie "
-                              "beside it")
-    require_regular_file(real, DataFormatError, f"a data file of {file.name}")
+        raise CompanionFileError(f"{file}: refers to a data file outside its own folder "
+                                 f"({companion.name}); a recording's companion files must lie "
+                                 "beside it")
+    require_regular_file(real, CompanionFileError, f"a data file of {file.name}")
 
 
 def _check_brainvision_header(file: Path, folder: Path) -> None:
