@@ -350,7 +350,7 @@ def load(choice, model_path: str, device: str) -> Loaded | None:
     st.session_state["_loaded_key"] = key
     for message in fitted.errors:
         st.error(plain_message(message))
-    for message in fitted.warnings:
+    for message in [*fitted.warnings, *fitted.fs.notes]:  # notes: what reading left out
         st.warning(plain_message(message))
     return Loaded(choice, model_path, stamp, device, fitted)
 

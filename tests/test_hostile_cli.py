@@ -434,3 +434,17 @@ def test_train_refuses_a_stride_its_checkpoint_could_not_be_loaded_with(tmp_path
                  "--no-cache"]) == 2
     assert "stride 1 is too small" in capsys.readouterr().err
     assert not (out / "progress.json").exists()
+
+
+def test_eeglab_set_zlib_bomb_is_refused_before_mne_inflates_it(tmp_path, memory_limit):
+    import io
+
+    import scipy.io
+
+    buffer = io.BytesIO()  # 1.6 GB of zeros in a 1.5 MB file
+    scipy.io.savemat(buffer, {"EEG": np.zeros((1000, 200_000))}, do_compression=True)
+    path = tmp_path / "bomb.set"
+    path.write_bytes(buffer.getvalue())
+    with pytest.raises(DataFormatError, match="zlib bomb") as info:
+        load("raw", path, task="multi")
+    assert str(path) in str(info.value)

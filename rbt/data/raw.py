@@ -18,6 +18,7 @@ import numpy as np
 
 from ..montage import UnknownChannelsError, canonical_name
 from ..safeio import read_bytes, require_regular_file
+from . import safe_mat
 from .recording import DataFormatError, Recording, Trial
 
 DATASET = "raw"
@@ -118,6 +119,8 @@ def open_recording(file: Path):
     folder = Path(os.path.realpath(file)).parent
     if file.suffix.lower() == ".vhdr":
         _check_brainvision_header(file, folder)
+    if file.suffix.lower() == ".set":  # a MATLAB file: MNE's scipy read would inflate bombs
+        safe_mat.loadmat(file, "EEGLAB")
     with _strict_mne(file):
         raw = mne.io.read_raw(file, preload=False, verbose="warning")
     for name in raw.filenames:  # what MNE will read the samples from
