@@ -189,7 +189,7 @@ def test_bad_input_is_a_clear_value_error(model, X):
         attribute(model, X, baseline="subject_mean")
     with pytest.raises(ValueError, match="takes the options"):
         attribute(model, X, n_step=10)
-    with pytest.raises(ValueError, match="n_steps must be a positive integer"):
+    with pytest.raises(ValueError, match="n_steps must be an integer from 1 to 1000"):
         attribute(model, X, n_steps=0)
     with pytest.raises(ValueError, match="mask must be one of"):
         attribute(model, X, method="occlusion", mask="region")
