@@ -414,7 +414,7 @@ def test_predictions_csv_from_hostile_annotations_is_safe(tmp_path, capsys):
 def test_recording_whose_resampling_would_explode_is_refused(tmp_path, memory_limit):
     raw = F.make_raw(sfreq=128.0, seconds=20)
     info = mne.create_info(raw.ch_names, 0.1, "eeg")
-    slow = mne.io.RawArray(np.tile(raw.get_data(), 8), info, verbose="error")
+    slow = mne.io.RawArray(np.tile(raw.get_data(), 16), info, verbose="error")
     path = F.save_fif(slow, tmp_path / "slow_raw.fif")
     with pytest.raises(DataFormatError, match="would hold at 128 Hz") as err:
         load("raw", path, task="multi")
@@ -465,3 +465,22 @@ def test_eeglab_set_zlib_bomb_is_refused_before_mne_inflates_it(tmp_path, memory
     with pytest.raises(DataFormatError, match="zlib bomb") as info:
         load("raw", path, task="multi")
     assert str(path) in str(info.value)
+
+
+def test_gzip_bomb_named_fif_gz_is_refused_before_mne_inflates_it(tmp_path, memory_limit):
+    import gzip
+
+    path = tmp_path / "bomb_raw.fif.gz"
+    zeros = bytes(1 << 24)
+    with gzip.open(path, "wb", compresslevel=9) as fh:
+        for _ in range(72):  # 1.2 GB of zeros in about 1 MB
+            fh.write(zeros)
+    with pytest.raises(DataFormatError, match="gzip bomb") as info:
+        load("raw", path, task="multi")
+    assert str(path) in str(info.value)
+
+
+def test_brainvision_with_a_stale_marker_file_name_still_reads(tmp_path):
+    header = write_brainvision(tmp_path / "rec", "rec.eeg", marker_file="renamed.vmrk")
+    fs = load("raw", header, task="multi")  # MNE falls back to rec.vmrk beside the header
+    assert len(fs) > 0

@@ -95,7 +95,7 @@ def check_recording(file: Path) -> None:
 
     file = Path(file)
     try:
-        open_recording(file)
+        open_recording(file, all_companions=True)
     except CompanionFileError:
         raise DataFormatError(
             f"{file.name}: its header names a file which is not one of the uploaded files; "

@@ -24,8 +24,10 @@ from .recording import DataFormatError, Recording, Trial
 DATASET = "raw"
 DEFAULT_SFREQ = 128.0  # the rate the published filters and 512-sample windows were made for
 MIN_SFREQ, MAX_SFREQ = 100.0, 4096.0  # the bands' top edge is 49 Hz; kHz rates are unstable
-# channels x samples read or resampled: 1 GiB of float64, 4.5 hours of 64 channels at 128 Hz
-MAX_SAMPLES = 1 << 27
+# EEG and stim channels x samples read or resampled: 2 GiB of float64, e.g. 64 channels at
+# 1 kHz for 70 minutes
+MAX_SAMPLES = 1 << 28
+MIN_GZIP_BUDGET, GZIP_FACTOR = 1024**3, 20  # FIF compresses EEG about 1.5-3x
 MAX_OVERLAP = 8  # trials from overlapping markers may cover the recording this many times
 SUFFIXES = (".edf", ".bdf", ".fif", ".fif.gz", ".vhdr", ".set", ".gdf", ".cnt", ".mff")
 
@@ -65,9 +67,15 @@ def read_file(
     if sfreq is not None and not MIN_SFREQ <= sfreq <= MAX_SFREQ:
         raise ValueError(f"the resampling rate must be from {MIN_SFREQ:g} Hz (above twice the "
                          f"gamma band's 49 Hz) to {MAX_SFREQ:g} Hz; got {sfreq:g} Hz")
-    raw = load_recording(file)
+    raw = open_recording(file)
     if channel_map:
         raw.rename_channels({k: v for k, v in channel_map.items() if k in raw.ch_names})
+    if not any(t in ("eeg", "stim") for t in raw.get_channel_types()):
+        raise DataFormatError(f"{file}: no EEG channels")
+    raw.pick(["eeg", "stim"], exclude="bads")  # before reading: other channels cost nothing
+    _check_size(file, len(raw.ch_names) * raw.n_times, "holds")
+    with _strict_mne(file):
+        raw.load_data(verbose="warning")
     events = _stim_events(raw)
     raw.pick("eeg", exclude="bads")
     if not raw.ch_names:
@@ -107,34 +115,31 @@ def read_file(
     return Recording(DATASET, str(file), list(raw.ch_names), fs, trials)
 
 
-def open_recording(file: Path):
+def open_recording(file: Path, all_companions: bool = False):
     """MNE's reader, made strict, without reading the samples (``preload=False``).
 
     Companion files must lie beside the recording (a header may not point elsewhere), the
     size must be within :data:`MAX_SAMPLES`, and a truncated file or a channel without a scale
-    is an error. Returns the raw object; ``load_recording`` reads its samples."""
+    is an error. Returns the raw object (``raw.load_data()`` reads its samples).
+    ``all_companions``: every file a header names must be there (for uploads, which come
+    with their companions), instead of leaving a missing one to MNE's fallbacks."""
     file = Path(file)
     if not (file.suffix.lower() == ".mff" and file.is_dir()):
         require_regular_file(file, DataFormatError, "an EEG recording")
     folder = Path(os.path.realpath(file)).parent
     if file.suffix.lower() == ".vhdr":
-        _check_brainvision_header(file, folder)
+        _check_brainvision_header(file, folder, all_companions)
     if file.suffix.lower() == ".set":  # a MATLAB file: MNE's scipy read would inflate bombs
         safe_mat.loadmat(file, "EEGLAB")
+    if file.name.lower().endswith(".gz"):
+        _check_gzip(file)
     with _strict_mne(file):
         raw = mne.io.read_raw(file, preload=False, verbose="warning")
     for name in raw.filenames:  # what MNE will read the samples from
         if name is not None:
             _check_companion(file, folder, Path(name))
-    _check_size(file, len(raw.ch_names) * raw.n_times, "holds")
-    return raw
-
-
-def load_recording(file: Path):
-    """:func:`open_recording`, then its samples read into memory."""
-    raw = open_recording(file)
-    with _strict_mne(file):
-        raw.load_data(verbose="warning")
+    if file.suffix.lower() in (".edf", ".bdf"):
+        _check_edf_records(file, raw)
     return raw
 
 
@@ -153,15 +158,48 @@ def _strict_mne(file: Path):
                               f"{message})") from err
     for warning in caught:
         text = " ".join(str(warning.message).split())
-        if "does not match the file size" in text:
-            raise DataFormatError(f"{file}: the file is truncated: its header declares more "
-                                  "data records than the file holds (an export that did not "
-                                  "finish?). Export the recording again.")
         if "Scaling factor will not be defined" in text:
             chans = text.split(":", 1)[-1].strip()
             raise DataFormatError(f"{file}: channel(s) {chans} have equal digital minimum and "
                                   "maximum in the header, so their samples cannot be scaled "
                                   "to volts. Fix the header or leave those channels out.")
+
+
+def _check_edf_records(file: Path, raw) -> None:
+    """A file holding fewer data records than its header declares was cut short; MNE would
+    read what is there and say nothing. (-1, "not known", is allowed, as MNE allows it.)"""
+    with open(file, "rb") as fh:  # a regular file: checked by open_recording
+        header = fh.read(256)
+    try:
+        declared, duration = int(header[236:244]), float(header[244:252])
+    except ValueError:
+        return  # MNE has read the header; leave other oddities to it
+    if declared > 0 and duration > 0 and raw.n_times < round(
+            declared * duration * raw.info["sfreq"]) - 1:
+        raise DataFormatError(
+            f"{file}: the file is truncated: its header declares {declared} data records "
+            f"({declared * duration:g} s), the file holds {raw.n_times / raw.info['sfreq']:g} s "
+            "(an export that did not finish?). Export the recording again.")
+
+
+def _check_gzip(file: Path) -> None:
+    """Inflate a gzipped recording once, counting, before MNE does: a small file of
+    compressed zeros would otherwise inflate to hundreds of gigabytes."""
+    import gzip
+    import zlib
+
+    limit = max(MIN_GZIP_BUDGET, GZIP_FACTOR * file.stat().st_size)
+    total = 0
+    try:
+        with gzip.open(file, "rb") as fh:
+            while block := fh.read(1 << 22):
+                total += len(block)
+                if total > limit:
+                    raise DataFormatError(
+                        f"{file}: inflates to more than {limit / 1024**3:.1f} GiB "
+                        f"({GZIP_FACTOR}x its size; a gzip bomb?); rbt does not read it")
+    except (OSError, EOFError, zlib.error) as err:
+        raise DataFormatError(f"{file}: not a readable gzip file ({err})") from None
 
 
 def _check_size(file: Path, samples: float, how: str) -> None:
@@ -176,24 +214,33 @@ class CompanionFileError(DataFormatError):
     """A recording names a data or marker file that is not a regular file beside it."""
 
 
+def _beside(folder: Path, path: Path) -> bool:
+    real = Path(os.path.realpath(path))
+    return real == folder or folder in real.parents
+
+
 def _check_companion(file: Path, folder: Path, companion: Path) -> None:
     real = Path(os.path.realpath(companion))
-    if real != folder and folder not in real.parents:
+    if not _beside(folder, companion):
         raise CompanionFileError(f"{file}: refers to a data file outside its own folder "
                                  f"({companion.name}); a recording's companion files must lie "
                                  "beside it")
     require_regular_file(real, CompanionFileError, f"a data file of {file.name}")
 
 
-def _check_brainvision_header(file: Path, folder: Path) -> None:
+def _check_brainvision_header(file: Path, folder: Path, all_companions: bool) -> None:
     """BrainVision headers name their data and marker files (``DataFile=``, ``MarkerFile=``);
     only plain names of files beside the header are allowed."""
     text = read_bytes(file, 16 * 1024**2, DataFormatError, "a BrainVision header").decode(
         "latin-1")
     for line in text.splitlines():
         key, sep, value = line.partition("=")
-        if sep and key.strip().lower() in ("datafile", "markerfile"):
-            _check_companion(file, folder, folder / value.strip())
+        named = folder / value.strip()
+        # a name of a file that is not there is MNE's to handle (it falls back to the header's
+        # own name, as after a BIDS rename); what it would open must lie beside the header
+        if sep and key.strip().lower() in ("datafile", "markerfile") and (
+                all_companions or os.path.lexists(named) or not _beside(folder, named)):
+            _check_companion(file, folder, named)
 
 
 def _stim_events(raw) -> np.ndarray | None:
