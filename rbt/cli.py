@@ -130,8 +130,11 @@ def _channel_map(path: Path) -> dict[str, str]:
 
 def _inputs(args) -> list:
     """The files and folders a command reads, which no output may replace."""
-    return [p for p in (getattr(args, "path", None), getattr(args, "model", None),
-                        getattr(args, "channel_map", None)) if p is not None]
+    from .data import input_files
+
+    given = [p for p in (getattr(args, "path", None), getattr(args, "model", None),
+                         getattr(args, "channel_map", None)) if p is not None]
+    return given + input_files(args.source, getattr(args, "path", None))
 
 
 def cmd_features(args) -> int:

@@ -484,3 +484,19 @@ def test_brainvision_with_a_stale_marker_file_name_still_reads(tmp_path):
     header = write_brainvision(tmp_path / "rec", "rec.eeg", marker_file="renamed.vmrk")
     fs = load("raw", header, task="multi")  # MNE falls back to rec.vmrk beside the header
     assert len(fs) > 0
+
+
+def test_out_may_not_replace_a_companion_file_of_the_input(tmp_path, capsys):
+    header = write_brainvision(tmp_path / "rec", "rec.eeg")
+    data = (tmp_path / "rec" / "rec.eeg").read_bytes()
+    other = tmp_path / "elsewhere"  # the recording given by a path outside its own folder
+    assert main(["features", "--source", "raw", "--path", str(header), "--out",
+                 str(tmp_path / "rec" / "rec.eeg"), "--force"]) == 2
+    assert "is one of the inputs" in capsys.readouterr().err
+    assert (tmp_path / "rec" / "rec.eeg").read_bytes() == data
+    F.seed_folder(other)
+    label = other / "label.mat"
+    before = label.read_bytes()
+    assert main(["features", "--source", "seed", "--path", str(other / "1_20131027.mat"),
+                 "--out", str(label), "--force"]) == 2
+    assert label.read_bytes() == before

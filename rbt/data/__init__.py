@@ -19,7 +19,7 @@ from .recording import DataFormatError, FeatureSet, Recording, Trial
 
 __all__ = [
     "DataFormatError", "FeatureParams", "FeatureSet", "LabelError", "Recording", "Trial",
-    "SOURCES",
+    "SOURCES", "input_files",
     "load_features", "RULES",
 ]
 
@@ -138,6 +138,19 @@ def load_features(
                 "filter_sfreq": params.filter_sfreq or float(meta["sfreq"])},
     )
     return with_labels(fs, target, task)
+
+
+def input_files(source: str, path) -> list[Path]:
+    """Every file the reader of ``source`` would read for ``path`` (companions included:
+    BrainVision .eeg/.vmrk, EEGLAB .fdt, SEED's label.mat), e.g. so no output replaces one.
+    Empty when ``path`` cannot be read (loading it says why)."""
+    if source == "demo" or path is None or source not in _READERS:
+        return []
+    reader = _READERS[source]
+    try:
+        return [k for f in reader.source_files(path) for k in reader.key_files(f)]
+    except (DataFormatError, OSError):
+        return []
 
 
 def with_labels(fs: FeatureSet, target: str | None, task: str | None = None) -> FeatureSet:
