@@ -50,9 +50,9 @@ def test_missing_path(tmp_path, source, expected):
 
 def test_folder_with_no_dataset_files(tmp_path):
     (tmp_path / "notes.txt").write_text("hello")
-    with raises_naming(tmp_path, "sNN.dat", "notes.txt"):
+    with raises_naming(tmp_path, "sNN.dat", "found 1 other entries"):
         load("deap", tmp_path)
-    with raises_naming(tmp_path, "<subject>_<yyyymmdd>.mat", "notes.txt"):
+    with raises_naming(tmp_path, "<subject>_<yyyymmdd>.mat", "found 1 other entries"):
         load("seed", tmp_path)
     with raises_naming(tmp_path, "no EEG recordings"):
         load("raw", tmp_path)

@@ -42,7 +42,8 @@ def source_files(path: str | Path) -> list[Path]:
     files = sorted((p for p in path.iterdir() if _NAME.match(p.name)),
                    key=lambda p: (int(p.stem[1:]), p.name))
     if not files:
-        found = ", ".join(sorted(p.name for p in path.iterdir())[:8]) or "nothing"
+        # a count, not the names: a typed path must not list a folder's contents
+        found = f"{sum(1 for _ in path.iterdir())} other entries"
         raise DataFormatError(f"{path}: no DEAP files named sNN.dat (s01.dat ... s32.dat) "
                               f"here; found {found}")
     for a, b in zip(files, files[1:]):

@@ -43,7 +43,8 @@ def source_files(path: str | Path) -> list[Path]:
         key=lambda p: (int(_NAME.match(p.name).group(1)), p.name),
     )
     if not files:
-        found = ", ".join(sorted(p.name for p in folder.iterdir())[:8]) or "nothing"
+        # a count, not the names: a typed path must not list a folder's contents
+        found = f"{sum(1 for _ in folder.iterdir())} other entries"
         raise DataFormatError(f"{folder}: no SEED files named <subject>_<yyyymmdd>.mat here; "
                               f"found {found}")
     if not (folder / "label.mat").exists():
