@@ -17,6 +17,7 @@ import numpy as np
 KEY = "training_trials"
 _N_PROJECTIONS = 4
 _TOLERANCE = 1e-4  # relative; recomputed features agree to about 1e-7
+_CANDIDATES = 8  # nearest stored fingerprints checked per trial
 
 
 def _first_windows(fs) -> tuple[np.ndarray, np.ndarray]:
@@ -79,7 +80,7 @@ def seen_in_training(metadata: dict | None, fs, X: np.ndarray | None = None) -> 
 def _matches(mine: np.ndarray, known: np.ndarray) -> np.ndarray:
     """1.0 where a row of ``mine`` equals some row of ``known`` within the relative tolerance.
 
-    A k-d tree finds the candidates, so time and memory grow with trials + known rather than
+    A k-d tree finds the nearest few candidates, so time and memory grow with trials + known, not
     trials x known (a checkpoint may fingerprint 200,000 trials). Within the tolerance,
     ``|a - b| <= tol (1 + |b|)`` implies ``|a - b| <= tol (1 + |a|) / (1 - tol)``: a Chebyshev
     ball of that radius around ``a`` holds every match, and each candidate is then checked."""
@@ -89,11 +90,13 @@ def _matches(mine: np.ndarray, known: np.ndarray) -> np.ndarray:
     if not len(known) or not len(mine):
         return seen
     radius = _TOLERANCE * (1 + np.abs(mine).max(axis=1)) / (1 - _TOLERANCE)
-    candidates = cKDTree(known).query_ball_point(mine, radius, p=np.inf)
-    for i, rows in enumerate(candidates):
-        if rows:
-            b = known[rows]
-            seen[i] = (np.abs(mine[i] - b) <= _TOLERANCE * (1 + np.abs(b))).all(axis=1).any()
+    known = np.unique(known, axis=0)
+    k = min(_CANDIDATES, len(known))  # the nearest few: bounded even for piled-up fingerprints
+    _, rows = cKDTree(known).query(mine, k=k, p=np.inf, distance_upper_bound=radius.max())
+    rows = rows.reshape(len(mine), k)
+    for i in np.flatnonzero((rows < len(known)).any(axis=1)):
+        b = known[rows[i][rows[i] < len(known)]]
+        seen[i] = (np.abs(mine[i] - b) <= _TOLERANCE * (1 + np.abs(b))).all(axis=1).any()
     return seen
 
 

@@ -620,3 +620,22 @@ def test_fuzz_safetensors_header(tmp_path, memory_limit, data):
     except CheckpointError:
         return
     assert loaded(torch.zeros(1, 3, 4)).isfinite().all()
+
+
+def test_piled_up_fingerprints_cannot_blow_up_matching(memory_limit):
+    """200,000 fingerprints all (nearly) at the data's trials: each trial checks a few nearest
+    candidates, never a list of all of them (about 9 GB of Python ints before)."""
+    rng = np.random.default_rng(2)
+    n_trials = 1000
+    X = (rng.standard_normal((n_trials, 3, 4)) * 1e-3).astype(np.float32)
+    table = pd.DataFrame({"subject": "s01", "session": 1, "trial": range(n_trials),
+                          "window": 0})
+    fs = FeatureSet(X=X, table=table, ch_names=["Fp1", "Cz", "O2"], sfreq=128.0,
+                    bands=dict(BANDS), dataset="deap", source="test", params={})
+    one = provenance.fingerprints(fs, [0])[0]
+    piled = [[0, *(float(v) + 1e-9 * i for v in one[1:])] for i in range(200_000)]
+    meta = validate_metadata({provenance.KEY: piled})
+    start = time.perf_counter()
+    seen = provenance.seen_in_training(meta, fs)
+    assert time.perf_counter() - start < 20
+    assert seen[0] == 1
