@@ -15,9 +15,10 @@ from torch import nn
 
 # Upper bounds on each size; generous for EEG (high-density caps have 256 electrodes) and far
 # above the paper's model, yet small enough that nothing absurd is ever allocated.
-LIMITS = {"num_electrodes": 1024, "bde_dim": 64, "embed_dim": 8192, "depth": 128, "heads": 256,
+LIMITS = {"num_electrodes": 1024, "bde_dim": 64, "embed_dim": 8192, "depth": 128, "heads": 64,
           "head_dim": 4096, "mlp_hidden_dim": 65536, "num_classes": 1024}
 MAX_PARAMETERS = 10**8  # the paper's model has 664,834
+MAX_ATTENTION = 1 << 22  # attention weights per window: 16 MB of float32
 
 
 class ConfigError(ValueError):
@@ -59,6 +60,12 @@ class RBTransformerConfig:
             raise ConfigError(f"this configuration has {n:,} parameters, more than the "
                               f"{MAX_PARAMETERS:,} rbt builds (the paper's model has "
                               "under a million)")
+        maps = self.depth * self.heads * self.num_electrodes**2
+        if maps > MAX_ATTENTION:
+            raise ConfigError(
+                f"depth x heads x electrodes^2 = {maps:,} attention weights per window, more "
+                f"than the {MAX_ATTENTION:,} rbt computes (the paper's model on 62 electrodes "
+                "has 92,256): a small file may not ask for gigabytes of attention")
 
     @classmethod
     def from_dict(cls, d: dict) -> RBTransformerConfig:

@@ -81,7 +81,7 @@ def test_parameter_shapes_are_the_models(sizes):
     ({"depth": 10**6}, "depth must be at most 128; got 1000000"),
     ({"num_electrodes": 10**400}, "num_electrodes must be at most 1024"),
     ({"embed_dim": 8192, "depth": 128, "mlp_hidden_dim": 65536}, "more than the 100,000,000"),
-    ({"embed_dim": 64, "heads": 256, "head_dim": 4096}, "more than the 100,000,000"),
+    ({"embed_dim": 64, "heads": 64, "head_dim": 4096, "depth": 16}, "more than the 100,000,000"),
 ])
 def test_huge_configs_are_refused_fast_without_allocating(tmp_path, memory_limit, change,
                                                           message):
@@ -639,3 +639,11 @@ def test_piled_up_fingerprints_cannot_blow_up_matching(memory_limit):
     seen = provenance.seen_in_training(meta, fs)
     assert time.perf_counter() - start < 20
     assert seen[0] == 1
+
+
+def test_config_asking_for_gigabytes_of_attention_is_refused(memory_limit):
+    from rbt.model import ConfigError, RBTransformerConfig
+
+    with pytest.raises(ConfigError, match="attention weights per window"):
+        RBTransformerConfig(num_electrodes=256, depth=32, heads=64, head_dim=1)
+    RBTransformerConfig(num_electrodes=62)  # SEED at the paper's size is fine

@@ -74,7 +74,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
                    help="explain only these trial numbers (of every chosen subject)")
     p.add_argument("--out", required=True, type=Path, help="output .npz file")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
-    p.add_argument("--internal-batch-size", type=_int_between(1, 1 << 24),
+    p.add_argument("--internal-batch-size", type=_int_between(1, 1 << 16),
                    help="model inputs per forward pass; bounds memory (default: 256 on CPU, "
                    "16384 on GPU)")
     p.add_argument("--seed", type=int, default=0)
