@@ -403,3 +403,16 @@ def test_uploads_are_deleted_after_the_idle_time_limit(server, monkeypatch):
     assert any("The upload was deleted after 30 s without use" in w
                for w in messages(a, "warning"))
     assert not a.get("plotly_chart")  # nothing is loaded from a deleted upload
+
+
+def test_upload_roots_left_by_a_killed_server_are_removed(tmp_path):
+    stale = tmp_path / "rbt-uploads-stale"  # left by a server that was killed
+    (stale / "session-x").mkdir(parents=True)
+    (stale / "session-x" / "rec.edf").write_bytes(b"x")
+    recent = tmp_path / "rbt-uploads-recent"
+    recent.mkdir()
+    old = time.time() - 3600
+    for path in (stale / "session-x", stale):
+        os.utime(path, (old, old))
+    store = dash.UploadStore(tmp_path, ttl=60)
+    assert not stale.exists() and recent.exists() and store.root.exists()

@@ -125,6 +125,24 @@ class UploadStore:
         self._lock = threading.Lock()
         self._last_sweep = 0.0
         weakref.finalize(self, shutil.rmtree, str(self.root), True)
+        self._remove_stale_roots()
+
+    def _remove_stale_roots(self) -> None:
+        """Remove the upload roots of earlier servers that ended without cleaning up (killed):
+        this user's ``rbt-uploads-*`` folders beside this one with nothing used within the
+        TTL. A running server's active sessions keep their folders fresh."""
+        for other in self.root.parent.glob("rbt-uploads-*"):
+            try:
+                st = other.lstat()
+                if other == self.root or not other.is_dir() or other.is_symlink() or (
+                        st.st_uid != os.getuid()):
+                    continue
+                newest = max([st.st_mtime] + [e.stat(follow_symlinks=False).st_mtime
+                                              for e in os.scandir(other)])
+            except OSError:
+                continue
+            if time.time() - newest > self.ttl:
+                shutil.rmtree(other, ignore_errors=True)
 
     def session(self) -> SessionUploads:
         """A new session's (empty) uploads."""
