@@ -434,6 +434,7 @@ def setup(title: str, heading: str | None = None, load_data: bool = True) -> Loa
             st.session_state[key] = st.session_state[key]
     serving.upload_store().sweep(every=60)  # uploads idle past the TTL, of every session
     choice, model_path, device = sidebar()
+    serving.network_notice(st.sidebar)
     if not load_data:
         return None
     loaded = load(choice, model_path, device)

@@ -124,3 +124,14 @@ def typed_path(sb, label: str, key: str, placeholder: str = "", help: str | None
         sb.error(OUTSIDE_ROOTS)
         return None
     return str(real)
+
+
+def network_notice(sb) -> None:
+    """Say, once per page, what a dashboard on a network address exposes to its visitors."""
+    if dash.is_loopback(st.get_option("server.address")):
+        return
+    allowed = roots()
+    reads = ("no typed paths" if allowed.none else "any path on the server" if allowed.any_path
+             else "the folders " + ", ".join(str(f) for f in allowed.folders))
+    sb.caption(plain(f"Served on a network address: whoever can reach this page can upload "
+                     f"recordings and read {reads}. See SECURITY.md."))

@@ -290,6 +290,8 @@ def test_network_address_without_roots_reads_no_typed_path(server):
     field = at.text_input(key="path_deap")
     assert field.disabled
     assert any("Typed paths are off on this server" in c.value for c in at.sidebar.caption)
+    assert any("Served on a network address" in c.value and "no typed paths" in c.value
+               for c in at.sidebar.caption)
     at.selectbox(key="source").set_value("raw").run()
     at.radio(key="raw_how").set_value("Path on this machine").run()
     assert at.text_input(key="path_raw").disabled
