@@ -10,7 +10,7 @@ No library checks these, so rbt walks the MAT v5 layout itself (by hand, followi
 - The input is a regular file (never a FIFO or device) of at most :data:`MAX_FILE_BYTES`.
 - Each top-level variable is read or inflated on its own, incrementally: the size its array
   declares is checked against the budget first, and inflating stops at that size. All
-  variables together may hold at most ``budget = max(1 GiB, 10 x file size)`` bytes. The
+  variables together may hold at most ``budget = min(4 GiB, max(1 GiB, 10 x file size))`` bytes. The
   released DREAMER.mat is about 450 MB on disk and 1.5 GB inflated (3.3x); SEED's files are
   stored uncompressed or nearly so. A zlib bomb (up to ~1000x) is refused at the budget.
 - Inside a variable every element must fit in its parent; numeric and char data must hold
@@ -39,6 +39,7 @@ from .recording import DataFormatError
 MAX_FILE_BYTES = 2 * 1024**3  # DREAMER.mat, the largest, is about 450 MB
 MIN_BUDGET = 1024**3
 BUDGET_FACTOR = 10
+MAX_BUDGET = 4 * 1024**3  # whatever the file's size: DREAMER.mat inflates to about 1.5 GB
 MAX_DEPTH = 16  # DREAMER nests 6 deep (struct, cell, struct, struct, cell, matrix)
 MAX_ARRAYS = 200_000  # DREAMER.mat holds about 2,000 arrays
 _CHUNK = 1 << 20
@@ -292,7 +293,7 @@ def _variables(fh, size: int, dataset: str, path):
                               "save it as a v7 MAT file (save -v7)")
     if version != 0x0100:
         raise _Bad("not a MATLAB v5 file (unknown version)")
-    budget = _Budget(max(MIN_BUDGET, BUDGET_FACTOR * size))
+    budget = _Budget(min(MAX_BUDGET, max(MIN_BUDGET, BUDGET_FACTOR * size)))
     pos = _HEADER
     while pos < size:
         tag = _read_exact(fh, 8, "a variable's tag")
