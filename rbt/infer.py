@@ -95,6 +95,11 @@ def predict_array(model: RBTransformer, X: np.ndarray, device="auto", batch_size
                 logits = model(xb)
             probs.append(torch.softmax(logits.float(), dim=-1).cpu().numpy())
     p = np.concatenate(probs) if probs else np.zeros((0, model.config.num_classes), np.float32)
+    if not np.isfinite(p).all():
+        bad = int((~np.isfinite(p)).any(axis=1).sum())
+        raise ValueError(f"the model's outputs are not finite (NaN or inf) for {bad} of {len(p)} "
+                         "window(s): its weights overflow on these inputs (a broken or hostile "
+                         "checkpoint, or features far from its training data); nothing is scored")
     return Prediction(p, p.argmax(axis=1).astype(np.int64),
                       np.concatenate(maps) if attention and maps else None)
 

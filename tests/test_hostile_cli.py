@@ -500,3 +500,44 @@ def test_out_may_not_replace_a_companion_file_of_the_input(tmp_path, capsys):
     assert main(["features", "--source", "seed", "--path", str(other / "1_20131027.mat"),
                  "--out", str(label), "--force"]) == 2
     assert label.read_bytes() == before
+
+
+@pytest.mark.parametrize("line", ["DataFile: {target}", "DataFile : {target}"])
+def test_brainvision_colon_separated_reference_is_checked_as_mne_reads_it(tmp_path, line):
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    header = write_brainvision(tmp_path / "rec", "rec.eeg")
+    text = header.read_text().replace("DataFile=rec.eeg", line.format(target=fifo))
+    header.write_text(text)
+    result = cli("features", "--source", "raw", "--path", header, "--out", tmp_path / "f.npz")
+    assert result.returncode == 2 and "outside its own folder" in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize("sfreq", [3.0, 1e20])
+def test_dreamer_sampling_rate_that_no_filter_can_use_is_an_error(tmp_path, sfreq):
+    stimuli, baselines, scores = F.dreamer_arrays(n_subjects=1, n_clips=2)
+    path = F.write_dreamer(tmp_path / "DREAMER.mat", stimuli, baselines, scores, sfreq=sfreq)
+    with pytest.raises(DataFormatError, match="is not usable") as info:
+        load("dreamer", path)
+    assert str(path) in str(info.value)
+
+
+def test_weights_that_overflow_give_an_error_not_a_score(tmp_path, capsys, demo_valence,
+                                                         monkeypatch):
+    import shutil
+
+    from safetensors.numpy import load_file, save_file
+
+    from rbt.dashboard import demo_checkpoint
+
+    folder = tmp_path / "huge"
+    shutil.copytree(demo_checkpoint(), folder)
+    weights = {k: v * np.float32(1e30) if v.ndim == 2 else v
+               for k, v in load_file(folder / "model.safetensors").items()}
+    assert all(np.isfinite(v).all() for v in weights.values())
+    save_file(weights, folder / "model.safetensors")
+    _, cache = demo_valence
+    monkeypatch.setenv("RBT_CACHE_DIR", str(cache))
+    out = tmp_path / "p.csv"
+    assert main(["predict", "--model", str(folder), "--out", str(out)]) == 2
+    assert "not finite" in capsys.readouterr().err and not out.exists()

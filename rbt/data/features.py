@@ -11,6 +11,11 @@ from ..bde import DEFAULT_BANDS, band_differential_entropy
 from ..progress import progress_bar
 from .recording import DataFormatError, Recording, Trial
 
+MAX_SFREQ = 4096.0  # the published filters are numerically unstable at kHz rates
+# one trial's channels x samples: windows and z-scores copy it a few times over in float64
+# (DEAP's trials hold 2.6e5; an hour of 64 channels at 1 kHz is 2.3e8)
+MAX_TRIAL_SAMPLES = 1 << 28
+
 
 @dataclass(frozen=True)
 class FeatureParams:
@@ -102,10 +107,22 @@ def recording_features(
     """BDE features (windows, electrodes, bands) as float32 and the per-window table."""
     fs_filter = params.filter_sfreq or rec.sfreq
     bands = params.band_dict
+    top = max(hi for _, hi in bands.values())
+    if not (np.isfinite(rec.sfreq) and 2 * top < rec.sfreq <= MAX_SFREQ
+            and np.isfinite(fs_filter) and 2 * top < fs_filter <= MAX_SFREQ):
+        raise DataFormatError(
+            f"{rec.source}: sampling rate {rec.sfreq:g} Hz (filters for {fs_filter:g} Hz) is not "
+            f"usable: the bands reach {top:g} Hz, so it must be above {2 * top:g} Hz, and at "
+            f"most {MAX_SFREQ:g} Hz")
     n_ch = len(rec.ch_names)
     blocks, rows = [], []
     for trial in progress_bar(rec.trials, desc=f"BDE {rec.source.split('/')[-1]}", inner=True,
                               leave=False, disable=not progress):
+        if np.size(trial.signal) > MAX_TRIAL_SAMPLES:
+            raise DataFormatError(
+                f"{rec.source}: subject {trial.subject} trial {trial.trial} holds "
+                f"{np.size(trial.signal):.3g} samples (channels x time points), more than the "
+                f"{MAX_TRIAL_SAMPLES:.3g} rbt turns into windows at once; cut it into trials")
         sig = np.asarray(trial.signal, dtype=np.float64)
         if sig.ndim != 2 or sig.shape[0] != n_ch:
             raise DataFormatError(

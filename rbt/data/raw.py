@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import warnings
 from pathlib import Path
 
@@ -19,11 +20,13 @@ import numpy as np
 from ..montage import UnknownChannelsError, canonical_name
 from ..safeio import read_bytes, require_regular_file
 from . import safe_mat
+from .features import MAX_SFREQ  # one bound for every reader
 from .recording import DataFormatError, Recording, Trial
 
 DATASET = "raw"
 DEFAULT_SFREQ = 128.0  # the rate the published filters and 512-sample windows were made for
-MIN_SFREQ, MAX_SFREQ = 100.0, 4096.0  # the bands' top edge is 49 Hz; kHz rates are unstable
+MIN_SFREQ = 100.0  # the bands reach 49 Hz
+
 # EEG and stim channels x samples read or resampled: 2 GiB of float64, e.g. 64 channels at
 # 1 kHz for 70 minutes
 MAX_SAMPLES = 1 << 28
@@ -231,16 +234,33 @@ def _check_companion(file: Path, folder: Path, companion: Path) -> None:
 def _check_brainvision_header(file: Path, folder: Path, all_companions: bool) -> None:
     """BrainVision headers name their data and marker files (``DataFile=``, ``MarkerFile=``);
     only plain names of files beside the header are allowed."""
-    text = read_bytes(file, 16 * 1024**2, DataFormatError, "a BrainVision header").decode(
-        "latin-1")
-    for line in text.splitlines():
-        key, sep, value = line.partition("=")
-        named = folder / value.strip()
+    for value in _brainvision_references(file):
+        named = folder / value
         # a name of a file that is not there is MNE's to handle (it falls back to the header's
         # own name, as after a BIDS rename); what it would open must lie beside the header
-        if sep and key.strip().lower() in ("datafile", "markerfile") and (
-                all_companions or os.path.lexists(named) or not _beside(folder, named)):
+        if all_companions or os.path.lexists(named) or not _beside(folder, named):
             _check_companion(file, folder, named)
+
+
+def _brainvision_references(file: Path) -> list[str]:
+    """Every DataFile/MarkerFile value of a header, as MNE itself parses it (its codepage,
+    ``=`` or ``:``), plus any line that merely looks like one: the union, to be strict."""
+    text = read_bytes(file, 16 * 1024**2, DataFormatError, "a BrainVision header").decode(
+        "latin-1")
+    found = [re.split(r"[=:]", line, maxsplit=1)[1].strip() for line in text.splitlines()
+             if re.match(r"\s*(datafile|markerfile)\s*[=:]", line, re.IGNORECASE)]
+    try:
+        from mne.io.brainvision.brainvision import _aux_hdr_info  # MNE's own header parser
+    except ImportError:
+        return found
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            _, cfg, *_ = _aux_hdr_info(file)
+    except Exception:  # a header MNE cannot parse names no file MNE would open
+        return found
+    return found + [cfg.get(section, option).strip() for section in cfg.sections()
+                    for option in cfg.options(section) if option in ("datafile", "markerfile")]
 
 
 def _stim_events(raw) -> np.ndarray | None:
