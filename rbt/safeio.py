@@ -47,9 +47,9 @@ def require_regular_file(path, error: type[Exception] = ValueError,
     return st
 
 
-def read_bytes(path, max_bytes: int, error: type[Exception] = ValueError,
-               expected: str = "a file") -> bytes:
-    """The content of a regular file of at most ``max_bytes``, else ``error``.
+def open_regular(path, max_bytes: int, error: type[Exception] = ValueError,
+                 expected: str = "a file"):
+    """A binary file object for a regular file of at most ``max_bytes``, else ``error``.
 
     The file is opened non-blocking and checked on the open descriptor, so a path swapped for
     a FIFO between a check and the open still cannot block."""
@@ -59,13 +59,21 @@ def read_bytes(path, max_bytes: int, error: type[Exception] = ValueError,
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except OSError as err:
         raise error(f"{path}: cannot read ({err.strerror or err})") from err
-    with os.fdopen(fd, "rb") as fh:
-        st = os.fstat(fh.fileno())
+    fh = os.fdopen(fd, "rb")
+    st = os.fstat(fh.fileno())
+    if not stat.S_ISREG(st.st_mode) or st.st_size > max_bytes:
+        fh.close()
         if not stat.S_ISREG(st.st_mode):
             raise error(f"{path}: is {_kind(st.st_mode)}; expected {expected}")
-        if st.st_size > max_bytes:
-            raise error(f"{path}: {st.st_size / 1024**2:.1f} MB is more than the "
-                        f"{max_bytes / 1024**2:.0f} MB that {expected} can be")
+        raise error(f"{path}: {st.st_size / 1024**2:.1f} MB is more than the "
+                    f"{max_bytes / 1024**2:.0f} MB that {expected} can be")
+    return fh
+
+
+def read_bytes(path, max_bytes: int, error: type[Exception] = ValueError,
+               expected: str = "a file") -> bytes:
+    """The content of a regular file of at most ``max_bytes`` (see :func:`open_regular`)."""
+    with open_regular(path, max_bytes, error, expected) as fh:
         try:
             data = fh.read(max_bytes + 1)
         except OSError as err:

@@ -26,14 +26,13 @@ from __future__ import annotations
 import io
 import math
 import os
-import stat
 import struct
 import zlib
 
 import numpy as np
 import scipy.io
 
-from ..safeio import require_regular_file
+from ..safeio import open_regular
 from .recording import DataFormatError
 
 MAX_FILE_BYTES = 2 * 1024**3  # DREAMER.mat, the largest, is about 450 MB
@@ -328,19 +327,11 @@ def loadmat(path, dataset: str) -> dict:
 
     expected = f"{dataset}'s .mat file"
     try:
-        require_regular_file(path, Refused, expected)
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        fh = open_regular(path, MAX_FILE_BYTES, Refused, expected)
     except Refused as err:
         raise unreadable(str(err).removeprefix(f"{path}: ")) from None
-    except OSError as err:
-        raise unreadable(f"cannot read: {err.strerror or err}") from None
-    with os.fdopen(fd, "rb") as fh:
+    with fh:
         st = os.fstat(fh.fileno())
-        if not stat.S_ISREG(st.st_mode):
-            raise unreadable(f"not a regular file; expected {expected}")
-        if st.st_size > MAX_FILE_BYTES:
-            raise unreadable(f"{st.st_size / 1024**2:.0f} MB is more than the "
-                             f"{MAX_FILE_BYTES / 1024**2:.0f} MB rbt reads")
         result: dict = {}
         try:
             for variable in _variables(fh, st.st_size, dataset, path):
