@@ -42,7 +42,8 @@ DEFAULT_BANDS: dict[str, tuple[float, float]] = {
     "gamma": (31.0, 49.0),
 }
 
-_LOG2_2PIE = math.log2(2 * math.pi * math.e)
+#: log2(2 pi e): the differential entropy of a Gaussian is 0.5 * (LOG2_2PIE + log2(variance))
+LOG2_2PIE = math.log2(2 * math.pi * math.e)
 _CHUNK_ROWS = 256  # rows per work item: keeps one chunk's block outputs in cache
 _PROBE_TOLERANCE = 2e-8  # largest DE disagreement with lfilter accepted for the fast path
 
@@ -108,8 +109,13 @@ def band_differential_entropy(
         else:
             for s in starts:
                 work(s)
-    out = 0.5 * (out + _LOG2_2PIE)
+    out = 0.5 * (out + LOG2_2PIE)
     return out.reshape(*x.shape[:-1], len(filters))
+
+
+def differential_entropy(x) -> np.ndarray:
+    """``0.5 * log2(2 pi e var(x))`` along the last axis: the DE of an already filtered signal."""
+    return 0.5 * (LOG2_2PIE + np.log2(np.var(x, axis=-1)))
 
 
 def design_band_pass(low: float, high: float, sfreq: float, order: int = 5):

@@ -4,7 +4,13 @@ import numpy as np
 import pytest
 from scipy import signal
 
-from rbt.bde import DEFAULT_BANDS, band_differential_entropy, design_band_pass
+from rbt.bde import (
+    DEFAULT_BANDS,
+    LOG2_2PIE,
+    band_differential_entropy,
+    design_band_pass,
+    differential_entropy,
+)
 
 
 def reference_bde(x, sfreq, bands=DEFAULT_BANDS, order=5):
@@ -61,6 +67,17 @@ def test_many_rows_use_threads_and_agree_with_single_thread():
     np.testing.assert_allclose(two, one, atol=1e-12, rtol=0)
     ref = reference_bde(x[:2], 128)
     assert np.abs(two[:2] - ref).max() < 1e-7
+
+
+def test_differential_entropy_is_the_rule_band_entropy_applies():
+    x = eeg_like((2, 3, 512), seed=7)
+    assert LOG2_2PIE == pytest.approx(np.log2(2 * np.pi * np.e))
+    np.testing.assert_allclose(differential_entropy(x), 0.5 * np.log2(2 * np.pi * np.e
+                                                                     * x.var(axis=-1)))
+    b, a = design_band_pass(8, 14, 128.0)
+    filtered = signal.lfilter(b, a, x, axis=-1)
+    bde = band_differential_entropy(x, 128.0, bands={"alpha": (8.0, 14.0)})
+    np.testing.assert_allclose(bde[..., 0], differential_entropy(filtered), atol=1e-7)
 
 
 def test_gaussian_white_noise_gives_the_analytic_entropy():

@@ -1,0 +1,15 @@
+"""Device names: what this machine offers, and that each of them resolves."""
+
+import torch
+
+from rbt.device import available_devices, resolve_device
+
+
+def test_available_devices_are_the_ones_this_torch_sees_and_all_resolve():
+    devices = available_devices()
+    assert devices[:2] == ["auto", "cpu"]
+    assert ("cuda" in devices) == torch.cuda.is_available()
+    assert set(devices) <= {"auto", "cpu", "cuda", "mps"}
+    for name in devices:
+        assert resolve_device(name).type in ("cpu", "cuda", "mps")
+    assert resolve_device("auto").type == (devices[2] if len(devices) > 2 else "cpu")
