@@ -1,8 +1,7 @@
 """Checkpoint folders: ``config.json`` + ``model.safetensors`` (the official layout, written by
-huggingface_hub's PyTorchModelHubMixin), plus rbt's ``rbt_metadata.json``.
-
-The metadata says what the model expects: channel names, bands, sampling and filter rates,
-window and stride, class names, target, task and label rule, and how it was trained.
+huggingface_hub's PyTorchModelHubMixin), plus rbt's ``rbt_metadata.json``, the model card
+(:mod:`rbt.model_card`). This module reads and writes the files; whether a checkpoint fits some
+data is :mod:`rbt.model_fit`'s question.
 """
 
 from __future__ import annotations
@@ -12,6 +11,7 @@ import os
 import shutil
 import tempfile
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -21,9 +21,8 @@ from safetensors.torch import load_file, save_file
 
 from .cache import publish_mode
 from .model import MAX_PARAMETERS, ConfigError, RBTransformer, RBTransformerConfig
-from .model_card import MetadataError, read_metadata
-from .montage import canonical_name, name_order
-from .safeio import read_json, require_regular_file
+from .model_card import EMPTY_CARD, MetadataError, ModelCard, read_card
+from .safeio import open_regular, read_json, require_regular_file
 
 CONFIG = "config.json"
 WEIGHTS = "model.safetensors"
@@ -41,7 +40,20 @@ class CheckpointError(ValueError):
     """A checkpoint is missing, unsafe, or does not fit the data."""
 
 
-def save_checkpoint(model: RBTransformer, folder, metadata: dict | None = None,
+@dataclass
+class Checkpoint:
+    """A loaded checkpoint: the model (in eval mode) and its card."""
+
+    model: RBTransformer
+    card: ModelCard
+    path: Path
+
+    @property
+    def config(self) -> RBTransformerConfig:
+        return self.model.config
+
+
+def save_checkpoint(model: RBTransformer, folder, card: ModelCard | None = None,
                     overwrite: bool = False) -> Path:
     """Write the checkpoint folder atomically; refuses to replace one unless ``overwrite``.
 
@@ -57,8 +69,8 @@ def save_checkpoint(model: RBTransformer, folder, metadata: dict | None = None,
                               "allow overwriting")
     try:
         config = json.dumps(model.config.to_dict(), indent=2).encode()
-        card = None if metadata is None else json.dumps(
-            metadata, indent=2, default=_jsonable).encode()
+        card = None if card is None or card.is_empty else json.dumps(
+            card.to_dict(), indent=2, default=_jsonable).encode()
     except (TypeError, ValueError) as err:
         raise CheckpointError(f"{folder}: cannot store the metadata as JSON ({err})") from err
     tmp = None
@@ -103,8 +115,9 @@ def _jsonable(obj):
     raise TypeError(f"cannot store {type(obj).__name__} in checkpoint metadata")
 
 
-def load_model(path, device: str | torch.device = "cpu") -> tuple[RBTransformer, dict | None]:
-    """``(model in eval mode, metadata or None)`` from a checkpoint folder or weights file.
+def load_checkpoint(path, device: str | torch.device = "cpu") -> Checkpoint:
+    """The model (in eval mode, on ``device``) and its card, from a checkpoint folder or a
+    weights file. Official folders have no card file: their card is :data:`EMPTY_CARD`.
 
     Accepts a folder with config.json and model.safetensors (official or rbt), or a ``.pt`` /
     ``.bin`` file beside a config.json, which must load with ``torch.load(weights_only=True)``.
@@ -129,10 +142,10 @@ def load_model(path, device: str | torch.device = "cpu") -> tuple[RBTransformer,
         if not pickled:
             raise CheckpointError(f"{folder}: no {WEIGHTS}")
         weights = pickled[0]
-    metadata = None
+    card = EMPTY_CARD
     if (folder / METADATA).exists() or (folder / METADATA).is_symlink():
         try:
-            metadata = read_metadata(folder / METADATA, config)
+            card = read_card(folder / METADATA, config)
         except MetadataError as err:
             raise CheckpointError(str(err)) from None
     state = read_weights(weights, config)
@@ -141,7 +154,7 @@ def load_model(path, device: str | torch.device = "cpu") -> tuple[RBTransformer,
         model.load_state_dict(state, strict=True)
     except RuntimeError as err:  # checked above; kept so that nothing escapes as a traceback
         raise CheckpointError(f"{weights}: the weights do not fit {CONFIG} ({err})") from err
-    return model.to(device).eval(), metadata
+    return Checkpoint(model=model.to(device).eval(), card=card, path=path)
 
 
 def read_config(path) -> RBTransformerConfig:
@@ -189,8 +202,7 @@ def _safetensors_header(weights: Path, size: int) -> dict[str, tuple[tuple, str]
     """Name -> (shape, dtype) from the header alone. The header's length is checked here
     first; safetensors' ``safe_open`` then parses and validates just the header (the data are
     memory-mapped, not read)."""
-    fd = os.open(weights, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-    with os.fdopen(fd, "rb") as fh:
+    with open_regular(weights, MAX_WEIGHTS_BYTES, CheckpointError, "a weights file") as fh:
         head = fh.read(8)
     n = int.from_bytes(head, "little") if len(head) == 8 else -1
     if not 2 <= n <= min(MAX_HEADER_BYTES, size - 8):
@@ -281,8 +293,7 @@ def _zip_directory_size(weights: Path, size: int) -> int | None:
     every directory entry in memory before anything can be checked; the records are looked up
     where ``zipfile`` looks for them."""
     tail_len = min(size, 56 + 20 + 22 + 65535)  # ZIP64 record, its locator, end, comment
-    fd = os.open(weights, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-    with os.fdopen(fd, "rb") as fh:
+    with open_regular(weights, MAX_WEIGHTS_BYTES, CheckpointError, "a weights file") as fh:
         fh.seek(size - tail_len)
         tail = fh.read(tail_len)
     at = tail.rfind(b"PK\x05\x06")
@@ -296,104 +307,3 @@ def _zip_directory_size(weights: Path, size: int) -> int | None:
             return None
         declared = max(declared, int.from_bytes(tail[record + 40: record + 48], "little"))
     return declared
-
-
-def class_names_for(model: RBTransformer, metadata: dict | None, fs):
-    """``(class names, labels comparable)`` for the model's outputs on these features.
-
-    The labels are comparable when the data have as many classes as the model predicts and,
-    where the checkpoint names its classes, the same names. Names come from the checkpoint, else
-    from comparable data, else None.
-    """
-    model_names = (metadata or {}).get("class_names")
-    comparable = fs.y is not None and fs.n_classes == model.config.num_classes and (
-        model_names is None or list(model_names) == list(fs.class_names))
-    return model_names or (fs.class_names if comparable else None), comparable
-
-
-def target_note(metadata: dict | None, fs) -> str | None:
-    """A warning when labelled data are labelled for another target or task than the model's
-    (the classes may share names, as low/high do, yet the accuracy would mean nothing)."""
-    meta = metadata or {}
-    if fs.y is None or not meta.get("target"):
-        return None
-    if (meta["target"], meta.get("task")) == (fs.target, fs.task):
-        return None
-    return (f"the model was trained to predict {meta['target']}/{meta.get('task')}, but these "
-            f"labels are {fs.target}/{fs.task}: the accuracy compares two different things")
-
-
-def preprocessing_differences(metadata: dict | None, fs) -> list[str]:
-    """How the features were computed differently from the model's training features (window,
-    stride, the rate the band-pass filters were designed for); empty when they agree or the
-    checkpoint does not say."""
-    meta = metadata or {}
-    prep = meta.get("preprocessing") or {}
-    out = [f"{key} {prep[key]} (model) vs {fs.params.get(key)} (data)"
-           for key in ("window", "stride")
-           if prep.get(key) is not None and fs.params.get(key) is not None
-           and float(prep[key]) != float(fs.params[key])]
-    model_rate = prep.get("filter_sfreq") or prep.get("sfreq") or meta.get("sfreq")
-    data_rate = fs.params.get("filter_sfreq") or fs.sfreq
-    if model_rate and data_rate and float(model_rate) != float(data_rate):
-        out.append(f"band-pass filters designed for {float(model_rate):g} Hz (model) vs "
-                   f"{float(data_rate):g} Hz (data)")
-    return out
-
-
-def uses_reference_filters(fs) -> bool:
-    """Were the band-pass filters designed for another rate than the data's (SEED's switch)?"""
-    return float(fs.params.get("filter_sfreq") or fs.sfreq) != float(fs.sfreq)
-
-
-def data_notes(metadata: dict | None, fs, scored: bool = True) -> list[str]:
-    """Warnings for predictions or explanations of ``fs`` with a model of this metadata:
-    another target (when ``scored``: an accuracy is reported), other preprocessing, or a
-    checkpoint that says nothing about its data."""
-    notes = [n for n in [target_note(metadata, fs)] if n and scored]
-    diffs = preprocessing_differences(metadata, fs)
-    if diffs:
-        notes.append("the features were computed differently from the model's training "
-                     "features: " + "; ".join(diffs))
-    if not metadata:
-        notes.append("this checkpoint has no rbt metadata (an official folder?), so the "
-                     "data's electrode order and classes are assumed to be its training ones")
-        if fs.dataset == "seed" and not uses_reference_filters(fs):
-            notes.append("official SEED checkpoints expect the reference code's features: "
-                         "pass --seed-reference-filters")
-    return notes
-
-
-def align_features(model: RBTransformer, metadata: dict | None, fs):
-    """Check that features fit the model and return X ordered as the model expects.
-
-    Electrode count, channel names (case and aliases ignored) and bands must match; channels in
-    another order are reordered by name. Official checkpoints carry no channel names, so only the
-    count is checked and the data's order is assumed to be the training order.
-    """
-    n = model.config.num_electrodes
-    if metadata and metadata.get("ch_names"):
-        want = [canonical_name(c) or c for c in metadata["ch_names"]]
-        have = [canonical_name(c) or c for c in fs.ch_names]
-        if sorted(want) != sorted(have):
-            missing = [c for c in want if c not in have]
-            extra = [c for c in have if c not in want]
-            raise CheckpointError(
-                f"the model was trained on {len(want)} electrodes and the data has {len(have)}; "
-                f"missing from the data: {', '.join(missing) or 'none'}; not in the model: "
-                f"{', '.join(extra) or 'none'}"
-            )
-        X = fs.X[:, name_order(fs.ch_names, metadata["ch_names"])]
-        bands = metadata.get("bands")
-        if bands and [list(map(float, v)) for v in bands.values()] != [
-                list(map(float, v)) for v in fs.bands.values()]:
-            raise CheckpointError(f"the model expects bands {bands}; the data has {fs.bands}")
-    else:
-        if fs.X.shape[1] != n:
-            raise CheckpointError(f"the model expects {n} electrodes; the data has "
-                                  f"{fs.X.shape[1]} ({fs.dataset})")
-        X = fs.X
-    if X.shape[2] != model.config.bde_dim:
-        raise CheckpointError(f"the model expects {model.config.bde_dim} bands per electrode; "
-                              f"the data has {X.shape[2]}")
-    return X

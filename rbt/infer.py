@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import contextlib
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 import torch
 
-from .checkpoint import align_features
 from .device import resolve_device
 from .model import RBTransformer
 from .progress import progress_bar
-from .provenance import as_column, seen_in_training
+from .provenance import as_column
 
 
 @dataclass
@@ -26,24 +26,26 @@ class Prediction:
     #: cannot be told; None when the checkpoint does not say (see :mod:`rbt.provenance`)
     in_training: np.ndarray | None = None
 
-    def to_frame(self, fs, class_names: list[str] | None = None) -> pd.DataFrame:
-        """One row per window: subject, trial, window, true label, predicted label, probs.
 
-        ``class_names`` name the model's classes; without them the data's names are used when
-        there are as many, else the class indices. True labels carry the data's names."""
-        k = self.probs.shape[1]
-        names = class_names or (fs.class_names if len(fs.class_names or ()) == k else None) \
-            or [str(i) for i in range(k)]
-        df = fs.table[["subject", "session", "trial", "window"]].copy()
-        if fs.y is not None:
-            data_names = fs.class_names or [str(i) for i in range(int(fs.y.max()) + 1)]
-            df["true"] = [data_names[i] for i in fs.y]
-        df["predicted"] = [names[i] for i in self.pred]
-        for i, n in enumerate(names):
-            df[f"p_{n}"] = self.probs[:, i]
-        if self.in_training is not None:
-            df["in_training"] = as_column(self.in_training)
-        return df
+def prediction_table(fit, probs: np.ndarray, pred: np.ndarray) -> pd.DataFrame:
+    """One row per window of a :class:`~rbt.model_fit.DataFit`: where it is (subject,
+    session, trial, window, start), its true class (when the labels are the model's), the
+    predicted class and its probability, right or not, each class's probability and whether
+    its trial was training data."""
+    names = fit.class_names
+    df = fit.table[[c for c in ("subject", "session", "trial", "window", "start")
+                    if c in fit.table]].copy()
+    if fit.y is not None:
+        df["true"] = [names[i] for i in fit.y]
+    df["predicted"] = [names[i] for i in pred]
+    df["confidence"] = probs.max(axis=1) if len(probs) else np.zeros(0, np.float32)
+    if fit.y is not None:
+        df["correct"] = fit.y == pred
+    for i, n in enumerate(names):
+        df[f"p_{n}"] = probs[:, i]
+    if fit.in_training is not None:
+        df["in_training"] = as_column(fit.in_training)
+    return df
 
 
 PRECISIONS = ("float32", "bfloat16")
@@ -73,8 +75,10 @@ def _cpu_has_bf16() -> bool:
 
 def predict_array(model: RBTransformer, X: np.ndarray, device="auto", batch_size: int = 512,
                   attention: bool = False, progress: bool = False,
-                  precision: str = "float32") -> Prediction:
-    """Probabilities, classes and optionally attention for an array (windows, E, bands).
+                  precision: str = "float32",
+                  on_progress: Callable[[float], None] | None = None) -> Prediction:
+    """Probabilities, classes and optionally attention for an array (windows, E, bands),
+    streamed in batches; ``on_progress`` gets the fraction done after each batch.
 
     ``precision="bfloat16"`` runs faster on GPUs and on CPUs with native bfloat16
     (AVX512-BF16, AMX) at a small cost in the probabilities (on the demo: median 2e-4, at most
@@ -94,6 +98,8 @@ def predict_array(model: RBTransformer, X: np.ndarray, device="auto", batch_size
             else:
                 logits = model(xb)
             probs.append(torch.softmax(logits.float(), dim=-1).cpu().numpy())
+            if on_progress:
+                on_progress(min(1.0, (s + batch_size) / len(X)))
     p = np.concatenate(probs) if probs else np.zeros((0, model.config.num_classes), np.float32)
     if not np.isfinite(p).all():
         bad = int((~np.isfinite(p)).any(axis=1).sum())
@@ -104,16 +110,16 @@ def predict_array(model: RBTransformer, X: np.ndarray, device="auto", batch_size
                       np.concatenate(maps) if attention and maps else None)
 
 
-def predict(model: RBTransformer, features, device="auto", batch_size: int = 512,
-            attention: bool = False, metadata: dict | None = None,
-            progress: bool = False, precision: str = "float32") -> Prediction:
-    """Predict every window of a :class:`~rbt.data.FeatureSet`.
-
-    Channels are checked against (and reordered to) the model's, using ``metadata`` when given.
-    Where the metadata fingerprints the training trials, ``in_training`` marks their windows.
-    """
-    X = align_features(model, metadata, features)
-    result = predict_array(model, X, device=device, batch_size=batch_size, attention=attention,
-                           progress=progress, precision=precision)
-    result.in_training = seen_in_training(metadata, features, X)
+def predict(fit, device="auto", batch_size: int = 512, attention: bool = False,
+            progress: bool = False, precision: str = "float32",
+            on_progress: Callable[[float], None] | None = None) -> Prediction:
+    """Predict every window of a :class:`~rbt.model_fit.DataFit` (the features in the model's
+    electrode order); ``in_training`` marks the windows of the model's training trials."""
+    if not fit.runnable:
+        raise ValueError("the model cannot read these data: "
+                         + "; ".join(p.meaning for p in fit.problems if p.severity == "blocking"))
+    result = predict_array(fit.model, fit.X, device=device, batch_size=batch_size,
+                           attention=attention, progress=progress, precision=precision,
+                           on_progress=on_progress)
+    result.in_training = fit.in_training
     return result

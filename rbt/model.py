@@ -248,10 +248,3 @@ class RBTransformer(nn.Module):
         if return_attention:
             return logits, torch.stack(maps, dim=1)
         return logits
-
-    @classmethod
-    def from_pretrained(cls, path, **kwargs) -> RBTransformer:
-        """Load an official or rbt checkpoint folder offline (see :mod:`rbt.checkpoint`)."""
-        from .checkpoint import load_model
-
-        return load_model(path, **kwargs)[0]

@@ -1,11 +1,13 @@
-"""The model card: what a checkpoint's ``rbt_metadata.json`` may hold, checked field by field.
+"""The model card: what a checkpoint expects and promises (its ``rbt_metadata.json``).
 
-:func:`read_metadata` reads the file with its size and nesting bounded and
-:func:`validate_metadata` checks the type and bounds of every field rbt reads, so no later step
-meets a value of the wrong type (a traceback) or a size that multiplies the work. The result is
-the same plain dict that :func:`rbt.train._metadata` writes, with numbers normalised (bands and
-rates as floats); unknown fields are kept as they are but never used. Every error is a
-:class:`MetadataError` naming the file and the field, what was expected and what was found.
+:class:`ModelCard` holds the electrodes, bands, sampling and filter rates, window and stride,
+classes, target, task, label rule, protocol and scores, and the training-trial fingerprints.
+Training writes it (:meth:`ModelCard.to_dict`); loading reads it with :func:`read_card`, which
+bounds the file's size and nesting and checks the type and bounds of every field, so no later
+step meets a value of the wrong type (a traceback) or a size that multiplies the work. Unknown
+fields are kept but never used. Every error is a :class:`MetadataError` naming the file and the
+field, what was expected and what was found. An official folder has no card file: its card is
+:data:`EMPTY_CARD`, with every field unknown.
 
 The checks are written by hand rather than as a JSON Schema: several are across fields (counts
 against the model's config, the stride against the window, electrode names compared as
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import math
 import reprlib
+from dataclasses import dataclass, field, fields
 
 from .montage import canonical_name
 from .safeio import read_json
@@ -36,6 +39,11 @@ MAX_INDEX = 10**9  # first-window index in a training-trial fingerprint
 # 75% or 90% overlaps pass). Stride 1 at window 512 would be 512 windows per sample.
 MAX_OVERLAP = 64
 
+# the fields of an rbt_metadata.json that rbt reads; others are kept as they are
+FIELDS = ("rbt_version", "ch_names", "bands", "sfreq", "preprocessing", "dataset", "target",
+          "task", "class_names", "label_rule", "split", "train_config", "metrics",
+          "training_trials")
+
 _show = reprlib.Repr()
 _show.maxstring, _show.maxother, _show.maxlist, _show.maxdict, _show.maxlevel = 40, 40, 4, 3, 2
 
@@ -53,11 +61,128 @@ def stride_problem(window: int, stride: int) -> str | None:
     return None
 
 
-def read_metadata(path, config=None) -> dict:
-    """The validated metadata of the file at ``path`` (see :func:`validate_metadata`)."""
+@dataclass(frozen=True)
+class Preprocessing:
+    """How the training features were computed; None where the card does not say."""
+
+    window: int | None = None  # samples per window
+    stride: int | None = None  # samples between window starts
+    order: int | None = None  # Butterworth order of the band-pass filters
+    filter_sfreq: float | None = None  # the rate the filters were designed for (Hz)
+    sfreq: float | None = None  # the data's sampling rate (Hz)
+
+
+@dataclass(frozen=True)
+class Score:
+    mean: float
+    std: float
+
+
+@dataclass(frozen=True)
+class Scores:
+    """Cross-validated scores and the protocol that produced them."""
+
+    protocol: str | None = None
+    accuracy: Score | None = None
+    macro_f1: Score | None = None
+
+
+@dataclass(frozen=True)
+class ModelCard:
+    """What a checkpoint expects of its input and what it was trained to do.
+
+    Every field may be None ("not said"): official checkpoints and older rbt ones say little.
+    """
+
+    ch_names: tuple[str, ...] | None = None  # electrodes, in the model's order
+    bands: dict[str, tuple[float, float]] | None = None  # name -> (low Hz, high Hz)
+    sfreq: float | None = None
+    preprocessing: Preprocessing = Preprocessing()
+    dataset: str | None = None
+    target: str | None = None
+    task: str | None = None
+    class_names: tuple[str, ...] | None = None
+    label_rule: str | None = None
+    split: str | None = None
+    scores: Scores | None = None
+    #: one fingerprint per training trial (see :mod:`rbt.provenance`)
+    training_trials: list | None = field(default=None, repr=False)
+    train_config: dict | None = None
+    rbt_version: str | None = None
+    extra: dict = field(default_factory=dict, repr=False)  # unknown fields: kept, never used
+
+    @property
+    def is_empty(self) -> bool:
+        """True when the card says nothing (an official folder without rbt metadata)."""
+        return self == EMPTY_CARD
+
+    @property
+    def filter_rate(self) -> float | None:
+        """The rate the band-pass filters were designed for (Hz), when the card says."""
+        prep = self.preprocessing
+        return prep.filter_sfreq or prep.sfreq or self.sfreq
+
+    @classmethod
+    def from_dict(cls, obj, source: str = FILE, config=None) -> ModelCard:
+        """The card in a parsed ``rbt_metadata.json``, checked field by field (see
+        :func:`validate_metadata`); ``source`` names the file in errors."""
+        d = validate_metadata(obj, source, config)
+        metrics = d.get("metrics") or None
+        scores = None if metrics is None else Scores(
+            protocol=metrics.get("protocol"),
+            **{k: Score(metrics[k]["mean"], metrics[k]["std"]) if metrics.get(k) else None
+               for k in ("accuracy", "macro_f1")})
+        prep = d.get("preprocessing") or {}
+        return cls(
+            ch_names=_tuple(d.get("ch_names")),
+            bands=None if d.get("bands") is None else {
+                k: (float(lo), float(hi)) for k, (lo, hi) in d["bands"].items()},
+            sfreq=d.get("sfreq"),
+            preprocessing=Preprocessing(**{f.name: prep.get(f.name)
+                                           for f in fields(Preprocessing)}),
+            dataset=d.get("dataset"), target=d.get("target"), task=d.get("task"),
+            class_names=_tuple(d.get("class_names")), label_rule=d.get("label_rule"),
+            split=d.get("split"), scores=scores, training_trials=d.get("training_trials"),
+            train_config=d.get("train_config"), rbt_version=d.get("rbt_version"),
+            extra={k: v for k, v in d.items() if k not in FIELDS},
+        )
+
+    def to_dict(self) -> dict:
+        """The JSON object written as ``rbt_metadata.json`` (the layout rbt has always used)."""
+        prep = self.preprocessing
+        scores = self.scores
+        out = {
+            "rbt_version": self.rbt_version,
+            "ch_names": None if self.ch_names is None else list(self.ch_names),
+            "bands": None if self.bands is None else {k: list(v) for k, v in self.bands.items()},
+            "sfreq": self.sfreq,
+            "preprocessing": {f.name: getattr(prep, f.name) for f in fields(Preprocessing)},
+            "dataset": self.dataset, "target": self.target, "task": self.task,
+            "class_names": None if self.class_names is None else list(self.class_names),
+            "label_rule": self.label_rule, "split": self.split,
+            "train_config": self.train_config,
+            "metrics": None if scores is None else {
+                "protocol": scores.protocol,
+                **{k: None if getattr(scores, k) is None else
+                   {"mean": getattr(scores, k).mean, "std": getattr(scores, k).std}
+                   for k in ("accuracy", "macro_f1")}},
+            "training_trials": self.training_trials,
+        }
+        return {**out, **self.extra}
+
+
+EMPTY_CARD = ModelCard()
+
+
+def _tuple(value):
+    return None if value is None else tuple(value)
+
+
+def read_card(path, config=None) -> ModelCard:
+    """The validated card in the ``rbt_metadata.json`` at ``path``."""
     obj = read_json(path, error=MetadataError, expected="rbt checkpoint metadata (a JSON object)",
                     max_bytes=MAX_METADATA_BYTES)
-    return validate_metadata(obj, str(path), config)
+    return ModelCard.from_dict(obj, str(path), config)
 
 
 def validate_metadata(obj, source: str = FILE, config=None) -> dict:

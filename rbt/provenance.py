@@ -25,9 +25,7 @@ def _first_windows(fs) -> tuple[np.ndarray, np.ndarray]:
     table = fs.table
     if not len(table):
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    keys = (table["subject"].astype(str) + "/" + table["session"].astype(str) + "/"
-            + table["trial"].astype(str)).to_numpy()
-    _, trial_of_row = np.unique(keys, return_inverse=True)
+    _, trial_of_row = np.unique(fs.trial_keys(), return_inverse=True)
     order = np.lexsort((table["window"].to_numpy(), trial_of_row))
     trials = trial_of_row[order]
     return order[np.r_[True, trials[1:] != trials[:-1]]], trial_of_row
@@ -52,17 +50,18 @@ def fingerprints(fs, rows: np.ndarray | None = None) -> list[list[float]]:
             for w, p in zip(windows, _project(fs.X[first]))]
 
 
-def seen_in_training(metadata: dict | None, fs, X: np.ndarray | None = None) -> np.ndarray | None:
+def seen_in_training(known, fs, X: np.ndarray | None = None) -> np.ndarray | None:
     """Per window: 1.0 if its trial was in the model's training data, 0.0 if not, NaN if it
-    cannot be told (see the module notes). None when the checkpoint does not say (official
-    checkpoints, older rbt ones). ``X`` is the features in the model's electrode order when
-    they were reordered (see :func:`rbt.checkpoint.align_features`)."""
-    known = (metadata or {}).get(KEY)
+    cannot be told (see the module notes). ``known`` is a model card's ``training_trials``;
+    None (official checkpoints, older rbt ones) gives None. ``X`` is the features in the
+    model's electrode order when they were reordered (see :func:`rbt.model_fit.fit_data`)."""
+    if known is None:
+        return None
     try:
         known = np.asarray(known, dtype=np.float64).reshape(len(known), 1 + _N_PROJECTIONS)
     except (TypeError, ValueError):  # absent, or written in another layout: cannot tell
         return None
-    if not np.isfinite(known).all():  # rbt.model_card refuses these; a dict may come from anywhere
+    if not np.isfinite(known).all():  # rbt.model_card refuses these; a list may come from anywhere
         return None
     first, trial_of_row = _first_windows(fs)
     if not len(first):

@@ -33,7 +33,7 @@ from .checkpoint import CheckpointError, save_checkpoint
 from .data.labels import RULES
 from .device import resolve_device
 from .model import RBTransformer, RBTransformerConfig
-from .model_card import stride_problem
+from .model_card import ModelCard, Preprocessing, Score, Scores, stride_problem
 from .progress import progress_bar
 
 SPLITS = ("window-kfold", "trial-kfold", "subject-out")
@@ -79,8 +79,7 @@ def split_folds(fs, split: str, folds: int, seed: int = 0):
     if split == "window-kfold":
         return list(KFold(folds, shuffle=True, random_state=seed).split(np.zeros(n)))
     if split == "trial-kfold":
-        groups = (fs.table["subject"].astype(str) + "/" + fs.table["session"].astype(str) + "/"
-                  + fs.table["trial"].astype(str)).to_numpy()
+        groups = fs.trial_keys()
         n_groups = len(np.unique(groups))
         if n_groups < folds:
             raise ValueError(f"trial-kfold needs at least {folds} trials; found {n_groups}")
@@ -205,7 +204,7 @@ def fit(fs, *, split: str = "trial-kfold", folds: int = 5, per_subject: bool = F
         bar.set_postfix(acc=f"{result['accuracy']:.3f}")
         if out and keep_fold_models:
             save_checkpoint(model, out / "folds" / f"fold_{i + 1}",
-                            _metadata(fs, split, cfg, None, rows=tr), overwrite=True)
+                            _card(fs, split, cfg, None, rows=tr), overwrite=True)
         _save_progress(out, state)
     fold_results = [state["folds"][str(i)] for i in range(len(plan))]
     metrics = {
@@ -221,7 +220,7 @@ def fit(fs, *, split: str = "trial-kfold", folds: int = 5, per_subject: bool = F
         final = train_model(fs.X, fs.y, n_classes, cfg, dev, desc="final model (all data)",
                             progress=progress)
     if out:
-        _save_results(out, final, _metadata(fs, split, cfg, metrics), metrics)
+        _save_results(out, final, _card(fs, split, cfg, metrics), metrics)
     return final, metrics
 
 
@@ -240,12 +239,12 @@ def _writable_folder(out: Path) -> Path:
     return out
 
 
-def _save_results(out: Path, final, metadata: dict, metrics: dict) -> None:
+def _save_results(out: Path, final, card: ModelCard, metrics: dict) -> None:
     """Write the final model and metrics.json; if that fails (a full disk), save them to a new
     folder in the temporary directory instead and say where, so the trained model is kept."""
     def write(folder: Path) -> None:
         if final is not None:
-            save_checkpoint(final, folder, metadata, overwrite=True)
+            save_checkpoint(final, folder, card, overwrite=True)
         atomic_write_bytes(folder / "metrics.json", json.dumps(metrics, indent=2).encode())
 
     try:
@@ -334,26 +333,27 @@ def _save_progress(out: Path | None, state: dict) -> None:
         atomic_write_bytes(out / "progress.json", json.dumps(state).encode())
 
 
-def _metadata(fs, split, cfg, metrics, rows=None) -> dict:
+def _card(fs, split, cfg, metrics, rows=None) -> ModelCard:
     """What a checkpoint knows about its data; ``rows`` are the windows it was trained on
     (default: all), fingerprinted per trial (see :mod:`rbt.provenance`)."""
     rule = RULES.get(fs.dataset)
-    return {
-        "rbt_version": __version__,
-        "ch_names": list(fs.ch_names),
-        "bands": {k: list(v) for k, v in fs.bands.items()},
-        "sfreq": fs.sfreq,
-        "preprocessing": {k: fs.params.get(k) for k in
-                          ("window", "stride", "order", "filter_sfreq", "sfreq")},
-        "dataset": fs.dataset,
-        "target": fs.target,
-        "task": fs.task,
-        "class_names": fs.class_names,
-        "label_rule": rule.description if rule else "annotation description",
-        "split": split,
-        "train_config": asdict(cfg),
-        "metrics": None if metrics is None else {
-            k: metrics[k] for k in ("protocol", "accuracy", "macro_f1")},
-        provenance.KEY: provenance.fingerprints(fs, rows),
-    }
-
+    scores = None if metrics is None else Scores(
+        protocol=metrics["protocol"],
+        **{k: Score(metrics[k]["mean"], metrics[k]["std"]) for k in ("accuracy", "macro_f1")})
+    return ModelCard(
+        rbt_version=__version__,
+        ch_names=tuple(fs.ch_names),
+        bands={k: tuple(v) for k, v in fs.bands.items()},
+        sfreq=fs.sfreq,
+        preprocessing=Preprocessing(**{k: fs.params.get(k) for k in
+                                       ("window", "stride", "order", "filter_sfreq", "sfreq")}),
+        dataset=fs.dataset,
+        target=fs.target,
+        task=fs.task,
+        class_names=None if fs.class_names is None else tuple(fs.class_names),
+        label_rule=rule.description if rule else "annotation description",
+        split=split,
+        train_config=asdict(cfg),
+        scores=scores,
+        training_trials=provenance.fingerprints(fs, rows),
+    )

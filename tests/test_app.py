@@ -24,6 +24,7 @@ from rbt.data.deap import EEG_CHANNELS
 from rbt.data.dreamer import CHANNELS as DREAMER_CHANNELS
 from rbt.explain import METHODS
 from rbt.model import RBTransformer, RBTransformerConfig
+from rbt.model_card import ModelCard
 
 HOME = str(Path(__file__).resolve().parent.parent / "app" / "Home.py")
 TRIAL, ACROSS, LEARN = "pages/1_One_trial.py", "pages/2_Across_trials.py", "pages/3_Learn.py"
@@ -429,7 +430,7 @@ def _tiny_checkpoint(folder: Path, ch_names, n_classes=2) -> Path:
     meta = {"ch_names": list(ch_names), "dataset": "dreamer", "target": "valence",
             "task": "binary", "class_names": ["low", "high"],
             "bands": {b: list(v) for b, v in zip(BANDS, [(4, 8), (8, 14), (14, 31), (31, 49)])}}
-    return save_checkpoint(RBTransformer(cfg), folder, meta)
+    return save_checkpoint(RBTransformer(cfg), folder, ModelCard.from_dict(meta))
 
 
 def test_bad_models(tmp_path):

@@ -29,6 +29,7 @@ from rbt.checkpoint import save_checkpoint
 from rbt.data import DataFormatError
 from rbt.data.deap import EEG_CHANNELS
 from rbt.model import RBTransformer, RBTransformerConfig
+from rbt.model_card import ModelCard
 from rbt.viz.prediction import probability_bar
 
 HOME = str(Path(__file__).resolve().parent.parent / "app" / "Home.py")
@@ -102,10 +103,10 @@ def _checkpoint(folder: Path, class_names, **meta) -> Path:
     cfg = RBTransformerConfig(num_electrodes=32, embed_dim=16, depth=2, heads=2, head_dim=8,
                               mlp_hidden_dim=16, num_classes=len(class_names))
     bands = {"theta": [4, 8], "alpha": [8, 14], "beta": [14, 31], "gamma": [31, 49]}
-    return save_checkpoint(RBTransformer(cfg), folder,
+    return save_checkpoint(RBTransformer(cfg), folder, ModelCard.from_dict(
                            {"ch_names": list(EEG_CHANNELS), "dataset": "demo",
                             "target": "valence", "task": "binary",
-                            "class_names": list(class_names), "bands": bands, **meta})
+                            "class_names": list(class_names), "bands": bands, **meta}))
 
 
 # --------------------------------------------------------------------------------------------

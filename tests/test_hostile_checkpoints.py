@@ -27,10 +27,10 @@ from hypothesis import strategies as st
 from safetensors.torch import save_file
 
 from rbt import provenance
-from rbt.checkpoint import MAX_WEIGHTS_BYTES, CheckpointError, load_model, save_checkpoint
+from rbt.checkpoint import MAX_WEIGHTS_BYTES, CheckpointError, load_checkpoint, save_checkpoint
 from rbt.data import FeatureSet
 from rbt.model import RBTransformer, RBTransformerConfig
-from rbt.model_card import read_metadata, validate_metadata
+from rbt.model_card import ModelCard, read_card, validate_metadata
 
 DEMO = Path(__file__).resolve().parents[1] / "assets" / "demo-checkpoint"
 SIZES = dict(num_electrodes=3, bde_dim=4, embed_dim=8, depth=1, heads=2, head_dim=4,
@@ -53,7 +53,8 @@ def model(**changes) -> RBTransformer:
 
 
 def checkpoint(folder: Path, meta: dict | None = META, **changes) -> Path:
-    return save_checkpoint(model(**changes), folder, meta)
+    card = None if meta is None else ModelCard.from_dict(meta)
+    return save_checkpoint(model(**changes), folder, card)
 
 
 def write_json(path: Path, obj) -> None:
@@ -89,7 +90,7 @@ def test_huge_configs_are_refused_fast_without_allocating(tmp_path, memory_limit
     write_json(folder / "config.json", {**SIZES, **change})
     before, start = peak_rss_mb(), time.perf_counter()
     with pytest.raises(CheckpointError, match=message) as err:
-        load_model(folder)
+        load_checkpoint(folder)
     assert time.perf_counter() - start < 1.0
     assert peak_rss_mb() - before < 50
     assert str(folder / "config.json") in str(err.value)
@@ -103,7 +104,7 @@ def test_wrong_typed_config_fields(tmp_path, field, value):
     write_json(folder / "config.json", {**SIZES, field: value})
     with pytest.raises(CheckpointError, match=f"config.json: not an RBTransformer config "
                                               f"\\({field} must be a positive integer; got"):
-        load_model(folder)
+        load_checkpoint(folder)
 
 
 @pytest.mark.parametrize("value", ["0.1", True, 1.0, -0.1, 1e400, None, [0.1]])
@@ -111,7 +112,7 @@ def test_wrong_dropout(tmp_path, value):
     folder = checkpoint(tmp_path / "c")
     write_json(folder / "config.json", {**SIZES, "dropout": value})
     with pytest.raises(CheckpointError, match=r"dropout must be a number in \[0, 1\)"):
-        load_model(folder)
+        load_checkpoint(folder)
 
 
 @pytest.mark.parametrize("content, message", [
@@ -125,13 +126,13 @@ def test_config_that_is_not_a_config(tmp_path, content, message):
     folder = checkpoint(tmp_path / "c")
     (folder / "config.json").write_text(content, encoding="latin-1")
     with pytest.raises(CheckpointError, match=message):
-        load_model(folder)
+        load_checkpoint(folder)
 
 
 def test_extra_config_fields_are_ignored_and_dropout_zero_is_a_float(tmp_path):
     folder = checkpoint(tmp_path / "c")
     write_json(folder / "config.json", {**SIZES, "dropout": 0, "extra": {"a": [1, 2]}})
-    loaded, _ = load_model(folder)
+    loaded = load_checkpoint(folder).model
     assert loaded.config.dropout == 0.0 and isinstance(loaded.config.dropout, float)
 
 
@@ -140,7 +141,7 @@ def test_deeply_nested_json(tmp_path, memory_limit, name):
     folder = checkpoint(tmp_path / "c")
     (folder / name).write_text("[" * 100_000 + "]" * 100_000)
     with pytest.raises(CheckpointError, match=f"{name}: JSON nested too deeply"):
-        load_model(folder)
+        load_checkpoint(folder)
 
 
 @pytest.mark.parametrize("name", ["config.json", "rbt_metadata.json"])
@@ -149,7 +150,7 @@ def test_a_fifo_is_refused_without_blocking(tmp_path, name):
     (folder / name).unlink()
     os.mkfifo(folder / name)
     with pytest.raises(CheckpointError, match=f"{name}: is a FIFO"):
-        load_model(folder)
+        load_checkpoint(folder)
 
 
 # --- weights ------------------------------------------------------------------------------
@@ -162,15 +163,15 @@ def test_config_and_weights_that_do_not_fit(tmp_path):
                        r"config.json \(.*embed_dim 16.*\): size mismatch for "
                        r"bde_proj_layer.linear.weight: expected \[16, 4\] from config.json, "
                        r"found \[8, 4\]"):
-        load_model(folder)
+        load_checkpoint(folder)
     write_json(folder / "config.json", {**SIZES, "depth": 2})
     with pytest.raises(CheckpointError, match="missing intercortical_attention_blocks.1."):
-        load_model(folder)
+        load_checkpoint(folder)
     state = {k: v.contiguous() for k, v in model().state_dict().items()}
     write_json(folder / "config.json", SIZES)
     save_file({**state, "extra.weight": torch.zeros(2)}, str(folder / "model.safetensors"))
     with pytest.raises(CheckpointError, match="missing none; unexpected extra.weight"):
-        load_model(folder)
+        load_checkpoint(folder)
 
 
 @pytest.mark.parametrize("dtype, name", [(torch.int64, "I64"), (torch.int32, "I32"),
@@ -182,7 +183,7 @@ def test_int_or_bool_weights_are_refused_not_cast(tmp_path, dtype, name):
     save_file({**state, key: state[key].to(dtype)}, str(folder / "model.safetensors"))
     with pytest.raises(CheckpointError, match=f"{key}: expected floating-point weights "
                                               f"\\(F16, BF16, F32, F64\\), found {name}"):
-        load_model(folder)
+        load_checkpoint(folder)
 
 
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.float64])
@@ -190,7 +191,7 @@ def test_other_float_weights_load(tmp_path, dtype):
     folder = checkpoint(tmp_path / "c")
     state = {k: v.to(dtype).contiguous() for k, v in model().state_dict().items()}
     save_file(state, str(folder / "model.safetensors"))
-    loaded, _ = load_model(folder)
+    loaded = load_checkpoint(folder).model
     for k, v in loaded.state_dict().items():
         torch.testing.assert_close(v, state[k].float())
 
@@ -204,7 +205,7 @@ def test_non_finite_weights_are_refused(tmp_path, bad):
     state[key][1, 2] = bad
     save_file(state, str(folder / "model.safetensors"))
     with pytest.raises(CheckpointError, match=f"{key}: 1 of 192 weights are NaN or infinite"):
-        load_model(folder)
+        load_checkpoint(folder)
 
 
 def _header(path: Path) -> tuple[dict, bytes]:
@@ -236,17 +237,17 @@ def test_safetensors_headers_that_lie(tmp_path, memory_limit):
     for changes, message in cases:
         _write(weights, changes.get("header", header), body, changes.get("length"))
         with pytest.raises(CheckpointError, match=message):
-            load_model(folder)
+            load_checkpoint(folder)
     weights.write_bytes(b"\x01\x02")
     with pytest.raises(CheckpointError, match="not a readable safetensors file"):
-        load_model(folder)
+        load_checkpoint(folder)
 
 
 def test_a_weights_file_past_the_size_budget_is_not_read(tmp_path, memory_limit):
     folder = checkpoint(tmp_path / "c")
     os.truncate(folder / "model.safetensors", MAX_WEIGHTS_BYTES + 1)  # sparse: no disk used
     with pytest.raises(CheckpointError, match="is more than the weights of the largest model"):
-        load_model(folder)
+        load_checkpoint(folder)
 
 
 def _pickled_folder(tmp_path: Path, state, **save) -> Path:
@@ -263,24 +264,24 @@ def test_pickled_weights_are_validated_like_safetensors(tmp_path, memory_limit):
                                         torch.ones(8, dtype=torch.bool)})
     with pytest.raises(CheckpointError, match="classification_head.norm.bias: expected "
                                               "floating-point weights.*found torch.bool"):
-        load_model(folder)
+        load_checkpoint(folder)
     nan = state["bde_proj_layer.linear.bias"].clone()
     nan[0] = math.nan
     _pickled_folder(tmp_path, {**state, "bde_proj_layer.linear.bias": nan})
     with pytest.raises(CheckpointError, match="bde_proj_layer.linear.bias: 1 of 8 weights"):
-        load_model(folder)
+        load_checkpoint(folder)
     _pickled_folder(tmp_path, {**state, "bde_proj_layer.linear.bias": torch.zeros(9)})
     with pytest.raises(CheckpointError, match="size mismatch for bde_proj_layer.linear.bias"):
-        load_model(folder)
+        load_checkpoint(folder)
     _pickled_folder(tmp_path, [1, 2, 3])
     with pytest.raises(CheckpointError, match="expected a state dict"):
-        load_model(folder)
+        load_checkpoint(folder)
 
 
 def test_pickled_weights_in_a_compressed_or_legacy_file_are_refused(tmp_path, memory_limit):
     folder = _pickled_folder(tmp_path, model().state_dict())
     path = folder / "pytorch_model.bin"
-    assert load_model(folder)[0].config == RBTransformerConfig(**SIZES)
+    assert load_checkpoint(folder).config == RBTransformerConfig(**SIZES)
     # a compressed record could inflate to any size: refused before torch.load reads it
     with zipfile.ZipFile(path) as src:
         records = [(i.filename, src.read(i)) for i in src.infolist()]
@@ -288,14 +289,14 @@ def test_pickled_weights_in_a_compressed_or_legacy_file_are_refused(tmp_path, me
         for name, data in records:
             dst.writestr(name, data)
     with pytest.raises(CheckpointError, match="data.pkl is compressed"):
-        load_model(folder)
+        load_checkpoint(folder)
     # the legacy format allocates what its pickle declares: refused
     _pickled_folder(tmp_path, model().state_dict(), _use_new_zipfile_serialization=False)
     with pytest.raises(CheckpointError, match="not a torch.save zip"):
-        load_model(folder)
+        load_checkpoint(folder)
     path.write_bytes(pickle.dumps({"a": 1}))
     with pytest.raises(CheckpointError, match="not a torch.save zip"):
-        load_model(folder)
+        load_checkpoint(folder)
 
 
 def test_a_zip_whose_directory_is_huge_is_refused_before_parsing(tmp_path, memory_limit):
@@ -306,7 +307,7 @@ def test_a_zip_whose_directory_is_huge_is_refused_before_parsing(tmp_path, memor
     data[at + 40: at + 48] = (10**9).to_bytes(8, "little")
     path.write_bytes(bytes(data))
     with pytest.raises(CheckpointError, match="zip directory of 1,000,000,000 bytes"):
-        load_model(folder)
+        load_checkpoint(folder)
 
 
 # --- rbt_metadata.json ----------------------------------------------------------------------
@@ -314,15 +315,16 @@ def test_a_zip_whose_directory_is_huge_is_refused_before_parsing(tmp_path, memor
 
 def test_the_demo_checkpoint_card_reads_back_unchanged():
     raw = json.loads((DEMO / "rbt_metadata.json").read_text())
-    assert read_metadata(DEMO / "rbt_metadata.json") == raw
-    assert load_model(DEMO)[1] == raw
+    assert read_card(DEMO / "rbt_metadata.json").to_dict() == raw
+    assert load_checkpoint(DEMO).card.to_dict() == raw
 
 
 def test_a_full_card_and_unknown_fields(tmp_path):
     folder = checkpoint(tmp_path / "c", {**META, "future_field": {"x": [1, 2]}})
-    _, meta = load_model(folder)
-    assert meta == {**META, "future_field": {"x": [1, 2]}}
-    assert validate_metadata({}, "m.json") == {}
+    card = load_checkpoint(folder).card
+    assert card.to_dict() == {**META, "future_field": {"x": [1, 2]}}
+    assert card.extra == {"future_field": {"x": [1, 2]}}
+    assert validate_metadata({}, "m.json") == {} and ModelCard.from_dict({}).is_empty
     assert validate_metadata({"bands": {"a": [4, 8]}})["bands"] == {"a": [4.0, 8.0]}
 
 
@@ -402,7 +404,7 @@ def test_metadata_of_the_wrong_type(tmp_path, path, value, message):
     folder = checkpoint(tmp_path / "c")
     write_json(folder / "rbt_metadata.json", _set(META, path, value))
     with pytest.raises(CheckpointError) as err:
-        load_model(folder)
+        load_checkpoint(folder)
     assert str(err.value).startswith(f"{folder / 'rbt_metadata.json'}: ")
     assert message in str(err.value)
 
@@ -416,7 +418,7 @@ def test_metadata_that_is_not_a_card(tmp_path, content, message):
     folder = checkpoint(tmp_path / "c")
     (folder / "rbt_metadata.json").write_text(content)
     with pytest.raises(CheckpointError, match=re.escape(message)):
-        load_model(folder)
+        load_checkpoint(folder)
 
 
 def test_stride_at_the_bound_is_accepted():
@@ -432,12 +434,12 @@ def test_a_million_training_trials_are_refused_within_memory(tmp_path, memory_li
     before, start = peak_rss_mb(), time.perf_counter()
     with pytest.raises(CheckpointError, match="training_trials: expected at most 200,000 "
                                               "trials, found 1,000,000"):
-        load_model(folder)
+        load_checkpoint(folder)
     assert time.perf_counter() - start < 5
     assert peak_rss_mb() - before < 1024
     (folder / "rbt_metadata.json").write_text(" " * (33 * 1024**2))
     with pytest.raises(CheckpointError, match="more than the 32 MB"):
-        load_model(folder)
+        load_checkpoint(folder)
 
 
 def test_matching_many_fingerprints_stays_small(memory_limit):
@@ -454,15 +456,15 @@ def test_matching_many_fingerprints_stays_small(memory_limit):
     known = provenance.fingerprints(fs, trained)
     noise = rng.standard_normal((200_000 - len(known), 4)) * 10
     known += [[0, *map(float, row)] for row in noise]
-    meta = validate_metadata({provenance.KEY: known})
+    card = ModelCard.from_dict({provenance.KEY: known})
     start = time.perf_counter()
-    seen = provenance.seen_in_training(meta, fs)
+    seen = provenance.seen_in_training(card.training_trials, fs)
     assert time.perf_counter() - start < 10
     np.testing.assert_array_equal(seen, np.repeat(np.arange(n_trials) % 2 == 0, 2))
 
 
 def test_cards_written_by_training_read_back(tmp_path):
-    from rbt.train import TrainConfig, _metadata
+    from rbt.train import TrainConfig, _card
 
     rng = np.random.default_rng(1)
     table = pd.DataFrame({"subject": "s01", "session": 1, "trial": [1, 1, 2, 2],
@@ -473,9 +475,9 @@ def test_cards_written_by_training_read_back(tmp_path):
                                            "filter_sfreq": 128.0, "sfreq": 128.0},
                     target="valence", task="binary", y=np.array([0, 0, 1, 1]),
                     class_names=["low", "high"])
-    meta = _metadata(fs, "trial-kfold", TrainConfig(), None)
-    folder = checkpoint(tmp_path / "c", meta)
-    assert load_model(folder)[1] == json.loads(json.dumps(meta))
+    card = _card(fs, "trial-kfold", TrainConfig(), None)
+    folder = save_checkpoint(model(), tmp_path / "c", card)
+    assert load_checkpoint(folder).card == card
 
 
 # --- saving on a full disk ----------------------------------------------------------------
@@ -500,26 +502,26 @@ def test_a_full_disk_save_is_a_clear_error_and_leaves_things_as_they_were(small_
     big = RBTransformer(RBTransformerConfig(num_electrodes=3, embed_dim=64, depth=4))
     with pytest.raises(CheckpointError, match=f"{small_disk / 'new'}: could not write the "
                                               "checkpoint .*nothing was written there"):
-        save_checkpoint(big, small_disk / "new", META)
+        save_checkpoint(big, small_disk / "new", ModelCard.from_dict(META))
     assert list(small_disk.iterdir()) == []  # no partial folder, no temporary one
     good = checkpoint(small_disk / "good")
     before = {p.name: p.read_bytes() for p in good.iterdir()}
     with pytest.raises(CheckpointError, match="the checkpoint already there is unchanged"):
-        save_checkpoint(big, good, META, overwrite=True)
+        save_checkpoint(big, good, ModelCard.from_dict(META), overwrite=True)
     assert {p.name: p.read_bytes() for p in good.iterdir()} == before
     assert [p.name for p in small_disk.iterdir()] == ["good"]
-    torch.testing.assert_close(load_model(good)[0].state_dict(), model().state_dict())
+    torch.testing.assert_close(load_checkpoint(good).model.state_dict(), model().state_dict())
 
 
 def test_overwriting_without_a_card_removes_the_stale_card(tmp_path):
     folder = checkpoint(tmp_path / "c")
     save_checkpoint(model(), folder, None, overwrite=True)
-    assert load_model(folder)[1] is None
+    assert load_checkpoint(folder).card.is_empty
 
 
 def test_metadata_that_json_cannot_hold_is_a_checkpoint_error(tmp_path):
     with pytest.raises(CheckpointError, match="cannot store the metadata as JSON"):
-        save_checkpoint(model(), tmp_path / "c", {"x": object()})
+        save_checkpoint(model(), tmp_path / "c", ModelCard(extra={"x": object()}))
     assert not (tmp_path / "c").exists()
 
 
@@ -558,7 +560,7 @@ def test_fuzz_config_json(tmp_path, memory_limit, config):
         checkpoint(folder)
     write_json(folder / "config.json", config)
     try:
-        loaded, _ = load_model(folder)
+        loaded = load_checkpoint(folder).model
     except CheckpointError:
         return
     assert loaded.config == RBTransformerConfig.from_dict(config)
@@ -616,7 +618,7 @@ def test_fuzz_safetensors_header(tmp_path, memory_limit, data):
     cut = data.draw(st.one_of(st.just(len(body)), st.integers(0, len(body))))
     _write(folder / "model.safetensors", raw, body[:cut], length)
     try:
-        loaded, _ = load_model(folder)
+        loaded = load_checkpoint(folder).model
     except CheckpointError:
         return
     assert loaded(torch.zeros(1, 3, 4)).isfinite().all()
@@ -634,9 +636,9 @@ def test_piled_up_fingerprints_cannot_blow_up_matching(memory_limit):
                     bands=dict(BANDS), dataset="deap", source="test", params={})
     one = provenance.fingerprints(fs, [0])[0]
     piled = [[0, *(float(v) + 1e-9 * i for v in one[1:])] for i in range(200_000)]
-    meta = validate_metadata({provenance.KEY: piled})
+    card = ModelCard.from_dict({provenance.KEY: piled})
     start = time.perf_counter()
-    seen = provenance.seen_in_training(meta, fs)
+    seen = provenance.seen_in_training(card.training_trials, fs)
     assert time.perf_counter() - start < 20
     assert seen[0] == 1
 

@@ -7,11 +7,12 @@ import numpy as np
 import pytest
 import torch
 
-from rbt.checkpoint import load_model
+from rbt.checkpoint import load_checkpoint
 from rbt.data import load_features
 from rbt.device import resolve_device
 from rbt.infer import predict, predict_array
 from rbt.model import RBTransformer, RBTransformerConfig
+from rbt.model_fit import fit_data
 
 DEMO = Path(__file__).resolve().parents[1] / "assets" / "demo-checkpoint"
 
@@ -45,11 +46,12 @@ def test_device_choice():
 def test_shipped_demo_checkpoint_predicts_at_the_accuracy_it_claims():
     size = sum(p.stat().st_size for p in DEMO.iterdir())
     assert size < 5e6
-    model, meta = load_model(DEMO)
+    checkpoint = load_checkpoint(DEMO)
     metrics = json.loads((DEMO / "metrics.json").read_text())
-    assert metrics["protocol"] == "trial-kfold"
-    fs = load_features("demo", target=meta["target"], task=meta["task"], progress=False)
-    result = predict(model, fs, metadata=meta)
+    assert metrics["protocol"] == "trial-kfold" == checkpoint.card.scores.protocol
+    card = checkpoint.card
+    fs = load_features("demo", target=card.target, task=card.task, progress=False)
+    result = predict(fit_data(checkpoint, fs))
     accuracy = float((result.pred == fs.y).mean())
     assert accuracy == pytest.approx(metrics["final_model_accuracy_on_all_demo_windows"],
                                      abs=1e-3)
@@ -58,23 +60,27 @@ def test_shipped_demo_checkpoint_predicts_at_the_accuracy_it_claims():
 
 @pytest.mark.skipif(not DEMO.exists(), reason="assets/demo-checkpoint not built yet")
 def test_bfloat16_predictions_stay_close_to_float32(recwarn):
-    model, meta = load_model(DEMO)
-    fs = load_features("demo", target=meta["target"], task=meta["task"], progress=False)
-    exact = predict(model, fs, metadata=meta)
-    fast = predict(model, fs, metadata=meta, precision="bfloat16")
+    checkpoint = load_checkpoint(DEMO)
+    card = checkpoint.card
+    fit = fit_data(checkpoint, load_features("demo", target=card.target, task=card.task,
+                                             progress=False))
+    exact = predict(fit)
+    fast = predict(fit, precision="bfloat16")
     assert fast.probs.dtype == np.float32
     gap = np.abs(fast.probs - exact.probs)
     assert 0 < gap.max() < 0.05  # really ran in bfloat16, and stayed close
     assert (fast.pred == exact.pred).mean() > 0.99
     with pytest.raises(ValueError, match="precision must be one of float32, bfloat16"):
-        predict(model, fs, metadata=meta, precision="float16")
+        predict(fit, precision="float16")
 
 
 def test_frames_when_model_and_data_count_classes_differently():
     import pandas as pd
 
-    from rbt.checkpoint import class_names_for
+    from rbt.checkpoint import Checkpoint
     from rbt.data import FeatureSet
+    from rbt.infer import prediction_table
+    from rbt.model_card import EMPTY_CARD
 
     rng = np.random.default_rng(0)
     table = pd.DataFrame({"subject": "s01", "session": 1, "trial": np.arange(9) // 3 + 1,
@@ -90,10 +96,12 @@ def test_frames_when_model_and_data_count_classes_differently():
                         bands={"theta": (4, 8), "alpha": (8, 14), "beta": (14, 31),
                                "gamma": (31, 49)}, dataset="raw", source="test", params={},
                         y=np.arange(9) % n_data, class_names=data_names)
-        result = predict(model, fs)
-        names, comparable = class_names_for(model, None, fs)
-        assert names is None and not comparable
-        df = result.to_frame(fs, names)
-        assert [c for c in df.columns if c.startswith("p_")] == [f"p_{i}" for i in range(n_model)]
-        assert set(df["predicted"]) <= {str(i) for i in range(n_model)}
-        assert list(df["true"]) == [data_names[i] for i in fs.y]
+        fit = fit_data(Checkpoint(model, EMPTY_CARD, Path("official")), fs)
+        assert fit.y is None and fit.codes == ["class_count", "no_card"]
+        assert fit.class_names == [f"class {i}" for i in range(n_model)]
+        result = predict(fit)
+        df = prediction_table(fit, result.probs, result.pred)
+        assert [c for c in df.columns if c.startswith("p_")] == [
+            f"p_class {i}" for i in range(n_model)]
+        assert set(df["predicted"]) <= {f"class {i}" for i in range(n_model)}
+        assert "true" not in df  # the data's classes are not the model's

@@ -8,6 +8,7 @@ import torch
 from safetensors.torch import save_file
 
 from bench.reference_rbtransformer import ReferenceRBTransformer
+from rbt.checkpoint import load_checkpoint
 from rbt.model import RBTransformer, RBTransformerConfig
 
 CONFIG = dict(num_electrodes=14, bde_dim=4, embed_dim=32, depth=3, heads=4, head_dim=8,
@@ -28,7 +29,7 @@ def official_folder(tmp_path, seed=0):
 
 def test_official_checkpoint_gives_the_reference_logits_and_attention(tmp_path):
     folder, ref = official_folder(tmp_path)
-    model = RBTransformer.from_pretrained(folder)
+    model = load_checkpoint(folder).model
     assert not model.training
     x = torch.randn(9, 14, 4)
     with torch.inference_mode():

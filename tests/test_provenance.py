@@ -9,7 +9,6 @@ import numpy as np
 import pandas as pd
 
 from rbt import provenance
-from rbt.checkpoint import align_features
 from rbt.cli import main
 from rbt.data import load_features
 from rbt.train import TrainConfig, fit
@@ -26,7 +25,7 @@ def test_only_the_trials_it_was_trained_on_are_recognised(demo_valence, tmp_path
     rng = np.random.default_rng(0)
     rows = np.flatnonzero(fs.table["subject"].isin(["s01", "s02"]).to_numpy())
     rows = rows[rng.random(len(rows)) < 0.3]  # any window of a trial makes it a training trial
-    meta = {"ch_names": fs.ch_names, provenance.KEY: provenance.fingerprints(fs, rows)}
+    meta = provenance.fingerprints(fs, rows)  # what a card keeps
     seen = provenance.seen_in_training(meta, fs)
     trained = np.isin(_trial_keys(fs), np.unique(_trial_keys(fs)[rows]))
     np.testing.assert_array_equal(seen, trained)
@@ -34,11 +33,14 @@ def test_only_the_trials_it_was_trained_on_are_recognised(demo_valence, tmp_path
     # the same trials read in another channel order are still recognised once aligned
     order = np.arange(len(fs.ch_names))[::-1]
     moved = dataclasses.replace(fs, X=fs.X[:, order], ch_names=[fs.ch_names[i] for i in order])
+    from rbt.checkpoint import Checkpoint
     from rbt.model import RBTransformer
+    from rbt.model_card import ModelCard
+    from rbt.model_fit import fit_data
 
-    model = RBTransformer(num_electrodes=32, **SMALL)
-    X = align_features(model, meta, moved)
-    np.testing.assert_array_equal(provenance.seen_in_training(meta, moved, X), trained)
+    card = ModelCard(ch_names=tuple(fs.ch_names), training_trials=meta)
+    fit = fit_data(Checkpoint(RBTransformer(num_electrodes=32, **SMALL), card, Path("m")), moved)
+    np.testing.assert_array_equal(fit.in_training, trained)
     # windows whose trial lacks its first window cannot be checked: unknown, not "held out"
     later = fs.subset((fs.table["window"] > 0).to_numpy())
     assert np.isnan(provenance.seen_in_training(meta, later)).all()
@@ -50,8 +52,8 @@ def test_only_the_trials_it_was_trained_on_are_recognised(demo_valence, tmp_path
                           progress=False)
     assert not provenance.seen_in_training(meta, other).any()
     # checkpoints that do not say (official ones) give None, and no note
-    assert provenance.seen_in_training({"ch_names": fs.ch_names}, fs) is None
-    assert provenance.seen_in_training({provenance.KEY: [[1.0, 2.0]] * 5}, fs) is None
+    assert provenance.seen_in_training(None, fs) is None
+    assert provenance.seen_in_training([[1.0, 2.0]] * 5, fs) is None
     assert provenance.training_note(None) is None
 
 

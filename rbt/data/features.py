@@ -17,6 +17,11 @@ MAX_SFREQ = 4096.0  # the published filters are numerically unstable at kHz rate
 MAX_TRIAL_SAMPLES = 1 << 28
 
 
+# the published windows: 512 samples (4 s at 128 Hz), a new one every 117 samples
+DEFAULT_WINDOW = 512
+DEFAULT_STRIDE = 117
+
+
 @dataclass(frozen=True)
 class FeatureParams:
     """Everything that changes the features (and so the cache key).
@@ -27,8 +32,8 @@ class FeatureParams:
     drops every window (or trial, for a baseline) that touches one.
     """
 
-    window: int = 512
-    stride: int = 117
+    window: int = DEFAULT_WINDOW
+    stride: int = DEFAULT_STRIDE
     bands: tuple[tuple[str, float, float], ...] = tuple(
         (name, lo, hi) for name, (lo, hi) in DEFAULT_BANDS.items()
     )

@@ -20,7 +20,7 @@ import numpy as np
 from ..montage import UnknownChannelsError, canonical_name
 from ..safeio import read_bytes, require_regular_file
 from . import safe_mat
-from .features import MAX_SFREQ  # one bound for every reader
+from .features import DEFAULT_WINDOW, MAX_SFREQ  # one bound for every reader
 from .recording import DataFormatError, Recording, Trial
 
 DATASET = "raw"
@@ -61,7 +61,7 @@ def key_files(file: Path) -> list[Path]:
 def read_file(
     file: Path,
     sfreq: float | None = DEFAULT_SFREQ,
-    window: int = 512,
+    window: int = DEFAULT_WINDOW,
     channel_map: dict[str, str] | None = None,
     drop_unknown: bool = False,
 ) -> Recording:

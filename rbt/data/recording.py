@@ -67,6 +67,13 @@ class FeatureSet:
     def n_classes(self) -> int | None:
         return None if self.class_names is None else len(self.class_names)
 
+    def trial_keys(self) -> np.ndarray:
+        """Per window, its trial's key ``"subject/session/trial"`` (a trial is unique only
+        within its subject and session)."""
+        t = self.table
+        return (t["subject"].astype(str) + "/" + t["session"].astype(str) + "/"
+                + t["trial"].astype(str)).to_numpy()
+
     def subset(self, mask) -> FeatureSet:
         """The windows selected by a boolean mask or index array."""
         idx = np.arange(len(self))[mask]

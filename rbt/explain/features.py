@@ -7,9 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ..checkpoint import align_features, class_names_for
 from ..infer import predict_array
-from ..provenance import as_column, seen_in_training
+from ..provenance import as_column
 from .aggregate import explanation_table
 from .attention import attention_rollout
 from .attribution import attribute
@@ -104,25 +103,27 @@ def _explained_class(target, pred, y, class_names) -> np.ndarray:
     return np.full(len(pred), int(t)) if t.ndim == 0 else t
 
 
-def explain_features(model, fs, metadata: dict | None = None,
-                     method: str = "integrated_gradients", attention: bool = False,
+def explain_features(fit, method: str = "integrated_gradients", attention: bool = False,
                      target=None, baseline="zeros", index=None, smoothgrad: bool = False,
                      device="cpu", progress: bool = False, internal_batch_size: int = 256,
                      seed: int = 0, **options) -> Explanation:
-    """Predict, attribute and (with ``attention``) roll out attention for a FeatureSet.
+    """Predict, attribute and (with ``attention``) roll out attention for the windows of a
+    :class:`~rbt.model_fit.DataFit` (features in the model's electrode order).
 
-    Channels are checked against (and reordered to) the model's with
-    :func:`rbt.checkpoint.align_features`. ``index`` (indices or a boolean mask) picks windows;
-    baselines that average or draw windows ("subject_mean", "sample") use the whole set.
+    ``index`` (indices or a boolean mask) picks windows; baselines that average or draw windows
+    ("subject_mean", "sample") use the whole set, never the explained windows themselves.
     ``target`` is None or "predicted" (each window's predicted class), "true", a class name, a
     class index or one index per window. ``options`` go to :func:`rbt.explain.attribute`.
     """
-    X = align_features(model, metadata, fs)
+    if not fit.runnable:
+        raise ValueError("the model cannot read these data: "
+                         + "; ".join(p.meaning for p in fit.problems if p.severity == "blocking"))
+    model, X, fs = fit.model, fit.X, fit.fs
     idx = np.arange(len(fs)) if index is None else np.arange(len(fs))[np.asarray(index)]
     result = predict_array(model, X[idx], device=device, attention=attention,
                            batch_size=max(internal_batch_size, 1))
-    class_names, labelled = class_names_for(model, metadata, fs)
-    y = fs.y[idx] if labelled else None
+    class_names = fit.class_names
+    y = None if fit.y is None else fit.y[idx]
     explained = _explained_class(target, result.pred, y, class_names)
     subjects = fs.table["subject"].astype(str).to_numpy()
     kwargs = {}
@@ -135,14 +136,14 @@ def explain_features(model, fs, metadata: dict | None = None,
                              smoothgrad=smoothgrad, internal_batch_size=internal_batch_size,
                              device=device, progress=progress, seed=seed, **kwargs, **options)
     table = explanation_table(fs.table.iloc[idx], y, result.pred, class_names)
-    seen = seen_in_training(metadata, fs, X)
+    seen = fit.in_training
     if seen is not None:
         table["in_training"] = as_column(seen[idx])
     return Explanation(
         attributions=attributions, probs=result.probs, pred=result.pred, y=y,
         target=np.asarray(explained, dtype=np.int64), attention=result.attention,
         rollout=None if result.attention is None else attention_rollout(result.attention),
-        ch_names=list((metadata or {}).get("ch_names") or fs.ch_names), bands=list(fs.bands),
+        ch_names=list(fit.ch_names), bands=list(fit.band_names),
         class_names=class_names, table=table, index=idx, method=method,
         baseline=baseline if isinstance(baseline, str) else "array",
         in_training=None if seen is None else seen[idx],
