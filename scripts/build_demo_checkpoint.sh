@@ -20,13 +20,15 @@ cp "$tmp/window/metrics.json" "$tmp/trial/metrics_window-kfold.json"
 python - "$tmp/trial" <<'PY'
 import json, sys
 from pathlib import Path
-from rbt.checkpoint import load_model
+from rbt.checkpoint import load_checkpoint
 from rbt.data import load_features
 from rbt.infer import predict
+from rbt.model_fit import fit_data
 folder = Path(sys.argv[1])
-model, meta = load_model(folder)
-fs = load_features("demo", target=meta["target"], task=meta["task"], progress=False)
-acc = float((predict(model, fs, metadata=meta).pred == fs.y).mean())
+checkpoint = load_checkpoint(folder)
+card = checkpoint.card
+fs = load_features("demo", target=card.target, task=card.task, progress=False)
+acc = float((predict(fit_data(checkpoint, fs)).pred == fs.y).mean())
 metrics = json.loads((folder / "metrics.json").read_text())
 metrics["final_model_accuracy_on_all_demo_windows"] = acc
 (folder / "metrics.json").write_text(json.dumps(metrics, indent=2))
