@@ -13,7 +13,7 @@ import numpy as np
 
 from ..safeio import require_regular_file
 from .recording import DataFormatError, Recording, Trial
-from .safe_mat import loadmat
+from .safe_mat import describe, loadmat
 
 DATASET = "dreamer"
 SFREQ = 128.0
@@ -38,22 +38,6 @@ def key_files(file: Path) -> list[Path]:
 # Checked steps through scipy's view of the MATLAB structure
 
 
-def _describe(value) -> str:
-    """What a MATLAB value is, briefly (never its whole content)."""
-    if isinstance(value, np.ndarray):
-        shape = "x".join(map(str, value.shape))
-        if value.dtype.names is not None:
-            return f"a {shape} struct array"
-        if value.dtype == object:
-            return f"a {shape} cell array"
-        if value.dtype.kind in "US":
-            return f"text ({str(value.ravel()[0])[:40]!r})" if value.size else "empty text"
-        return f"a {shape} {value.dtype} array"
-    if isinstance(value, str):
-        return f"text ({value[:40]!r})"
-    return type(value).__name__
-
-
 class _Reader:
     def __init__(self, file: Path):
         self.file = file
@@ -67,7 +51,7 @@ class _Reader:
             return value
         if isinstance(value, np.ndarray) and value.dtype.names is not None and value.size == 1:
             return value.reshape(-1)[0]
-        raise self.fail(where, f"should be a 1x1 MATLAB struct; found {_describe(value)}")
+        raise self.fail(where, f"should be a 1x1 MATLAB struct; found {describe(value)}")
 
     def field(self, record: np.void, name: str, where: str):
         if name not in record.dtype.names:
@@ -78,16 +62,16 @@ class _Reader:
         """The elements of a MATLAB cell vector, in order."""
         if not (isinstance(value, np.ndarray) and value.dtype == object
                 and value.dtype.names is None):
-            raise self.fail(where, f"should be a cell array; found {_describe(value)}")
+            raise self.fail(where, f"should be a cell array; found {describe(value)}")
         if value.ndim > 2 or min(value.shape, default=1) > 1:
-            raise self.fail(where, f"should be a cell vector; found {_describe(value)}")
+            raise self.fail(where, f"should be a cell vector; found {describe(value)}")
         return list(value.reshape(-1, order="F"))
 
     def signal(self, value, where: str) -> np.ndarray:
         """A samples x 14 channels numeric matrix, as float64."""
         if not (isinstance(value, np.ndarray) and value.dtype.kind in "biuf"):
             raise self.fail(where, f"should be a samples x {len(CHANNELS)} channels matrix of "
-                                   f"numbers; found {_describe(value)}")
+                                   f"numbers; found {describe(value)}")
         if value.ndim != 2 or value.shape[1] != len(CHANNELS):
             raise self.fail(where, f"should be samples x {len(CHANNELS)} channels; found shape "
                                    f"{value.shape}")
@@ -99,16 +83,16 @@ class _Reader:
                 value.dtype.kind in "biufUSO"):
             if value.ndim > 2 or min(value.shape, default=1) > 1:
                 raise self.fail(where, f"should be a vector of ratings; found "
-                                       f"{_describe(value)}")
+                                       f"{describe(value)}")
             return list(value.reshape(-1, order="F"))
-        raise self.fail(where, f"should be a vector of ratings; found {_describe(value)}")
+        raise self.fail(where, f"should be a vector of ratings; found {describe(value)}")
 
     def rating(self, value, where: str) -> float:
         if isinstance(value, np.ndarray) and value.dtype.kind in "biuf" and value.size == 1:
             value = value.reshape(-1)[0]
         if isinstance(value, (int, float, np.integer, np.floating, np.bool_)):
             return float(value)
-        raise self.fail(where, f"should be a number; found {_describe(value)}")
+        raise self.fail(where, f"should be a number; found {describe(value)}")
 
     def sfreq(self, root: np.void) -> float:
         for key in ("EEG_SamplingRate", "SamplingRate"):  # the released file names the former
@@ -117,7 +101,7 @@ class _Reader:
                 value = root[key]
                 if not (isinstance(value, np.ndarray) and value.dtype.kind in "biuf"
                         and value.size == 1):
-                    raise self.fail(where, f"should be a number; found {_describe(value)}")
+                    raise self.fail(where, f"should be a number; found {describe(value)}")
                 rate = float(value.reshape(-1)[0])
                 if not (np.isfinite(rate) and rate > 0):
                     raise self.fail(where, f"should be a positive sampling rate; found {rate:g}")

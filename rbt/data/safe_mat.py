@@ -346,3 +346,20 @@ def loadmat(path, dataset: str) -> dict:
     if not result:
         raise unreadable("it holds no variables")
     return result
+
+
+def describe(value) -> str:
+    """What a MATLAB value (as :func:`loadmat` gives it) is, briefly: never its whole content,
+    for errors that say what was found."""
+    if isinstance(value, np.ndarray):
+        shape = "x".join(map(str, value.shape))
+        if value.dtype.names is not None:
+            return f"a {shape} struct array"
+        if value.dtype == object:
+            return f"a {shape} cell array"
+        if value.dtype.kind in "US":
+            return f"text ({str(value.ravel()[0])[:40]!r})" if value.size else "empty text"
+        return f"a {shape} {value.dtype} array"
+    if isinstance(value, str):
+        return f"text ({value[:40]!r})"
+    return type(value).__name__

@@ -9,7 +9,7 @@ import numpy as np
 
 from ..safeio import require_regular_file
 from .recording import DataFormatError, Recording, Trial
-from .safe_mat import loadmat
+from .safe_mat import describe, loadmat
 
 DATASET = "seed"
 SFREQ = 200.0
@@ -60,16 +60,6 @@ def _loadmat(file: Path) -> dict:
     return loadmat(file, "SEED")
 
 
-def _describe(value) -> str:
-    if isinstance(value, np.ndarray):
-        shape = "x".join(map(str, value.shape))
-        kind = ("struct" if value.dtype.names is not None else "cell"
-                if value.dtype == object else "text" if value.dtype.kind in "US" else
-                str(value.dtype))
-        return f"a {shape} {kind} array"
-    return type(value).__name__
-
-
 def read_labels(folder: Path) -> np.ndarray:
     """SEED's 15 labels, each -1, 0 or 1 (anything else is an error naming its position)."""
     file = folder / "label.mat"
@@ -80,7 +70,7 @@ def read_labels(folder: Path) -> np.ndarray:
     if not (isinstance(label, np.ndarray) and label.dtype.kind in "biuf") or label.ndim > 2 \
             or label.size == 0 or min(label.shape) > 1:
         raise DataFormatError(f"{file}: 'label' should be a vector of numbers -1, 0 or 1; found "
-                              f"{_describe(label)}")
+                              f"{describe(label)}")
     values = label.reshape(-1, order="F")
     for i, v in enumerate(values.tolist()):
         if v not in _LABELS:  # also NaN, inf and fractions
@@ -126,7 +116,7 @@ def read_file(file: Path) -> Recording:
         value = mat[key]
         if not (isinstance(value, np.ndarray) and value.dtype.kind in "biuf"):
             raise DataFormatError(f"{file}: {key[:60]} should be a {len(CHANNELS)} channels x "
-                                  f"samples matrix of numbers; found {_describe(value)}")
+                                  f"samples matrix of numbers; found {describe(value)}")
         if value.ndim != 2 or value.shape[0] != len(CHANNELS):
             raise DataFormatError(f"{file}: {key[:60]} should be {len(CHANNELS)} channels x "
                                   f"samples; found shape {value.shape}")
