@@ -136,7 +136,12 @@ def is_same_or_inside(path: Path, other: Path) -> bool:
             return True
     except OSError:
         pass
-    mine, theirs = Path(os.path.realpath(path)), Path(os.path.realpath(other))
+    return is_inside(path, other)
+
+
+def is_inside(path, folder) -> bool:
+    """Is ``path`` the folder ``folder`` or inside it, once every link on both is resolved?"""
+    mine, theirs = Path(os.path.realpath(path)), Path(os.path.realpath(folder))
     return mine == theirs or theirs in mine.parents
 
 

@@ -18,7 +18,7 @@ import mne
 import numpy as np
 
 from ..montage import UnknownChannelsError, canonical_name
-from ..safeio import read_bytes, require_regular_file
+from ..safeio import is_inside, read_bytes, require_regular_file
 from . import safe_mat
 from .features import DEFAULT_WINDOW, MAX_SFREQ  # one bound for every reader
 from .recording import DataFormatError, Recording, Trial
@@ -217,14 +217,9 @@ class CompanionFileError(DataFormatError):
     """A recording names a data or marker file that is not a regular file beside it."""
 
 
-def _beside(folder: Path, path: Path) -> bool:
-    real = Path(os.path.realpath(path))
-    return real == folder or folder in real.parents
-
-
 def _check_companion(file: Path, folder: Path, companion: Path) -> None:
     real = Path(os.path.realpath(companion))
-    if not _beside(folder, companion):
+    if not is_inside(companion, folder):
         raise CompanionFileError(f"{file}: refers to a data file outside its own folder "
                                  f"({companion.name}); a recording's companion files must lie "
                                  "beside it")
@@ -238,7 +233,7 @@ def _check_brainvision_header(file: Path, folder: Path, all_companions: bool) ->
         named = folder / value
         # a name of a file that is not there is MNE's to handle (it falls back to the header's
         # own name, as after a BIDS rename); what it would open must lie beside the header
-        if all_companions or os.path.lexists(named) or not _beside(folder, named):
+        if all_companions or os.path.lexists(named) or not is_inside(named, folder):
             _check_companion(file, folder, named)
 
 
