@@ -6,8 +6,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from .attribution import MASKS, MAX_SAMPLES, METHODS
-from .inputs import BASELINES
+from ..explain.attribution import MASKS, MAX_SAMPLES, METHODS
+from ..explain.inputs import BASELINES
+from .args import accuracy_phrase, add_data_args, inputs, int_in, load
 
 #: short names accepted by --method
 ALIASES = {"ig": "integrated_gradients", "grad": "saliency", "dl": "deeplift",
@@ -23,23 +24,8 @@ def _method(name: str) -> str:
     return name
 
 
-def _int_between(low: int, high: int):
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected an integer; got {text!r}") from None
-        if not low <= value <= high:
-            raise argparse.ArgumentTypeError(f"must be from {low} to {high}; got {value}")
-        return value
-
-    return parse
-
-
 def add_parser(sub) -> argparse.ArgumentParser:
     """Add the ``explain`` subcommand to the ``rbt`` subparsers."""
-    from ..cli import _add_data_args
-
     p = sub.add_parser(
         "explain", help="per-window attributions (and attention) to an .npz file",
         description="Explain a model's predictions: for every window, attributions per "
@@ -47,7 +33,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
         "--attention, each block's attention and the rollout. --target and --task default to "
         "the model's.")
     p.add_argument("--model", required=True, type=Path, help="checkpoint folder")
-    _add_data_args(p)
+    add_data_args(p)
     p.add_argument("--method", type=_method, default="integrated_gradients",
                    metavar="{" + ",".join(METHODS) + "}",
                    help="attribution method (default: integrated_gradients; short names: "
@@ -58,7 +44,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--class", dest="explain_class", default="predicted",
                    help="class to explain: predicted (default), true, a class name or index")
     p.add_argument("--smoothgrad", action="store_true", help="wrap the method in SmoothGrad")
-    p.add_argument("--n-steps", type=_int_between(1, MAX_SAMPLES), default=50,
+    p.add_argument("--n-steps", type=int_in(1, MAX_SAMPLES), default=50,
                    help=f"integrated gradients steps (1 to {MAX_SAMPLES})")
     p.add_argument("--mask", choices=MASKS, default="cell",
                    help="occlusion / feature ablation: remove cells, electrodes or bands")
@@ -74,12 +60,12 @@ def add_parser(sub) -> argparse.ArgumentParser:
                    help="explain only these trial numbers (of every chosen subject)")
     p.add_argument("--out", required=True, type=Path, help="output .npz file")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
-    p.add_argument("--internal-batch-size", type=_int_between(1, 1 << 16),
+    p.add_argument("--internal-batch-size", type=int_in(1, 1 << 16),
                    help="model inputs per forward pass; bounds memory (default: 256 on CPU, "
                    "16384 on GPU)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--force", action="store_true", help="overwrite --out if it exists")
-    p.set_defaults(func=cmd_explain)
+    p.set_defaults(func=run)
     return p
 
 
@@ -114,22 +100,21 @@ def _selection(table, subjects, trials):
     return keep
 
 
-def cmd_explain(args) -> int:
+def run(args) -> int:
     from ..cache import atomic_savez
     from ..checkpoint import data_notes, load_model
-    from ..cli import _accuracy, _inputs, _load
     from ..device import resolve_device
+    from ..explain.features import explain_features
     from ..safeio import check_output
-    from .features import explain_features
 
-    out = check_output(args.out, args.force, _inputs(args))
+    out = check_output(args.out, args.force, inputs(args))
     target = args.explain_class
     if target.lstrip("-").isdigit():
         target = int(target)
     device = resolve_device(args.device)
     batch = args.internal_batch_size or (256 if device.type == "cpu" else 16384)  # never 0
     model, meta = load_model(args.model)
-    fs = _load(args, meta)
+    fs = load(args, meta)
     index = (_selection(fs.table, args.subjects, args.trials)
              if args.subjects or args.trials else None)
     result = explain_features(model, fs, meta, method=args.method, attention=args.attention,
@@ -143,6 +128,6 @@ def cmd_explain(args) -> int:
     for note in data_notes(meta, fs, scored=result.y is not None):
         print(f"note: {note}", file=sys.stderr)
     if result.y is not None:
-        msg += "; " + _accuracy(result.pred, result.y, result.in_training, fs)
+        msg += "; " + accuracy_phrase(result.pred, result.y, result.in_training, fs)
     print(msg)
     return 0

@@ -1,0 +1,145 @@
+"""What every data-reading command shares: argparse types, the data arguments, and loading the
+features they describe."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def int_in(low: int, high: int | None = None):
+    """An argparse type: an integer of at least ``low`` and, given ``high``, at most ``high``
+    (so 0 or a negative is never taken where it means nothing)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer; got {text!r}") from None
+        if high is None and value < low:
+            raise argparse.ArgumentTypeError(f"must be at least {low}; got {value}")
+        if high is not None and not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be from {low} to {high}; got {value}")
+        return value
+
+    parse.__name__ = f"integer >= {low}" if high is None else f"integer {low}..{high}"
+    return parse
+
+
+def float_in(low: float, high: float, *, low_open: bool = False, zero: bool = False):
+    """An argparse type: a finite number in [low, high] ((low, high] with ``low_open``);
+    ``zero`` also allows 0 (meaning "keep")."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number; got {text!r}") from None
+        if zero and value == 0:
+            return value
+        ok = (low < value if low_open else low <= value) and value <= high
+        if not ok:
+            raise argparse.ArgumentTypeError(
+                f"must be {'above' if low_open else 'at least'} {low:g} and at most {high:g}"
+                f"{' (or 0)' if zero else ''}; got {text}")
+        return value
+
+    parse.__name__ = "number"
+    return parse
+
+
+POSITIVE = int_in(1)
+
+
+def add_data_args(p: argparse.ArgumentParser, need_task: bool = True) -> None:
+    """The options that choose and read a dataset (``--source``, ``--path``, windows, ...)."""
+    from ..data import SOURCES
+    from ..data.raw import MAX_SFREQ, MIN_SFREQ
+
+    p.add_argument("--source", choices=SOURCES, default="demo",
+                   help="dataset reader (default: the built-in synthetic demo)")
+    p.add_argument("--path", type=Path, help="dataset file or folder (not needed for demo)")
+    p.add_argument("--target", help="rating to predict (default: the dataset's, e.g. valence)")
+    if need_task:
+        p.add_argument("--task", choices=("binary", "multi"),
+                       help="default: binary, or multi where the dataset has no binary rule")
+    p.add_argument("--window", type=int_in(2), help="window length in samples (default 512)")
+    p.add_argument("--stride", type=POSITIVE, help="window stride in samples (default 117)")
+    p.add_argument("--nonfinite", choices=("raise", "drop"), default="raise",
+                   help="NaN/inf samples: stop with an error, or drop the affected windows")
+    p.add_argument("--seed-reference-filters", action="store_true",
+                   help="SEED: design filters for 128 Hz like the reference code")
+    p.add_argument("--raw-sfreq", type=float_in(MIN_SFREQ, MAX_SFREQ, zero=True), default=128.0,
+                   help=f"MNE recordings: resample to this rate, {MIN_SFREQ:g} to "
+                   f"{MAX_SFREQ:g} Hz (0 keeps the file's)")
+    p.add_argument("--channel-map", type=Path,
+                   help="MNE recordings: JSON file mapping channel names to 10-05 names")
+    p.add_argument("--drop-unknown", action="store_true",
+                   help="MNE recordings: drop channels that are not 10-05 names")
+    p.add_argument("--no-cache", action="store_true", help="recompute features")
+
+
+def load(args, metadata: dict | None = None):
+    """Features for the data arguments; a model's metadata fills in what the user left out."""
+    from ..data import FeatureParams, load_features
+
+    channel_map = channel_map_file(args.channel_map) if args.channel_map else None
+    meta = metadata or {}
+    prep = meta.get("preprocessing") or {}
+    window = first_given(args.window, prep.get("window"), 512)
+    stride = first_given(args.stride, prep.get("stride"), 117)
+    same_dataset = meta.get("dataset") == args.source
+    target = args.target or (meta.get("target") if same_dataset else None)
+    task = getattr(args, "task", None) or (meta.get("task") if same_dataset else None)
+    reference_filters = args.seed_reference_filters or (
+        args.source == "seed" and prep.get("filter_sfreq") == 128.0)
+    fs = load_features(
+        args.source, args.path, target=target, task=task,
+        params=FeatureParams(window=window, stride=stride, nonfinite=args.nonfinite),
+        seed_reference_filters=reference_filters,
+        raw_sfreq=args.raw_sfreq or None, channel_map=channel_map,
+        drop_unknown=args.drop_unknown, use_cache=not args.no_cache,
+    )
+    for note in fs.notes:
+        print(f"note: {note}", file=sys.stderr)
+    return fs
+
+
+def first_given(*values):
+    """The first value that is not None (so a given 0 is never replaced by a default)."""
+    return next(v for v in values if v is not None)
+
+
+def channel_map_file(path: Path) -> dict[str, str]:
+    """A ``--channel-map`` file: a JSON object of channel name -> 10-05 name."""
+    from ..safeio import read_json
+
+    mapping = read_json(path, expected='a JSON object such as {"EEG 001": "Fp1"}',
+                        max_bytes=1024**2)
+    if not isinstance(mapping, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in mapping.items()):
+        found = type(mapping).__name__ if not isinstance(mapping, dict) else \
+            "an object whose values are not all strings"
+        raise ValueError(f'{path}: expected a JSON object of channel names, such as '
+                         f'{{"EEG 001": "Fp1"}}; found {found}')
+    return mapping
+
+
+def inputs(args) -> list:
+    """The files and folders a command reads, which no output may replace."""
+    from ..data import input_files
+
+    given = [p for p in (getattr(args, "path", None), getattr(args, "model", None),
+                         getattr(args, "channel_map", None)) if p is not None]
+    return given + input_files(args.source, getattr(args, "path", None))
+
+
+def accuracy_phrase(pred, y, in_training, fs) -> str:
+    """The "accuracy A against target/task" phrase; notes on stderr any training windows."""
+    from ..provenance import training_note
+
+    note = training_note(in_training, pred == y)
+    if note:
+        print(f"note: {note}", file=sys.stderr)
+    return f"accuracy {(pred == y).mean():.3f} against {fs.target}/{fs.task}"

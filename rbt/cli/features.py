@@ -1,0 +1,35 @@
+"""``rbt features``: BDE features of a dataset, written to an .npz file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .args import add_data_args, inputs, load
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("features", help="compute BDE features and write them to an .npz file")
+    add_data_args(p)
+    p.add_argument("--out", required=True, type=Path, help="output .npz file")
+    p.add_argument("--force", action="store_true", help="overwrite --out if it exists")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    import numpy as np
+
+    from ..cache import atomic_savez
+    from ..safeio import check_output
+
+    out = check_output(args.out, args.force, inputs(args))
+    fs = load(args)
+    atomic_savez(out, **fs.to_npz_dict())
+    if fs.y is None:
+        labels = "unlabelled"
+    else:
+        counts = np.bincount(fs.y, minlength=fs.n_classes)
+        labels = f"{fs.target}/{fs.task}: " + ", ".join(
+            f"{n}={int(c)}" for n, c in zip(fs.class_names, counts))
+    print(f"wrote {out}: {fs.X.shape[0]} windows x {fs.X.shape[1]} electrodes x "
+          f"{fs.X.shape[2]} bands, {fs.table['subject'].nunique()} subject(s); {labels}")
+    return 0
