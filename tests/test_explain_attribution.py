@@ -17,7 +17,9 @@ from rbt.explain import (
     aggregate,
     attention_agreement,
     attribute,
+    baseline_reference,
     class_difference,
+    compare_groups,
     explanation_table,
     make_baseline,
     randomised_copy,
@@ -178,6 +180,110 @@ def test_sample_baseline_draws_other_windows_reproducibly(X):
     assert shap.shape == (4, E, B)
 
 
+def test_baseline_reference_never_offers_an_explained_window(X):
+    """What a front end passes for ``X[rows]``: "sample" draws only from the other windows."""
+    rows = [0, 2, 5]
+    kw = baseline_reference("sample", X, rows)
+    np.testing.assert_array_equal(kw["reference"], X[[1, 3, 4, 6]])
+    for seed in range(5):
+        base = make_baseline(X[rows], "sample", seed=seed, **kw)
+        drawn = {j for b in base for j in range(len(X)) if np.array_equal(b, X[j])}
+        assert drawn and not drawn & set(rows)
+    shap = make_baseline(X[rows], "sample", method="gradient_shap", **kw)
+    assert not any(np.array_equal(b, X[i]) for b in shap for i in rows)
+    mask = np.zeros(len(X), bool)
+    mask[rows] = True
+    np.testing.assert_array_equal(baseline_reference("sample", X, mask)["reference"],
+                                  kw["reference"])
+    # every window explained: each draws from the others, never itself
+    assert baseline_reference("sample", X, None) == {}
+    assert baseline_reference("sample", X, np.arange(len(X))[::-1]) == {}
+    with pytest.raises(ValueError, match="other than the explained"):
+        baseline_reference("sample", X[:2], [0, 1, 1])
+    # subject means come from every window of the subject, explained or not
+    subjects = np.array(list("aaabbbc"))
+    kw = baseline_reference("subject_mean", X, [1, 4], subjects)
+    assert list(kw["subject_ids"]) == ["a", "b"]
+    base = make_baseline(X[[1, 4]], "subject_mean", **kw)
+    np.testing.assert_allclose(base, [X[:3].mean(axis=0), X[3:6].mean(axis=0)], rtol=1e-6)
+    assert baseline_reference("zeros", X, rows) == {}
+    assert baseline_reference(np.zeros((E, B)), X, rows) == {}
+    with pytest.raises(ValueError, match="subject_ids"):
+        baseline_reference("subject_mean", X, rows)
+    with pytest.raises(ValueError, match="baseline must be one of"):
+        baseline_reference("ones", X, rows)
+
+
+def test_baselines_carry_a_label_and_a_meaning():
+    from rbt.explain import BASELINES
+
+    assert list(BASELINES) == ["zeros", "subject_mean", "sample"]
+    for name, b in BASELINES.items():
+        assert b.name == name and b.label and b.meaning.endswith(".")
+    assert "never an explained" in BASELINES["sample"].meaning
+
+
+@pytest.mark.parametrize("method", ["gradient_shap", "integrated_gradients"])
+def test_attribute_leaves_the_global_generators_alone(model, X, method):
+    """Nothing process-wide is seeded, even while a call runs: other threads (the dashboard's
+    sessions) drawing from NumPy's or torch's global generator see no change."""
+    np_before, torch_before = np.random.get_state(), torch.random.get_rng_state()
+    during = []
+
+    def look(module, args, out):
+        during.append((np.random.get_state()[1].copy(), torch.random.get_rng_state().clone()))
+
+    hook = model.register_forward_hook(look)
+    try:
+        runs = [attribute(model, X, method=method, smoothgrad=True, nt_samples=3, seed=s,
+                          baseline="sample", n_steps=8) if method == "integrated_gradients"
+                else attribute(model, X, method=method, smoothgrad=True, nt_samples=3,
+                               seed=s, baseline="sample", n_samples=4) for s in (5, 5, 6)]
+        trust_metrics(model, X[:2], runs[0][:2], method, seed=5, baseline="sample",
+                      smoothgrad=True, nt_samples=3, n_perturb_samples=4,
+                      n_sensitivity_samples=2,
+                      **({"n_steps": 8} if method == "integrated_gradients"
+                         else {"n_samples": 4}))
+    finally:
+        hook.remove()
+    assert during
+    for np_state, torch_state in during:
+        np.testing.assert_array_equal(np_state, np_before[1])
+        assert torch.equal(torch_state, torch_before)
+    np.testing.assert_array_equal(np.random.get_state()[1], np_before[1])
+    assert torch.equal(torch.random.get_rng_state(), torch_before)
+    np.testing.assert_array_equal(runs[0], runs[1])  # the same seed, the same map
+    assert not np.allclose(runs[0], runs[2])
+
+
+def test_randomised_copy_draws_from_its_own_generator(model):
+    torch_before = torch.random.get_rng_state()
+    a, b, c = randomised_copy(model, 3), randomised_copy(model, 3), randomised_copy(model, 4)
+    assert torch.equal(torch.random.get_rng_state(), torch_before)
+    for (name, pa), pb, pc, p in zip(a.named_parameters(), b.parameters(), c.parameters(),
+                                     model.parameters()):
+        assert torch.equal(pa, pb), name
+        if "norm" not in name:  # layer norms are reset to ones and zeros
+            assert not torch.equal(pa, pc) and not torch.equal(pa, p), name
+
+
+def test_captum_gelu_rule_is_registered_once_not_per_call(model, X):
+    from captum.attr._core import deep_lift
+
+    from rbt.explain import attribution
+
+    attribute(model, X[:2], method="deeplift")
+    assert deep_lift.SUPPORTED_NON_LINEAR[torch.nn.GELU] is deep_lift.nonlinear
+    mine = deep_lift.SUPPORTED_NON_LINEAR[torch.nn.GELU]
+    try:
+        deep_lift.SUPPORTED_NON_LINEAR[torch.nn.GELU] = deep_lift.softmax  # someone else's
+        attribute(model, X[:2], method="deeplift")
+        assert deep_lift.SUPPORTED_NON_LINEAR[torch.nn.GELU] is deep_lift.softmax
+    finally:
+        deep_lift.SUPPORTED_NON_LINEAR[torch.nn.GELU] = mine
+    assert attribution._captum.cache_info().misses == 1
+
+
 def test_bad_input_is_a_clear_value_error(model, X):
     with pytest.raises(ValueError, match="method must be one of"):
         attribute(model, X, method="lime")
@@ -277,6 +383,10 @@ def test_aggregation_and_class_difference_on_a_hand_made_table():
                                [14 / 3 - 16 / 3, 17 / 3 - 19 / 3])
     with pytest.raises(ValueError, match="no windows labelled 'neutral'"):
         class_difference(values, table["true"], "high", "neutral")
+    mean_a, mean_b, diff = compare_groups(values, table["true"].to_numpy(), "high", "low")
+    np.testing.assert_allclose(mean_a, [14 / 3, 17 / 3])
+    np.testing.assert_allclose(mean_b, [16 / 3, 19 / 3])
+    np.testing.assert_allclose(diff, mean_a - mean_b)
     with pytest.raises(ValueError, match="no column 'session'"):
         aggregate(values, table, "session")
 
@@ -287,14 +397,15 @@ def test_aggregation_and_class_difference_on_a_hand_made_table():
 def demo(demo_valence):
     if not (CHECKPOINT / "model.safetensors").exists():
         pytest.skip(f"the demo checkpoint has not been built into {CHECKPOINT}")
-    from rbt.checkpoint import align_features, load_model
+    from rbt.checkpoint import load_checkpoint
     from rbt.data import with_labels
     from rbt.infer import predict_array
+    from rbt.model_fit import fit_data
 
-    model, meta = load_model(CHECKPOINT)
-    fs = with_labels(dataclasses.replace(demo_valence[0]), meta["target"], meta["task"])
-    X = align_features(model, meta, fs)
-    return model, meta, fs, X, predict_array(model, X, device="cpu").pred
+    ck = load_checkpoint(CHECKPOINT)
+    fs = with_labels(dataclasses.replace(demo_valence[0]), ck.card.target, ck.card.task)
+    X = fit_data(ck, fs).X
+    return ck.model, ck.card, fs, X, predict_array(ck.model, X, device="cpu").pred
 
 
 def test_integrated_gradients_find_the_planted_cells(demo):
@@ -309,12 +420,12 @@ def test_integrated_gradients_find_the_planted_cells(demo):
     """
     from rbt.data.demo import PLANTED_EFFECTS
 
-    model, meta, fs, X, pred = demo
+    model, card, fs, X, pred = demo
     bands = list(fs.bands)
     rng = np.random.default_rng(0)
-    for c, name in enumerate(meta["class_names"]):
-        effect = PLANTED_EFFECTS[meta["target"]][name]
-        planted = [meta["ch_names"].index(ch) * B + bands.index(effect["band"])
+    for c, name in enumerate(card.class_names):
+        effect = PLANTED_EFFECTS[card.target][name]
+        planted = [list(card.ch_names).index(ch) * B + bands.index(effect["band"])
                    for ch in effect["channels"]]
         correct = np.flatnonzero((fs.y == c) & (pred == c))
         assert len(correct) > 0.8 * (fs.y == c).sum()
@@ -326,7 +437,7 @@ def test_integrated_gradients_find_the_planted_cells(demo):
 
 
 def test_sanity_check_flags_a_randomised_model(demo):
-    model, meta, fs, X, pred = demo
+    model, card, fs, X, pred = demo
     idx = np.random.default_rng(1).choice(len(X), 16, replace=False)
     trained = attribute(model, X[idx], n_steps=20)
     # the randomised model's maps are unlike the trained model's...

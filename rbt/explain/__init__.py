@@ -2,40 +2,53 @@
 
 * :mod:`.attention`: per block and head, the head mean, the rollout, per-electrode summaries and
   the strongest pairs, on the ``(..., depth, heads, E, E)`` attention of the model.
+* :mod:`.methods`: the attribution methods, one :class:`Method` record each.
 * :mod:`.attribution`: :func:`attribute`, Captum's methods in one call shape.
+* :mod:`.inputs`: windows, baselines (:data:`BASELINES`) and targets.
 * :mod:`.trust`: how far a map can be trusted, one :class:`TrustMetric` per check.
-* :mod:`.aggregate`: means over subjects, trials, classes, predictions; class differences.
+* :mod:`.aggregate`: means over subjects, trials, classes, predictions; group differences;
+  streamed group means of attention.
 * :mod:`.features`: :func:`explain_features`, all of it for a FeatureSet.
+
+The names below are loaded on first use (PEP 562), so ``import rbt.explain.attention`` or
+reading :data:`METHODS` costs neither torch nor Captum.
 """
 
-from .aggregate import aggregate, class_difference, explanation_table
-from .attention import (
-    attention_received,
-    attention_rollout,
-    attention_sent,
-    electrode_column,
-    electrode_row,
-    head_mean,
-    select_attention,
-    top_pairs,
-)
-from .attribution import MASKS, METHODS, OUTPUTS, attribute
-from .features import Explanation, explain_features, load_explanation
-from .inputs import BASELINES, make_baseline, subject_means
-from .trust import (
-    TrustMetric,
-    attention_agreement,
-    randomised_copy,
-    row_spearman,
-    sanity_check,
-    trust_metrics,
-)
+from __future__ import annotations
 
-__all__ = [
-    "BASELINES", "MASKS", "METHODS", "OUTPUTS", "Explanation", "TrustMetric", "aggregate",
-    "attention_agreement", "attention_received", "attention_rollout", "attention_sent",
-    "attribute", "class_difference", "electrode_column", "electrode_row", "explain_features",
-    "explanation_table", "head_mean", "load_explanation", "make_baseline", "randomised_copy",
-    "row_spearman", "sanity_check", "select_attention", "subject_means", "top_pairs",
-    "trust_metrics",
-]
+import importlib
+
+# public name -> the submodule that defines it
+_WHERE = {
+    **dict.fromkeys(("aggregate", "class_difference", "compare_groups", "explanation_table",
+                     "group_mean_attention"), "aggregate"),
+    **dict.fromkeys(("attention_received", "attention_rollout", "attention_sent",
+                     "electrode_column", "electrode_row", "head_mean", "select_attention",
+                     "top_pairs"), "attention"),
+    **dict.fromkeys(("ALIASES", "MASKS", "METHODS", "METHOD_REGISTRY", "OUTPUTS", "Method",
+                     "method_record", "passes_per_window", "register_method"), "methods"),
+    "attribute": "attribution",
+    **dict.fromkeys(("Explanation", "explain_features", "load_explanation"), "features"),
+    **dict.fromkeys(("BASELINES", "Baseline", "baseline_reference", "make_baseline",
+                     "subject_means"), "inputs"),
+    **dict.fromkeys(("TrustMetric", "attention_agreement", "randomised_copy", "row_spearman",
+                     "sanity_check", "trust_metrics"), "trust"),
+}
+
+__all__ = sorted(_WHERE)
+
+# ``aggregate`` is a function and the submodule it lives in; the first import of the submodule
+# would bind the module to that name, so the function is bound now (numpy only)
+from .aggregate import aggregate  # noqa: E402, F401
+
+
+def __getattr__(name: str):
+    if name not in _WHERE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{_WHERE[name]}", __name__), name)
+    globals()[name] = value  # the next look-up is a plain attribute
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_WHERE))

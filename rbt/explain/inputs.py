@@ -1,19 +1,37 @@
-"""Checking and resolving the inputs of an attribution: windows, baselines and targets."""
+"""Checking and resolving the inputs of an attribution: windows, baselines and targets.
+
+Imports no torch (a target is resolved with the torch the model brought).
+"""
 
 from __future__ import annotations
 
-import numpy as np
-import torch
+from dataclasses import dataclass
 
-#: baseline name -> one-line description
-BASELINES: dict[str, str] = {
-    "zeros": "all zeros: for baseline-subtracted BDE (DEAP, DREAMER, the demo) this is 'no "
-    "change from the pre-stimulus recording'",
-    "subject_mean": "each window's subject's mean BDE: what is unusual about this window for "
-    "this person",
-    "sample": "other windows drawn at random (seeded): one per window, or a set of them for "
-    "GradientSHAP",
-}
+import numpy as np
+
+from .methods import method_record
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """What "absent" means for an attribution: a short label and a one-line meaning."""
+
+    name: str
+    label: str
+    meaning: str
+
+
+#: baseline name -> :class:`Baseline`
+BASELINES: dict[str, Baseline] = {b.name: b for b in (
+    Baseline("zeros", "zeros (no change from rest)",
+             "all zeros, which for baseline-subtracted BDE (DEAP, DREAMER, the demo) means "
+             "'no change from the pre-stimulus recording'."),
+    Baseline("subject_mean", "the subject's mean window",
+             "the subject's mean window: what is unusual about this window for this person."),
+    Baseline("sample", "other windows, drawn at random",
+             "other windows drawn at random (seeded), never an explained one: one per window, "
+             "or a set to draw from for GradientSHAP."),
+)}
 
 
 def check_windows(model, X) -> np.ndarray:
@@ -36,15 +54,16 @@ def subject_means(X: np.ndarray, subject_ids) -> dict:
     return {s: X[ids == s].mean(axis=0) for s in np.unique(ids)}
 
 
-def make_baseline(X: np.ndarray, baseline="zeros", *, method: str = "integrated_gradients",
+def make_baseline(X: np.ndarray, baseline="zeros", *, method="integrated_gradients",
                   subject_ids=None, reference=None, reference_subject_ids=None, seed: int = 0,
                   n_baselines: int = 16) -> np.ndarray:
     """The baseline(s) for each window: ``(windows, E, bands)``.
 
-    For GradientSHAP with ``"sample"`` it is instead a shared set ``(n_baselines, E, bands)``
-    to draw from. ``baseline`` may also be an array, ``(E, bands)`` for every window or
-    ``(windows, E, bands)``. ``"subject_mean"`` averages each subject's windows in
-    ``reference`` (with ``reference_subject_ids``) when given, else in ``X``.
+    For a method that draws from a baseline set (GradientSHAP) with ``"sample"`` it is instead
+    a shared set ``(n_baselines, E, bands)`` to draw from. ``baseline`` may also be an array,
+    ``(E, bands)`` for every window or ``(windows, E, bands)``. ``"subject_mean"`` averages
+    each subject's windows in ``reference`` (with ``reference_subject_ids``) when given, else
+    in ``X``. ``method`` is a name, alias or :class:`~rbt.explain.methods.Method`.
     """
     n = len(X)
     if reference is not None:
@@ -86,7 +105,7 @@ def make_baseline(X: np.ndarray, baseline="zeros", *, method: str = "integrated_
     if reference is None and n < 2:
         raise ValueError("baseline='sample' draws other windows: pass more than one window or a "
                          "reference set")
-    if method == "gradient_shap":
+    if method_record(method).baseline_set:
         return pool[rng.choice(len(pool), size=min(n_baselines, len(pool)), replace=False)]
     if reference is not None:
         return pool[rng.integers(len(pool), size=n)]
@@ -94,8 +113,10 @@ def make_baseline(X: np.ndarray, baseline="zeros", *, method: str = "integrated_
     return pool[draw + (draw >= np.arange(n))]  # never the window itself
 
 
-def resolve_target(fwd, X: torch.Tensor, target, n_classes: int, batch: int) -> torch.Tensor:
-    """Per-window class indices: the predicted class when ``target`` is None."""
+def resolve_target(fwd, X, target, n_classes: int, batch: int):
+    """Per-window class indices (a tensor): the predicted class when ``target`` is None."""
+    import torch
+
     n = len(X)
     if target is None:
         with torch.no_grad():
@@ -110,6 +131,52 @@ def resolve_target(fwd, X: torch.Tensor, target, n_classes: int, batch: int) -> 
     if n and (t.min() < 0 or t.max() >= n_classes):
         raise ValueError(f"target classes must be in [0, {n_classes}); got {t.min()}..{t.max()}")
     return torch.as_tensor(t, dtype=torch.long, device=X.device)
+
+
+def baseline_reference(baseline, X: np.ndarray, rows=None, subject_ids=None) -> dict:
+    """What :func:`~rbt.explain.attribute` needs besides ``X[rows]`` for ``baseline``: the
+    keyword arguments that point it at the rest of the data.
+
+    Parameters
+    ----------
+    baseline : str or ndarray
+        A key of :data:`BASELINES` or an array (which needs nothing more).
+    X : ndarray, shape (windows, E, bands)
+        Every window at hand, the explained ones among them.
+    rows : None, indices or boolean mask
+        The explained windows (None: all of them).
+    subject_ids : sequence, optional
+        One subject per window of ``X``; needed for ``"subject_mean"``.
+
+    Returns
+    -------
+    dict
+        ``"subject_mean"``: ``subject_ids`` of the explained windows, and all of ``X`` with its
+        subjects as the reference the means come from. ``"sample"``: the windows of ``X`` that
+        are not explained as the pool to draw from, so an explained window is never a
+        baseline; when every window is explained, nothing (each draws from the other
+        explained windows, never itself). ``"zeros"`` or an array: nothing.
+    """
+    X = np.asarray(X)
+    idx = np.arange(len(X))[np.asarray(rows)] if rows is not None else np.arange(len(X))
+    if not isinstance(baseline, str) or baseline == "zeros":
+        return {}
+    if baseline == "subject_mean":
+        if subject_ids is None or len(subject_ids) != len(X):
+            raise ValueError(f"baseline='subject_mean' needs subject_ids: one subject label per "
+                             f"window of X ({len(X)})")
+        ids = np.asarray(subject_ids)
+        return {"subject_ids": ids[idx], "reference": X, "reference_subject_ids": ids}
+    if baseline == "sample":
+        others = np.delete(X, np.unique(idx), axis=0)
+        if len(others):
+            return {"reference": others}
+        if len(np.unique(idx)) < len(idx):
+            raise ValueError("baseline='sample' draws windows other than the explained ones; "
+                             "these rows explain every window, some twice, so there are none")
+        return {}
+    raise ValueError(f"baseline must be one of {', '.join(BASELINES)} or an array; got "
+                     f"{baseline!r}")
 
 
 def spread(X: np.ndarray) -> float:

@@ -25,7 +25,7 @@ from scipy.stats import rankdata
 
 from ..model import ElectrodeEmbedding
 from .attention import attention_received, attention_rollout
-from .attribution import Prepared, prepare, seeded
+from .attribution import Prepared, prepare
 from .inputs import spread
 
 
@@ -83,13 +83,13 @@ def infidelity_score(p: Prepared, attributions: np.ndarray, n_perturb_samples: i
     """
     from captum.metrics import infidelity
 
-    local = p.method == "saliency"
+    local = not p.record.uses_baseline
     n = len(p.x)
     scale = 0.1 * spread(p.X)
     base = p.baselines
     if base is None:
         base = torch.zeros_like(p.x)
-    elif base.shape != p.x.shape:  # GradientSHAP's draw set: remove to its mean
+    elif p.shared_baselines:  # GradientSHAP's draw set: remove to its mean
         base = base.mean(0, keepdim=True).expand_as(p.x)
 
     def run(attr, normalize):
@@ -145,18 +145,27 @@ def sensitivity_score(p: Prepared, attributions: np.ndarray, n_perturb_samples: 
         return p.run(inputs, target, p.baselines if shared else baselines)
 
     value_r = radius * spread(p.X)
+    # Captum's own perturbations draw from torch's global generator; these from our own
+    gen = torch.Generator().manual_seed(p.seed)
+
+    def perturb(inputs, perturb_radius):
+        if isinstance(inputs, tuple):
+            return tuple(perturb(t, perturb_radius) for t in inputs)
+        noise = torch.rand(inputs.shape, generator=gen) * (2 * perturb_radius) - perturb_radius
+        return inputs + noise.to(inputs)
+
     # One window at a time with a plain int target: Captum's sensitivity_max mis-slices an
     # expanded tensor target for perturbation-based methods (occlusion, feature ablation).
     sens = np.empty(len(p.x))
-    with seeded(p.seed, p.x.device):  # Captum draws the perturbations from torch's generator
-        for i in range(len(p.x)):
-            kwargs = {"target": int(p.target[i])}
-            if p.baselines is not None and not shared:
-                kwargs["baselines"] = p.baselines[i: i + 1]
-            sens[i] = float(sensitivity_max(explain, p.x[i: i + 1], perturb_radius=value_r,
-                                            n_perturb_samples=n_perturb_samples,
-                                            max_examples_per_batch=n_perturb_samples,
-                                            **kwargs).detach().cpu().reshape(-1)[0])
+    for i in range(len(p.x)):
+        kwargs = {"target": int(p.target[i])}
+        if p.baselines is not None and not shared:
+            kwargs["baselines"] = p.baselines[i: i + 1]
+        sens[i] = float(sensitivity_max(explain, p.x[i: i + 1], perturb_func=perturb,
+                                        perturb_radius=value_r,
+                                        n_perturb_samples=n_perturb_samples,
+                                        max_examples_per_batch=n_perturb_samples,
+                                        **kwargs).detach().cpu().reshape(-1)[0])
     value = float(sens.mean())
     return TrustMetric(
         "sensitivity_max", value,
@@ -167,15 +176,37 @@ def sensitivity_score(p: Prepared, attributions: np.ndarray, n_perturb_samples: 
 
 
 def randomised_copy(model, seed: int = 0):
-    """A deep copy of ``model`` with every weight re-initialised (seeded)."""
+    """A deep copy of ``model`` with every weight re-initialised (seeded).
+
+    The draws come from a generator of its own, never torch's global one: linear layers as
+    torch initialises them (uniform within 1/sqrt(fan_in)), layer norms to 1 and 0, the
+    electrode embedding standard normal, any other parameter standard normal.
+    """
     clone = copy.deepcopy(model)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
+    gen = torch.Generator().manual_seed(seed)
+
+    def draw(p: torch.Tensor, bound: float | None = None) -> None:
+        new = torch.empty(p.shape, dtype=p.dtype)
+        if bound is None:
+            new.normal_(generator=gen)
+        else:
+            new.uniform_(-bound, bound, generator=gen)
+        p.copy_(new.to(p.device))
+
+    with torch.no_grad():
         for module in clone.modules():
-            if module is not clone and hasattr(module, "reset_parameters"):
-                module.reset_parameters()
-            if isinstance(module, ElectrodeEmbedding):
-                torch.nn.init.normal_(module.embedding)
+            if isinstance(module, torch.nn.Linear):
+                bound = 1 / module.in_features ** 0.5
+                draw(module.weight, bound)
+                if module.bias is not None:
+                    draw(module.bias, bound)
+            elif isinstance(module, torch.nn.LayerNorm):
+                module.reset_parameters()  # ones and zeros: nothing random
+            elif isinstance(module, ElectrodeEmbedding):
+                draw(module.embedding)
+            else:
+                for p in module.parameters(recurse=False):
+                    draw(p)
     return clone.eval()
 
 
@@ -260,7 +291,7 @@ def trust_metrics(model, X, attributions, method: str, target=None, baseline="ze
         raise ValueError(f"attributions must have the windows' shape {p.X.shape}; got "
                          f"{attributions.shape}")
     out = {}
-    if method == "integrated_gradients" and not smoothgrad:
+    if p.record.complete and not smoothgrad:
         out["convergence_delta"] = convergence_delta(p, attributions)
     out["infidelity"] = infidelity_score(p, attributions, n_perturb_samples)
     out["sensitivity_max"] = sensitivity_score(p, attributions, n_sensitivity_samples)
