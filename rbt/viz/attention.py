@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from ..explain import top_pairs
+from ..explain.attention import top_pairs
 from ..montage import positions_2d
 from ._base import colorscale as _scale
 from ._base import figure, margin
