@@ -120,3 +120,29 @@ def test_top_pairs_order_threshold_and_self():
     assert sym[0][2] == pytest.approx(0.45)
     with pytest.raises(ValueError, match="single"):
         top_pairs(np.stack([a, a]))
+
+
+def test_group_mean_attention_streams_the_means_of_a_direct_computation():
+    from rbt.explain import group_mean_attention
+
+    torch.manual_seed(3)
+    model = RBTransformer(num_electrodes=5, embed_dim=16, depth=2, heads=2, head_dim=8,
+                          mlp_hidden_dim=16).eval()
+    X = np.random.default_rng(4).normal(size=(23, 5, 4)).astype(np.float32)
+    labels = np.array(["b", "a", "c"] * 7 + ["a", "a"])
+    with torch.no_grad():
+        _, att = model(torch.from_numpy(X), return_attention=True)
+    att = att.numpy()
+    done = []
+    for block, head in [(1, "mean"), (0, 1), ("rollout", "mean")]:
+        means = group_mean_attention(model, X, labels, block, head, device="cpu", batch_size=4,
+                                     on_progress=done.append)
+        assert list(means) == ["b", "a", "c"]  # the order groups first appear in
+        direct = select_attention(att, block=block, head=head)
+        for g in ("a", "b", "c"):
+            assert means[g].dtype == np.float32 and means[g].shape == (5, 5)
+            np.testing.assert_allclose(means[g], direct[labels == g].mean(axis=0), atol=1e-6)
+    assert done[:6] == [4 / 23, 8 / 23, 12 / 23, 16 / 23, 20 / 23, 1.0]
+    np.testing.assert_allclose(means["a"].sum(axis=1), 1, atol=1e-5)  # rollout rows
+    with pytest.raises(ValueError, match="labels 3"):
+        group_mean_attention(model, X, labels[:3], 0, "mean", device="cpu")
