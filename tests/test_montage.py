@@ -57,19 +57,33 @@ def test_positions_are_anatomically_sensible():
 
 
 def test_old_1020_names_are_the_renamed_electrodes():
-    from rbt.checkpoint import align_features
+    from pathlib import Path
+
+    import pandas as pd
+
+    from rbt.checkpoint import Checkpoint
+    from rbt.data import FeatureSet
     from rbt.model import RBTransformer, RBTransformerConfig
+    from rbt.model_card import ModelCard
+    from rbt.model_fit import fit_data
+    from rbt.montage import name_order
 
     assert [canonical_name(n) for n in ("T3", "t4", "T5", "T6")] == ["T7", "T8", "P7", "P8"]
+    assert name_order(["T5", "T3", "Cz"], ["T7", "Cz", "P7"]) == [1, 2, 0]
     # a model trained on the new names reads a file with the old ones, reordered by name
-
-    from test_checkpoint import META, features
-
-    fs = features(["T5", "T3", "Cz"])
+    bands = {"theta": (4.0, 8.0), "alpha": (8.0, 14.0), "beta": (14.0, 31.0),
+             "gamma": (31.0, 49.0)}
+    X = np.random.default_rng(0).standard_normal((4, 3, 4)).astype(np.float32)
+    fs = FeatureSet(X=X, table=pd.DataFrame({"subject": "s01", "session": 1, "trial": 1,
+                                             "window": range(4)}),
+                    ch_names=["T5", "T3", "Cz"], sfreq=128.0, bands=bands, dataset="deap",
+                    source="test", params={"window": 512, "stride": 117})
     model = RBTransformer(RBTransformerConfig(num_electrodes=3, embed_dim=8, depth=1, heads=1,
                                               head_dim=4, mlp_hidden_dim=8))
-    X = align_features(model, {**META, "ch_names": ["T7", "Cz", "P7"]}, fs)
-    np.testing.assert_array_equal(X, fs.X[:, [1, 2, 0]])
+    card = ModelCard.from_dict({"ch_names": ["T7", "Cz", "P7"],
+                                "bands": {k: list(v) for k, v in bands.items()}})
+    fit = fit_data(Checkpoint(model, card, Path("test-model")), fs)
+    np.testing.assert_array_equal(fit.X, fs.X[:, [1, 2, 0]])
 
 
 def test_edf_decorations_are_ignored_but_bipolar_pairs_are_not():

@@ -239,9 +239,10 @@ def attribute(model, X, target=None, method: str = "integrated_gradients", basel
         from ``reference`` (or the other windows of X) with a generator seeded by ``seed``.
         An array is ``(E, bands)`` for every window or ``(windows, E, bands)``.
     smoothgrad : bool
-        Wrap the method in SmoothGrad (Captum's NoiseTunnel): the mean attribution over
+        Wrap the method in SmoothGrad (as Captum's NoiseTunnel): the mean attribution over
         ``nt_samples`` (10) copies of each window with Gaussian noise of ``noise_level`` (0.1)
-        times the spread (1st to 99th percentile) of the windows' values.
+        times the spread (1st to 99th percentile) of the windows' values (``nt_type``
+        "smoothgrad_sq" or "vargrad" combine them otherwise).
     internal_batch_size : int
         At most this many model inputs (windows x steps, samples or perturbations) per forward
         pass; bounds memory (256 suits a CPU; a GPU wants thousands). ``batch_size``, the
@@ -252,9 +253,11 @@ def attribute(model, X, target=None, method: str = "integrated_gradients", basel
         Show a progress bar over windows.
     seed : int
         Seeds the baseline draws and the SmoothGrad/GradientSHAP noise: the same arguments
-        always give the same result.
+        always give the same result. The draws come from generators of this call's own; the
+        global NumPy and torch generators are neither read nor reseeded.
     **options
-        ``output`` ("logit" or "probability": the attributed output), and per method:
+        ``output`` ("logit" or "probability": the attributed output), and per method (each
+        record's ``options``; :data:`~rbt.explain.methods.OPTION_MEANINGS` says what they do):
         integrated_gradients ``n_steps`` (50), ``integration`` ("gausslegendre");
         saliency ``abs`` (True); gradient_shap ``n_samples`` (20), ``stdevs`` (0),
         ``n_baselines`` (16 draws for "sample"); occlusion ``mask`` ("cell", "electrode" or
