@@ -12,6 +12,7 @@ from ..provenance import as_column
 from .aggregate import explanation_table
 from .attention import attention_rollout
 from .attribution import attribute
+from .inputs import baseline_reference
 
 
 @dataclass
@@ -126,12 +127,7 @@ def explain_features(fit, method: str = "integrated_gradients", attention: bool 
     y = None if fit.y is None else fit.y[idx]
     explained = _explained_class(target, result.pred, y, class_names)
     subjects = fs.table["subject"].astype(str).to_numpy()
-    kwargs = {}
-    if baseline == "subject_mean":
-        kwargs = {"subject_ids": subjects[idx], "reference": X,
-                  "reference_subject_ids": subjects}
-    elif baseline == "sample" and index is not None:
-        kwargs = {"reference": np.delete(X, idx, axis=0) if len(idx) < len(X) else X}
+    kwargs = baseline_reference(baseline, X, idx, subjects)
     attributions = attribute(model, X[idx], target=explained, method=method, baseline=baseline,
                              smoothgrad=smoothgrad, internal_batch_size=internal_batch_size,
                              device=device, progress=progress, seed=seed, **kwargs, **options)
