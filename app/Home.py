@@ -7,9 +7,9 @@ page pays for it. This entry page is the overview; the others are in ``pages/``.
 
 import common
 import streamlit as st
+from choices import SOURCE_LABELS
 from serving import plain, plain_message
 
-from rbt.dashboard import SOURCE_LABELS, demo_checkpoint
 from rbt.data.demo import PLANTED_EFFECTS
 from rbt.provenance import training_note
 
@@ -21,30 +21,28 @@ st.markdown(
     "such as valence.")
 if loaded is None:
     st.stop()
-f = loaded.fitted
+f = loaded.fit
 if loaded.choice.source == "demo":
     st.info(common.SYNTHETIC_NOTE, icon=":material/science:")
 cfg = f.model.config
+card = f.card
 cols = st.columns(5)
 cols[0].metric("Windows", f"{len(f.X):,}")
 cols[1].metric("Subjects", f.table["subject"].nunique())
 cols[2].metric("Electrodes", len(f.ch_names))
 cols[3].metric("Blocks × heads", f"{cfg.depth} × {cfg.heads}")
-meta = f.meta or {}
-metrics = meta.get("metrics") if isinstance(meta.get("metrics"), dict) else {}
-cv = metrics.get("accuracy")
-if not (isinstance(cv, dict) and all(isinstance(cv.get(k), (int, float)) for k in ("mean", "std"))):
-    cv = None  # metadata that does not hold numbers shows no score
-protocol = plain(metrics.get("protocol"))
+cv = card.scores.accuracy if card.scores else None
+protocol = plain(card.scores.protocol) if card.scores else ""
 if cv:
-    cols[4].metric("Cross-validated accuracy", f"{cv['mean']:.1%}",
-                   help=f"{protocol}, from the checkpoint's metadata")
-trained = (f", trained on {plain(meta.get('dataset'))} for "
-           f"{plain(meta.get('target'))}/{plain(meta.get('task'))}" if meta.get("target") else "")
-honest = (f"; cross-validated accuracy {cv['mean']:.1%} ± {cv['std']:.1%} under {protocol}"
+    cols[4].metric("Cross-validated accuracy", f"{cv.mean:.1%}",
+                   help=f"{protocol}, from the checkpoint's model card")
+trained = (f", trained on {plain(card.dataset)} for {plain(card.target)}/{plain(card.task)}"
+           if card.target else "")
+honest = (f"; cross-validated accuracy {cv.mean:.1%} ± {cv.std:.1%} under {protocol}"
           if cv else "")
 model = ("the shipped demo checkpoint (assets/demo-checkpoint)"
-         if loaded.model_path == str(demo_checkpoint()) else plain_message(loaded.model_path))
+         if loaded.model_path == str(common.demo_checkpoint())
+         else plain_message(loaded.model_path))
 labels = plain(f"{f.fs.target or 'without labels'}{'/' + f.fs.task if f.fs.task else ''} "
                f"({', '.join(map(str, f.class_names))})")
 st.markdown(
@@ -54,7 +52,7 @@ seen_note = training_note(f.in_training, where="") if f.y is not None else None
 if seen_note:
     st.caption(f"{seen_note[0].upper()}{seen_note[1:]}. The Learn page shows how the evaluation "
                "protocol changes accuracy.")
-elif loaded.choice.source == "demo" and meta.get("dataset") == "demo":
+elif loaded.choice.source == "demo" and card.dataset == "demo":
     st.caption("The shipped checkpoint was trained on all demo windows, so its accuracy on them "
                "(Across trials page) is a training score; the cross-validated number is the "
                "honest one (the Learn page compares evaluation protocols).")

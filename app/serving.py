@@ -1,8 +1,8 @@
 """Serving the dashboard to other people: text from files shown as text, typed paths confined
 to the operator's data roots, and each session's uploads kept to itself (see SECURITY.md).
 
-The decisions live in ``rbt.dashboard`` (roots, upload store); this module holds the wording
-and the Streamlit wiring: the server-wide upload store and each session's uploads in its
+The decisions live in :mod:`roots` and :mod:`uploads`; this module holds the wording and the
+Streamlit wiring: the server-wide upload store and each session's uploads in its
 session state, so Streamlit dropping a finished session deletes its files.
 """
 
@@ -13,8 +13,8 @@ import re
 import threading
 
 import streamlit as st
-
-from rbt import dashboard as dash
+from roots import DataRoots, configured_roots, is_loopback
+from uploads import UPLOAD_TTL_S, SessionUploads, UploadStore
 
 # every ASCII punctuation character may be backslash-escaped in CommonMark; escaping all of
 # them means no link, image, autolink, HTML, emphasis, code, heading, table, LaTeX ($) or
@@ -56,22 +56,22 @@ def _upload_settings() -> tuple[str | None, float]:
     """(parent folder of the uploads root, TTL in seconds) from RBT_UPLOAD_DIR and
     RBT_UPLOAD_TTL."""
     try:
-        ttl = float(os.environ.get("RBT_UPLOAD_TTL") or dash.UPLOAD_TTL_S)
+        ttl = float(os.environ.get("RBT_UPLOAD_TTL") or UPLOAD_TTL_S)
     except ValueError:
-        ttl = dash.UPLOAD_TTL_S
-    return os.environ.get("RBT_UPLOAD_DIR") or None, ttl if ttl > 0 else dash.UPLOAD_TTL_S
+        ttl = UPLOAD_TTL_S
+    return os.environ.get("RBT_UPLOAD_DIR") or None, ttl if ttl > 0 else UPLOAD_TTL_S
 
 
-def upload_store() -> dash.UploadStore:
+def upload_store() -> UploadStore:
     """The server's upload store (one per setting, made on first use)."""
     settings = _upload_settings()
     with _STORES_LOCK:
         if settings not in _STORES:
-            _STORES[settings] = dash.UploadStore(*settings)
+            _STORES[settings] = UploadStore(*settings)
         return _STORES[settings]
 
 
-def session_uploads() -> dash.SessionUploads:
+def session_uploads() -> SessionUploads:
     """This session's uploads, kept in its session state: when Streamlit disposes of the
     session, the object is collected and its folder deleted. Expired folders of every session
     are swept here too (at most once a minute)."""
@@ -99,10 +99,10 @@ def plain_message(text) -> str:
     return plain(redact(text))
 
 
-def roots() -> dash.DataRoots:
+def roots() -> DataRoots:
     """Where typed paths may point, for the address this server listens on; never into the
     uploads of any session."""
-    return dash.configured_roots(st.get_option("server.address"),
+    return configured_roots(st.get_option("server.address"),
                                  never=[upload_store().root])
 
 
@@ -128,7 +128,7 @@ def typed_path(sb, label: str, key: str, placeholder: str = "", help: str | None
 
 def network_notice(sb) -> None:
     """Say, once per page, what a dashboard on a network address exposes to its visitors."""
-    if dash.is_loopback(st.get_option("server.address")):
+    if is_loopback(st.get_option("server.address")):
         return
     allowed = roots()
     reads = ("no typed paths" if allowed.none else "any path on the server" if allowed.any_path

@@ -307,3 +307,31 @@ def _zip_directory_size(weights: Path, size: int) -> int | None:
             return None
         declared = max(declared, int.from_bytes(tail[record + 40: record + 48], "little"))
     return declared
+
+
+#: the cross-validation results training writes beside a checkpoint, one file per protocol
+FOLD_FILES = ("metrics.json", "metrics_window-kfold.json")
+
+
+def fold_scores(folder):
+    """Accuracy and macro-F1 per fold and protocol from the cross-validation files in a
+    checkpoint folder (:data:`FOLD_FILES`), as a DataFrame (protocol, fold, accuracy,
+    macro_f1); empty when there are none. Unreadable files and malformed folds are skipped:
+    these numbers are shown, never computed with."""
+    import pandas as pd
+
+    rows = []
+    for name in FOLD_FILES:
+        path = Path(folder) / name
+        if not path.exists():
+            continue
+        try:
+            m = read_json(path, max_bytes=4 * 1024**2)
+        except ValueError:
+            continue
+        folds = m.get("folds") if isinstance(m, dict) else None
+        for fold in folds if isinstance(folds, list) else []:
+            if isinstance(fold, dict):
+                rows.append({"protocol": m.get("protocol", name), "fold": fold.get("fold"),
+                             "accuracy": fold.get("accuracy"), "macro_f1": fold.get("macro_f1")})
+    return pd.DataFrame(rows, columns=["protocol", "fold", "accuracy", "macro_f1"])

@@ -7,7 +7,6 @@ the filtered signals, the baseline's BDE, the token embeddings.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,12 +14,10 @@ import numpy as np
 import torch
 from scipy import signal
 
-from .bde import design_band_pass
+from .bde import design_band_pass, differential_entropy
 from .data import Recording, deap, demo
-from .data.features import baseline_segment, zscore_windows
+from .data.features import DEFAULT_STRIDE, DEFAULT_WINDOW, baseline_segment, zscore_windows
 from .montage import name_order
-
-_LOG2_2PIE = math.log2(2 * math.pi * math.e)
 
 
 def demo_recording(subject: str) -> Recording:
@@ -48,14 +45,11 @@ class WindowSteps:
     start: int  # first sample of the window in the trial's signal
 
 
-def differential_entropy(x: np.ndarray) -> np.ndarray:
-    """0.5 log2(2 pi e var) along the last axis."""
-    return 0.5 * (_LOG2_2PIE + np.log2(np.var(x, axis=-1)))
-
-
-def window_steps(rec: Recording, trial: int, window: int, bands: dict, *, length: int = 512,
-                 stride: int = 117, order: int = 5) -> WindowSteps:
-    """Repeat the pipeline for one window of one trial (``trial`` 1-based, ``window`` 0-based)."""
+def window_steps(rec: Recording, trial: int, window: int, bands: dict, *,
+                 length: int = DEFAULT_WINDOW, stride: int = DEFAULT_STRIDE,
+                 order: int = 5) -> WindowSteps:
+    """Repeat the pipeline for one window of one trial (``trial`` 1-based, ``window`` 0-based),
+    with the features' window ``length`` and ``stride`` (``fs.params``)."""
     tr = next((t for t in rec.trials if t.trial == trial), None)
     if tr is None:
         raise ValueError(f"{rec.source} has no trial {trial}")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+import sys
 from pathlib import Path
 
 import formats as F
@@ -18,7 +19,6 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from rbt import dashboard as dash
 from rbt.checkpoint import save_checkpoint
 from rbt.data.deap import EEG_CHANNELS
 from rbt.data.dreamer import CHANNELS as DREAMER_CHANNELS
@@ -27,17 +27,27 @@ from rbt.model import RBTransformer, RBTransformerConfig
 from rbt.model_card import ModelCard
 
 HOME = str(Path(__file__).resolve().parent.parent / "app" / "Home.py")
+if str(Path(HOME).parent) not in sys.path:  # the app's modules, as Streamlit imports them
+    sys.path.insert(0, str(Path(HOME).parent))
 TRIAL, ACROSS, LEARN = "pages/1_One_trial.py", "pages/2_Across_trials.py", "pages/3_Learn.py"
 BANDS = ["theta", "alpha", "beta", "gamma"]
 
 
 @pytest.fixture(autouse=True)
 def demo_cache(demo_valence, monkeypatch):
-    """Every app test reads the demo from the session's shared feature cache."""
+    """Every app test reads the demo from the session's shared feature cache, on a server
+    with the shipped config's address (``streamlit run`` reads app/.streamlit/config.toml;
+    AppTest does not, so it is applied here and restored after)."""
+    import streamlit as st
+    from locate import server_config
+
     _, folder = demo_valence
     monkeypatch.setenv("RBT_CACHE_DIR", str(folder))
     monkeypatch.delenv("RBT_DEMO_CHECKPOINT", raising=False)
-    return folder
+    before = st.get_option("server.address")
+    st.config.set_option("server.address", server_config()["server"]["address"])
+    yield folder
+    st.config.set_option("server.address", before)
 
 
 def app(page: str | None = None) -> AppTest:
@@ -404,7 +414,7 @@ def test_deap_folder_and_an_official_checkpoint_folder(tmp_path):
     at.radio(key="model_kind").set_value("Checkpoint folder").run()
     at.text_input(key="model_path").input(str(official)).run()
     assert_fine(at)
-    assert any("no rbt metadata" in unescape(w.value) for w in at.warning)
+    assert any("no rbt metadata" in unescape(i.value) for i in at.info)  # a note
     assert at.selectbox(key="sel_subject").value == "s01"
     assert probabilities(at).sum() == pytest.approx(1.0, abs=1e-6)
     check_topomaps(figures(at)[1], 4)
@@ -456,7 +466,7 @@ def test_class_mismatch_is_explained_and_the_page_still_works():
     at = app(TRIAL)
     at.radio(key="task_demo").set_value("multi").run()
     assert not at.exception
-    message = unescape(" ".join(e.value for e in at.error))
+    message = unescape(" ".join(w.value for w in at.warning))  # a warning: the model runs
     assert "predicts 2 classes" in message and "valence/binary" in message
     assert any("unknown" in m.value for m in at.markdown)  # no true label, still a prediction
     assert probabilities(at).sum() == pytest.approx(1.0, abs=1e-6)
@@ -465,5 +475,7 @@ def test_class_mismatch_is_explained_and_the_page_still_works():
 
 
 def test_demo_checkpoint_is_the_default_model():
-    assert dash.demo_checkpoint() == Path(__file__).resolve().parent.parent / "assets" / \
+    import common
+
+    assert common.demo_checkpoint() == Path(__file__).resolve().parent.parent / "assets" / \
         "demo-checkpoint"

@@ -101,3 +101,18 @@ def test_missing_or_broken_checkpoints(tmp_path):
     (folder2 / "config.json").write_text(json.dumps({**other.config.to_dict(), "depth": "1"}))
     with pytest.raises(CheckpointError, match="depth must be a positive integer; got '1'"):
         load_checkpoint(folder2)
+
+
+def test_fold_scores(tmp_path):
+    from rbt.checkpoint import fold_scores
+
+    for name, protocol, accs in [("metrics.json", "trial-kfold", [0.6, 0.7]),
+                                 ("metrics_window-kfold.json", "window-kfold", [0.9, 0.95])]:
+        (tmp_path / name).write_text(json.dumps(
+            {"protocol": protocol, "folds": [{"fold": i + 1, "accuracy": a, "macro_f1": a}
+                                             for i, a in enumerate(accs)]}))
+    df = fold_scores(tmp_path)
+    assert list(df["protocol"].unique()) == ["trial-kfold", "window-kfold"]
+    assert fold_scores(tmp_path / "missing").empty
+    (tmp_path / "metrics.json").write_text("{not json")
+    assert list(fold_scores(tmp_path)["protocol"].unique()) == ["window-kfold"]

@@ -2,7 +2,7 @@
 the data roots (with no existence oracle), and each session's uploads are private, validated,
 replaced, and deleted at session end or after the idle time limit.
 
-Library parts (rbt.dashboard.roots, rbt.dashboard.uploads) are tested directly; the rest
+The app's own modules for them (app/roots.py, app/uploads.py) are tested directly; the rest
 through AppTest (the real Streamlit, in-process), as tests/test_app.py does.
 """
 
@@ -15,6 +15,7 @@ import json
 import os
 import re
 import stat
+import sys
 import time
 from pathlib import Path
 
@@ -24,7 +25,6 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from rbt import dashboard as dash
 from rbt.checkpoint import save_checkpoint
 from rbt.data import DataFormatError
 from rbt.data.deap import EEG_CHANNELS
@@ -33,6 +33,12 @@ from rbt.model_card import ModelCard
 from rbt.viz.prediction import probability_bar
 
 HOME = str(Path(__file__).resolve().parent.parent / "app" / "Home.py")
+if str(Path(HOME).parent) not in sys.path:  # the app's modules, as Streamlit imports them
+    sys.path.insert(0, str(Path(HOME).parent))
+from roots import configured_roots, is_loopback  # noqa: E402
+from uploads import UploadStore, check_recording  # noqa: E402
+
+MAX_MB = 200  # the shipped server.maxUploadSize
 TRIAL = "pages/1_One_trial.py"
 IMAGE = "![x](http://attacker.example/p.png)"
 LINK = "[click](http://attacker.example)"
@@ -115,9 +121,9 @@ def _checkpoint(folder: Path, class_names, **meta) -> Path:
 
 def test_loopback_addresses():
     for address in ("127.0.0.1", "127.3.2.1", "localhost", "::1", "[::1]"):
-        assert dash.is_loopback(address), address
+        assert is_loopback(address), address
     for address in ("", None, "0.0.0.0", "::", "192.168.1.20", "lab.example.org"):
-        assert not dash.is_loopback(address), address
+        assert not is_loopback(address), address
 
 
 def test_roots_confine_paths_and_resolve_symlinks(tmp_path):
@@ -127,7 +133,7 @@ def test_roots_confine_paths_and_resolve_symlinks(tmp_path):
     (outside / "secret.dat").write_bytes(b"x")
     (root / "escape").symlink_to(outside)
     (root / "deap" / "s01.dat").write_bytes(b"x")
-    roots = dash.configured_roots("0.0.0.0", {"RBT_DATA_ROOTS": f"{root}{os.pathsep}"})
+    roots = configured_roots("0.0.0.0", {"RBT_DATA_ROOTS": f"{root}{os.pathsep}"})
     assert roots.folders == (root,)
     assert roots.confine(str(root / "deap" / "s01.dat")) == root / "deap" / "s01.dat"
     assert roots.confine(str(root / "missing.dat")) == root / "missing.dat"
@@ -137,34 +143,34 @@ def test_roots_confine_paths_and_resolve_symlinks(tmp_path):
     assert roots.confine(str(outside / "missing.dat")) is None
     assert roots.confine("relative/path") is None and roots.confine("") is None
     # defaults: any path on loopback, none on a network address; uploads never
-    anywhere = dash.configured_roots("127.0.0.1", {}, never=[root / "deap"])
+    anywhere = configured_roots("127.0.0.1", {}, never=[root / "deap"])
     assert anywhere.any_path and anywhere.confine(str(outside)) == outside
     assert anywhere.confine(str(root / "deap" / "s01.dat")) is None
-    assert dash.configured_roots(None, {}).none
-    assert dash.configured_roots("0.0.0.0", {}).none
-    assert dash.configured_roots("127.0.0.1", {"RBT_DATA_ROOTS": ""}).none
+    assert configured_roots(None, {}).none
+    assert configured_roots("0.0.0.0", {}).none
+    assert configured_roots("127.0.0.1", {"RBT_DATA_ROOTS": ""}).none
 
 
 def test_upload_store_is_private_validated_replaced_and_swept(tmp_path):
-    store = dash.UploadStore(tmp_path / "parent", ttl=60)
+    store = UploadStore(tmp_path / "parent", ttl=60)
     assert store.root.parent == tmp_path / "parent" and store.root.name.startswith("rbt-")
     assert stat.S_IMODE(store.root.stat().st_mode) == 0o700
     a, b = store.session(), store.session()
-    first = a.save([("a_raw.fif", fif_bytes(tmp_path))], validate=dash.check_recording)
+    first = a.save([("a_raw.fif", fif_bytes(tmp_path))], MAX_MB, validate=check_recording)
     assert stat.S_IMODE(a.folder.stat().st_mode) == 0o700
     assert stat.S_IMODE(first.stat().st_mode) == 0o600
     assert store.holds(first) and not store.holds(tmp_path)
-    second = a.save([("b_raw.fif", fif_bytes(tmp_path, "b_raw.fif"))])
+    second = a.save([("b_raw.fif", fif_bytes(tmp_path, "b_raw.fif"))], MAX_MB)
     assert second.is_file() and not first.exists()  # replaced, the old file deleted
     with pytest.raises(DataFormatError, match="broken.edf: MNE cannot read"):
-        a.save([("broken.edf", b"0" * 300)])
+        a.save([("broken.edf", b"0" * 300)], MAX_MB)
     assert not any(a.folder.rglob("*.*")) and a.main is None  # nothing kept
-    b.save([("b_raw.fif", fif_bytes(tmp_path, "b_raw.fif"))])
+    b.save([("b_raw.fif", fif_bytes(tmp_path, "b_raw.fif"))], MAX_MB)
     assert a.folder != b.folder
     # idle past the TTL: swept at the next upload of any session
     old = time.time() - 120
     os.utime(b.folder, (old, old))
-    a.save([("a_raw.fif", fif_bytes(tmp_path))])
+    a.save([("a_raw.fif", fif_bytes(tmp_path))], MAX_MB)
     assert not b.folder.exists() and b.expired and a.main.is_file()
     # a session's folder goes when its object is collected
     folder = a.folder
@@ -174,7 +180,7 @@ def test_upload_store_is_private_validated_replaced_and_swept(tmp_path):
 
 
 def test_brainvision_upload_may_name_only_its_own_files(tmp_path):
-    store = dash.UploadStore(tmp_path, ttl=60)
+    store = UploadStore(tmp_path, ttl=60)
     uploads = store.session()
     secret = tmp_path / "secret.txt"
     secret.write_text("1,2,3\n")
@@ -182,7 +188,7 @@ def test_brainvision_upload_may_name_only_its_own_files(tmp_path):
         header = (f"Brain Vision Data Exchange Header File Version 1.0\n[Common Infos]\n"
                   f"DataFile={target}\nMarkerFile=rec.vmrk\n").encode()
         with pytest.raises(DataFormatError, match="not one of the uploaded files") as err:
-            uploads.save([("rec.vhdr", header), ("rec.vmrk", b"m")])
+            uploads.save([("rec.vhdr", header), ("rec.vmrk", b"m")], MAX_MB)
         assert "1,2,3" not in str(err.value)  # the other file is never read
         assert not any(uploads.folder.rglob("*.*"))
 
@@ -258,13 +264,8 @@ def test_metadata_of_the_wrong_types_is_an_error_message(tmp_path):
 
 
 def test_csv_exports_are_spreadsheet_safe():
-    import sys
+    from charts import export_csv
 
-    sys.path.insert(0, str(Path(HOME).parent))
-    try:
-        from charts import export_csv
-    finally:
-        sys.path.remove(str(Path(HOME).parent))
     frame = pd.DataFrame({"predicted": ['=HYPERLINK("http://e.example","x")', "high"],
                           "@SUM(A1)": [0.25, 0.75]})
     rows = list(csv.reader(io.StringIO(export_csv(frame).decode())))
@@ -279,9 +280,9 @@ def test_csv_exports_are_spreadsheet_safe():
 def test_the_shipped_config_listens_on_loopback():
     import tomllib
 
-    config = tomllib.loads((Path(HOME).parent.parent / ".streamlit" / "config.toml").read_text())
+    config = tomllib.loads((Path(HOME).parent / ".streamlit" / "config.toml").read_text())
     assert config["server"]["address"] == "127.0.0.1"
-    assert dash.is_loopback(config["server"]["address"])
+    assert is_loopback(config["server"]["address"])
 
 
 def test_network_address_without_roots_reads_no_typed_path(server):
@@ -417,5 +418,5 @@ def test_upload_roots_left_by_a_killed_server_are_removed(tmp_path):
     old = time.time() - 3600
     for path in (stale / "session-x", stale):
         os.utime(path, (old, old))
-    store = dash.UploadStore(tmp_path, ttl=60)
+    store = UploadStore(tmp_path, ttl=60)
     assert not stale.exists() and recent.exists() and store.root.exists()

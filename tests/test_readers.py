@@ -462,3 +462,18 @@ def test_demo_planted_effects_are_the_largest_class_differences(demo_valence, ta
             assert cell in top6, f"{target} {cls}: {cell} not among the top 6 {sorted(top6)}"
             value = diff[fs.ch_names.index(ch), bands.index(effect["band"])]
             assert np.sign(value) == sign
+
+
+def test_demo_planted_electrodes_and_the_feature_set_lookups(demo_valence):
+    fs, _ = demo_valence
+    assert demo.planted_electrodes("demo", "valence") == {"alpha": ["F4", "AF4", "F8"],
+                                                          "theta": ["F3", "AF3", "F7"]}
+    assert demo.planted_electrodes("deap", "valence") == {}
+    assert fs.subjects() == ["s01", "s02", "s03", "s04", "s05"]
+    trials = fs.trials("s02")
+    assert trials[0] == (1, 1) and len(trials) == 16
+    rows = fs.trial_rows("s02", 1, 3)
+    assert (fs.table.loc[rows, "window"].to_numpy() == np.arange(len(rows))).all()
+    shuffled = fs.subset(np.random.default_rng(0).permutation(len(fs)))
+    again = shuffled.trial_rows("s02", 1, 3)
+    np.testing.assert_array_equal(shuffled.X[again], fs.X[rows])  # in window order

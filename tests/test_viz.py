@@ -1,21 +1,15 @@
-"""Figures (rbt.viz) and the dashboard's computations (rbt.dashboard, rbt.teaching), without
-Streamlit."""
+"""Figures (rbt.viz), without Streamlit. The dashboard's own computations are tested in
+tests/test_app_*.py, the teaching steps in tests/test_teaching.py."""
 
 from __future__ import annotations
-
-import dataclasses
-import json
 
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import pytest
 
-from rbt import dashboard as dash
-from rbt.checkpoint import CheckpointError
 from rbt.data.deap import EEG_CHANNELS
 from rbt.data.dreamer import CHANNELS as DREAMER_CHANNELS
-from rbt.model import RBTransformer, RBTransformerConfig
 from rbt.viz import attention as va
 from rbt.viz import export, prediction, teaching, topomap
 
@@ -237,144 +231,3 @@ def test_export_bytes(tmp_path):
     assert export.table_csv(pd.DataFrame({"a": [1]})).decode().splitlines() == ["a", "1"]
     with pytest.raises(ValueError, match="png"):
         export.figure_image(fig, "gif")
-
-
-# --------------------------------------------------------------------------------------------
-# rbt.dashboard
-
-
-def test_save_uploads(tmp_path):
-    path = dash.save_uploads([("rec.vhdr", b"h"), ("rec.vmrk", b"m"), ("rec.eeg", b"e")],
-                             tmp_path)
-    assert path.name == "rec.vhdr" and (path.parent / "rec.eeg").read_bytes() == b"e"
-    again = dash.save_uploads([("rec.vhdr", b"h"), ("rec.vmrk", b"m"), ("rec.eeg", b"e")],
-                              tmp_path)
-    assert again == path  # same content, same place: the feature cache can find it again
-    with pytest.raises(ValueError, match="accepts up to 1 MB"):
-        dash.save_uploads([("big.edf", b"\0" * (2 * 1024**2))], tmp_path, max_mb=1)
-    with pytest.raises(ValueError, match="expected one EEG recording"):
-        dash.save_uploads([("notes.txt", b"x")], tmp_path)
-    with pytest.raises(ValueError, match="not an EEG recording"):
-        dash.save_uploads([("a.edf", b"x"), ("b.csv", b"y")], tmp_path)
-    with pytest.raises(ValueError, match="no file"):
-        dash.save_uploads([], tmp_path)
-
-
-def _model(n_electrodes, n_classes=2):
-    cfg = RBTransformerConfig(num_electrodes=n_electrodes, embed_dim=16, depth=2, heads=2,
-                              head_dim=8, mlp_hidden_dim=16, num_classes=n_classes)
-    return RBTransformer(cfg).eval()
-
-
-def test_fit_model_to_data_explains_mismatches(demo_valence):
-    fs, _ = demo_valence
-    meta = {"ch_names": list(reversed(fs.ch_names)), "bands": {k: list(v) for k, v in
-                                                              fs.bands.items()},
-            "class_names": ["low", "high"], "target": "valence", "task": "binary",
-            "dataset": "demo"}
-    f = dash.fit_model_to_data(_model(32), meta, fs)
-    assert f.ch_names == meta["ch_names"] and not f.errors and not f.warnings
-    np.testing.assert_array_equal(f.X[:, 0], fs.X[:, -1])  # reordered to the model's order
-    with pytest.raises(CheckpointError, match="cannot read this data.*14 electrodes"):
-        dash.fit_model_to_data(_model(14), {**meta, "ch_names": DREAMER_CHANNELS}, fs)
-    from rbt.data import with_labels
-
-    multi = with_labels(dataclasses.replace(fs), "valence", "multi")
-    f = dash.fit_model_to_data(_model(32), meta, multi)
-    assert f.y is None and "predicts 2 classes" in f.errors[0] and "valence/binary" in f.errors[0]
-    arousal = with_labels(dataclasses.replace(fs), "arousal", "binary")
-    f = dash.fit_model_to_data(_model(32), meta, arousal)
-    assert f.y is not None and "trained to predict valence/binary" in f.warnings[0]
-    f = dash.fit_model_to_data(_model(32), {**meta, "class_names": ["calm", "tense"]}, fs)
-    assert f.y is None and f.class_names == ["calm", "tense"] and not f.errors
-    assert "classes (low, high) are not the model's (calm, tense)" in f.warnings[0]
-    f = dash.fit_model_to_data(_model(32), None, fs)
-    assert "no rbt metadata" in f.warnings[0] and f.class_names == ["low", "high"]
-
-
-def test_selection_helpers(demo_valence):
-    fs, _ = demo_valence
-    f = dash.fit_model_to_data(_model(32), None, fs)
-    assert dash.subjects_of(fs.table) == ["s01", "s02", "s03", "s04", "s05"]
-    trials = dash.trials_of(fs.table, "s02")
-    assert trials[0] == (1, 1) and len(trials) == 16
-    rows = dash.trial_rows(fs.table, "s02", 1, 3)
-    assert (fs.table.loc[rows, "window"].to_numpy() == np.arange(len(rows))).all()
-    probs = np.tile([0.3, 0.7], (len(fs), 1)).astype(np.float32)
-    frame = dash.prediction_frame(f, probs, probs.argmax(axis=1))
-    assert frame["correct"].sum() == (fs.y == 1).sum()
-    wrong = dash.filter_frame(frame, ["s01"], ["low"], "wrong")
-    assert set(wrong["subject"]) == {"s01"} and set(wrong["true"]) == {"low"}
-    assert not wrong["correct"].any()
-    labels = dash.group_labels(f, probs.argmax(axis=1), "class")
-    a, b, d = dash.compare_groups(fs.X, labels, "high", "low")
-    np.testing.assert_allclose(d, fs.X[fs.y == 1].mean(0) - fs.X[fs.y == 0].mean(0), rtol=1e-5)
-    rows = dash.sample_rows(labels, ["high", "low"], 10)
-    assert len(rows) == 20 and rows == dash.sample_rows(labels, ["high", "low"], 10)
-    assert dash.planted_electrodes("demo", "valence") == {"alpha": ["F4", "AF4", "F8"],
-                                                         "theta": ["F3", "AF3", "F7"]}
-    assert dash.planted_electrodes("deap", "valence") == {}
-
-
-def test_protocol_metrics(tmp_path):
-    for name, protocol, accs in [("metrics.json", "trial-kfold", [0.6, 0.7]),
-                                 ("metrics_window-kfold.json", "window-kfold", [0.9, 0.95])]:
-        (tmp_path / name).write_text(json.dumps(
-            {"protocol": protocol, "folds": [{"fold": i + 1, "accuracy": a, "macro_f1": a}
-                                             for i, a in enumerate(accs)]}))
-    df = dash.protocol_metrics(tmp_path)
-    assert list(df["protocol"].unique()) == ["trial-kfold", "window-kfold"]
-    assert dash.protocol_metrics(tmp_path / "missing").empty
-
-
-def test_teaching_steps_reproduce_the_features(demo_valence, monkeypatch):
-    from rbt import teaching as T
-
-    fs, folder = demo_valence
-    monkeypatch.setenv("RBT_CACHE_DIR", str(folder))
-    rec = T.demo_recording("s03")
-    for trial, window in [(2, 0), (7, 11)]:
-        steps = T.window_steps(rec, trial, window, fs.bands)
-        i = dash.trial_rows(fs.table, "s03", 1, trial)[window]
-        np.testing.assert_allclose(steps.token, fs.X[i], atol=1e-6)
-        assert set(steps.filtered) == set(BANDS)
-    # a model with another electrode order reads the same tokens, rearranged by name
-    order = list(reversed(fs.ch_names))
-    moved = T.in_order(steps.token, [c.upper() for c in rec.ch_names], order)
-    np.testing.assert_array_equal(moved, steps.token[::-1])
-    np.testing.assert_array_equal(T.in_order(np.arange(2), ["fz", "CZ"], ["Cz", "Fz"]), [1, 0])
-    model = _model(32)
-    emb = T.token_embeddings(model, fs.X[0])
-    assert emb.shape == (32, 16)
-    sim = T.identity_similarity(model)
-    np.testing.assert_allclose(np.diag(sim), 1, atol=1e-6)
-    with pytest.raises(ValueError, match="no subject"):
-        T.demo_recording("s99")
-
-
-def test_group_mean_attention_streams_the_same_means(demo_valence):
-    from rbt.explain import select_attention
-
-    fs, _ = demo_valence
-    model = _model(32)
-    X = fs.X[:70]
-    labels = np.array(["a", "b"] * 35)
-    means = dash.group_mean_attention(model, X, labels, 1, "mean", device="cpu", batch_size=16)
-    full = select_attention(dash.window_attention(model, X, "cpu"), block=1, head="mean")
-    for g in ("a", "b"):
-        np.testing.assert_allclose(means[g], full[labels == g].mean(axis=0), atol=1e-5)
-    rollout = dash.group_mean_attention(model, X, labels, "rollout", "mean", device="cpu")
-    np.testing.assert_allclose(rollout["a"].sum(axis=1), 1, atol=1e-4)
-    probs, pred = dash.predict_windows(model, X[:5], device="cpu")
-    np.testing.assert_allclose(probs.sum(axis=1), 1, atol=1e-5)
-    np.testing.assert_array_equal(pred, probs.argmax(axis=1))
-
-
-def test_channel_renames_typed_in_the_sidebar():
-    assert dash.parse_channel_map("") == ()
-    assert dash.parse_channel_map("EEG 1=Fp1,\n EEG 2 = fp2") == (("EEG 1", "Fp1"),
-                                                                   ("EEG 2", "fp2"))
-    for bad, message in [("EEG 1", "not"), ("EEG 1=Nowhere", "not a 10-05 electrode name"),
-                         ("EEG 1=Fp1, EEG 1=Fp2", "renamed twice")]:
-        with pytest.raises(ValueError, match=message):
-            dash.parse_channel_map(bad)

@@ -5,8 +5,8 @@ import pandas as pd
 import streamlit as st
 from serving import plain, plain_message
 
-from rbt import dashboard as dash
-from rbt.explain import METHODS, select_attention
+from rbt.data.demo import planted_electrodes
+from rbt.explain import BASELINES, METHOD_REGISTRY, select_attention
 from rbt.viz.attention import attention_heatmap, attention_lines
 from rbt.viz.prediction import probability_bar
 from rbt.viz.topomap import band_topomaps, scalp_topomap, topomap_row
@@ -14,18 +14,18 @@ from rbt.viz.topomap import band_topomaps, scalp_topomap, topomap_row
 loaded = common.setup("One trial")
 if loaded is None:
     st.stop()
-f = loaded.fitted
+f = loaded.fit
 table = f.table
 
 # ---- selection: subject, trial, window (kept in session state across pages) ----------------
 c1, c2, c3 = st.columns([1, 1, 3])
-subject = c1.selectbox("Subject", dash.subjects_of(table), key="sel_subject")
-trials = dash.trials_of(table, subject)
+subject = c1.selectbox("Subject", f.fs.subjects(), key="sel_subject")
+trials = f.fs.trials(subject)
 multi_session = len({s for s, _ in trials}) > 1
 trial = c2.selectbox("Trial", trials, key="sel_trial",
                      format_func=lambda st_: f"session {st_[0]}, trial {st_[1]}" if multi_session
                      else f"trial {st_[1]}")
-rows = dash.trial_rows(table, subject, *trial)
+rows = f.fs.trial_rows(subject, *trial)
 if st.session_state.get("sel_window", 0) >= len(rows):
     st.session_state["sel_window"] = 0
 window = c3.slider("Window", 0, max(len(rows) - 1, 1), key="sel_window",
@@ -71,7 +71,7 @@ with st.expander("Map options", icon=":material/tune:"):
     planted = o4.toggle("Ring planted electrodes (demo)", key="map_planted",
                         disabled=f.fs.dataset != "demo")
 opts = dict(mode=mode, contours=contours)
-highlight = dash.planted_electrodes(f.fs.dataset, f.fs.target) if planted else {}
+highlight = planted_electrodes(f.fs.dataset, f.fs.target) if planted else {}
 
 # ---- BDE -------------------------------------------------------------------------------------
 st.subheader("Band differential entropy of this window")
@@ -130,16 +130,18 @@ st.caption("Row i of the matrix is where electrode i looks; each row sums to 1. 
 # ---- attributions ----------------------------------------------------------------------------
 st.subheader("Attributions")
 m1, m2, m3 = st.columns(3)
-method = m1.selectbox("Method", list(METHODS), key="attr_method",
-                      format_func=lambda m: m.replace("_", " "))
-baseline = m2.selectbox("Baseline", list(common.BASELINES), key="attr_baseline",
-                        format_func=common.BASELINES.get, disabled=method == "saliency")
+method = m1.selectbox("Method", list(METHOD_REGISTRY), key="attr_method",
+                      format_func=lambda m: METHOD_REGISTRY[m].label)
+record = METHOD_REGISTRY[method]
+baseline = m2.selectbox("Baseline", list(BASELINES), key="attr_baseline",
+                        format_func=lambda b: BASELINES[b].label,
+                        disabled=not record.uses_baseline)
 explain = m3.radio("Explain the", ["predicted", "true"], key="attr_target", horizontal=True,
                    disabled=f.y is None, format_func=lambda t: f"{t} class")
-st.caption(METHODS[method] + ("" if method == "saliency" else
-                               f" Baseline: {common.BASELINE_HELP[baseline]}"))
+st.caption(record.meaning + (f" Baseline: {BASELINES[baseline].meaning}"
+                             if record.uses_baseline else ""))
 try:
-    with st.spinner(f"Computing {method.replace('_', ' ')} for this window…"):
+    with st.spinner(f"Computing {record.label} for this window…"):
         Ai = common.attributions(*key, (i,), method, baseline, explain)[0]
         trust = common.trust(*key, (i,), method, baseline, explain)
 except common.USER_ERRORS as err:
@@ -156,8 +158,8 @@ else:
                      key="fig_attr")
     with right:
         common.trust_panel(trust)
-    st.caption(("Saliency is unsigned: larger means the output is more sensitive there. "
-                if method == "saliency" else
+    st.caption((f"{record.label.capitalize()} is unsigned: larger means the output is more "
+                "sensitive there. " if record.options.get("abs") else
                 "Red: the electrode and band pushed the model towards the explained class; "
                 "blue: away from it. ")
                + "The total map sums the four bands. Each method runs once per window and is "

@@ -5,10 +5,11 @@ import common
 import numpy as np
 import pandas as pd
 import streamlit as st
+from selection import filter_frame, group_labels, sample_rows
 from serving import plain_message
 
-from rbt import dashboard as dash
-from rbt.explain import METHODS, attention_received
+from rbt.data.demo import planted_electrodes
+from rbt.explain import BASELINES, METHOD_REGISTRY, attention_received, compare_groups
 from rbt.viz.attention import attention_heatmap
 from rbt.viz.prediction import accuracy_per_trial, confusion_matrix_figure
 from rbt.viz.topomap import band_topomaps, topomap_row
@@ -16,7 +17,7 @@ from rbt.viz.topomap import band_topomaps, topomap_row
 loaded = common.setup("Across trials", "Across trials and subjects")
 if loaded is None:
     st.stop()
-f = loaded.fitted
+f = loaded.fit
 frame = common.prediction_table(*loaded.key)
 _, pred = loaded.predictions()
 labelled = "correct" in frame
@@ -24,14 +25,14 @@ labelled = "correct" in frame
 # ---- predictions table -----------------------------------------------------------------------
 st.subheader("Predictions per window")
 c1, c2, c3 = st.columns([2, 2, 1])
-subjects = c1.multiselect("Subjects", dash.subjects_of(f.table), key="x_subjects",
+subjects = c1.multiselect("Subjects", f.fs.subjects(), key="x_subjects",
                           placeholder="all subjects")
 class_col = "true" if labelled else "predicted"
 classes = c2.multiselect(f"Classes ({class_col})", f.class_names, key="x_classes",
                          placeholder="all classes")
 outcome = c3.radio("Windows", ["all", "correct", "wrong"], key="x_outcome",
                    disabled=not labelled)
-shown = dash.filter_frame(frame, subjects, classes, outcome if labelled else "all",
+shown = filter_frame(frame, subjects, classes, outcome if labelled else "all",
                           class_column=class_col)
 if labelled and len(shown):
     seen = int(shown["in_training"].sum()) if "in_training" in shown else 0
@@ -49,7 +50,7 @@ common.export_menu(None, "predictions", shown)
 # ---- confusion matrix and accuracy per trial ---------------------------------------------------
 if labelled:
     left, right = st.columns([1, 2])
-    chosen = dash.filter_frame(frame, subjects, classes, "all", class_column=class_col)
+    chosen = filter_frame(frame, subjects, classes, "all", class_column=class_col)
     idx = chosen.index.to_numpy()
     with left:
         normalize = st.toggle("Rates per true class", key="x_normalize")
@@ -71,8 +72,8 @@ g1, g2, g3, g4 = st.columns(4)
 quantity = g1.radio("Map", ["BDE", "attention", "attribution"], key="x_quantity")
 by = g2.radio("Group by", ["class", "subject"], key="x_by",
               format_func=lambda b: "class (true)" if b == "class" and labelled else b)
-labels = dash.group_labels(f, pred, by)
-groups = f.class_names if by == "class" else dash.subjects_of(f.table)
+labels = group_labels(f, pred, by)
+groups = f.class_names if by == "class" else f.fs.subjects()
 groups = [g for g in groups if (labels == g).any()]
 if len(groups) < 2:
     st.info("There is only one group here, so there is nothing to compare.")
@@ -80,10 +81,10 @@ if len(groups) < 2:
 a = g3.selectbox("Group A", groups, index=len(groups) - 1 if by == "class" else 0, key="x_a")
 b = g4.selectbox("Group B", [g for g in groups if g != a], key="x_b")
 names = [f"{a}", f"{b}", f"{a} − {b}"]
-highlight = dash.planted_electrodes(f.fs.dataset, f.fs.target) if by == "class" else {}
+highlight = planted_electrodes(f.fs.dataset, f.fs.target) if by == "class" else {}
 
 if quantity == "BDE":
-    mean_a, mean_b, diff = dash.compare_groups(f.X, labels, a, b)
+    mean_a, mean_b, diff = compare_groups(f.X, labels, a, b)
     for name, values in zip(names, (mean_a, mean_b, diff)):
         common.chart(band_topomaps(values, f.ch_names, f.band_names, title=f"Mean BDE: {name}",
                                    colorbar_title="BDE", highlight=highlight),
@@ -122,30 +123,32 @@ elif quantity == "attention":
                   "ch_names": f.ch_names}, key="x_att_diff")
 else:
     h1, h2, h3 = st.columns(3)
-    method = h1.selectbox("Method", list(METHODS), key="x_method",
-                          index=list(METHODS).index("deeplift"),
-                          format_func=lambda m: m.replace("_", " "))
-    baseline = h2.selectbox("Baseline", list(common.BASELINES), key="x_baseline",
-                            format_func=common.BASELINES.get, disabled=method == "saliency")
+    method = h1.selectbox("Method", list(METHOD_REGISTRY), key="x_method",
+                          index=list(METHOD_REGISTRY).index("deeplift"),
+                          format_func=lambda m: METHOD_REGISTRY[m].label)
+    record = METHOD_REGISTRY[method]
+    baseline = h2.selectbox("Baseline", list(BASELINES), key="x_baseline",
+                            format_func=lambda b: BASELINES[b].label,
+                            disabled=not record.uses_baseline)
     per_group = h3.slider("Windows per group", 10, 300, 60, step=10, key="x_per_group",
                           help="A seeded random sample of each group, so slow methods stay "
                                "quick; each selection is computed once.")
-    rows = dash.sample_rows(labels, [a, b], per_group)
-    st.caption(METHODS[method])
+    rows = sample_rows(labels, [a, b], per_group)
+    st.caption(record.meaning)
     job = (loaded.key, rows, method, baseline)
     if st.session_state.get("_x_attr_job") != job:
-        st.button(f"Compute {method.replace('_', ' ')} for {len(rows)} windows",
+        st.button(f"Compute {record.label} for {len(rows)} windows",
                   key="x_compute", type="primary",
                   on_click=lambda: st.session_state.update(_x_attr_job=job))
     else:
         try:
-            with st.spinner(f"Computing {method.replace('_', ' ')} for {len(rows)} windows…"):
+            with st.spinner(f"Computing {record.label} for {len(rows)} windows…"):
                 A = common.attributions(*loaded.key, rows, method, baseline, "predicted")
         except common.USER_ERRORS as err:
             st.error(f"These attributions could not be computed: {plain_message(err)}. Try another "
                      "method or baseline.")
         else:
-            mean_a, mean_b, diff = dash.compare_groups(A, labels[list(rows)], a, b)
+            mean_a, mean_b, diff = compare_groups(A, labels[list(rows)], a, b)
             for name, values in zip(names, (mean_a, mean_b, diff)):
                 maps = {band: values[:, j] for j, band in enumerate(f.band_names)}
                 maps["total"] = values.sum(axis=1)

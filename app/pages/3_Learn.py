@@ -4,12 +4,13 @@ import common
 import numpy as np
 import pandas as pd
 import streamlit as st
+from selection import group_labels
 from serving import plain
 
-from rbt import dashboard as dash
 from rbt import teaching
-from rbt.data.demo import PLANTED_EFFECTS
-from rbt.explain import attention_received, select_attention
+from rbt.checkpoint import fold_scores
+from rbt.data.demo import PLANTED_EFFECTS, planted_electrodes
+from rbt.explain import attention_received, compare_groups, select_attention
 from rbt.viz.attention import attention_lines
 from rbt.viz.prediction import probability_bar
 from rbt.viz.teaching import (
@@ -44,18 +45,19 @@ st.markdown(f"The shipped model predicts **{f.fs.target}** (low or high), so wat
                            for c, e in effects.items()) + ".")
 
 c1, c2, c3 = st.columns(3)
-subject = c1.selectbox("Subject", dash.subjects_of(f.table), key="l_subject")
-trials = dash.trials_of(f.table, subject)
-trial_class = {t: f.class_names[int(f.y[dash.trial_rows(f.table, subject, s, t)[0]])]
+subject = c1.selectbox("Subject", f.fs.subjects(), key="l_subject")
+trials = f.fs.trials(subject)
+trial_class = {t: f.class_names[int(f.y[f.fs.trial_rows(subject, s, t)[0]])]
                for s, t in trials}
 trial = c2.selectbox("Trial", list(trial_class), key="l_trial",
                      format_func=lambda t: f"trial {t} ({trial_class[t]} {f.fs.target})")
-rows = dash.trial_rows(f.table, subject, 1, trial)
+rows = f.fs.trial_rows(subject, 1, trial)
 window = c3.slider("Window", 0, len(rows) - 1, 0, key="l_window")
 i = int(rows[window])
 rec = common.demo_recording(subject)
 sfreq = rec.sfreq
-steps = teaching.window_steps(rec, trial, window, f.fs.bands)
+length, stride = f.fs.params["window"], f.fs.params["stride"]
+steps = teaching.window_steps(rec, trial, window, f.fs.bands, length=length, stride=stride)
 cls = f.class_names[int(f.y[i])]
 
 # ---- 1 raw ----------------------------------------------------------------------------------
@@ -64,12 +66,13 @@ tr = next(t for t in rec.trials if t.trial == trial)
 picks = ["AF3", "F3", "F7", "AF4", "F4", "F8", "Cz", "Pz", "O1", "O2"]
 w0 = steps.start / sfreq
 common.chart(eeg_traces(tr.signal, rec.ch_names, sfreq, picks=picks, seconds=12,
-                        baseline_s=tr.start / sfreq, window=(w0, w0 + 512 / sfreq),
+                        baseline_s=tr.start / sfreq, window=(w0, w0 + length / sfreq),
                         title=f"Subject {subject}, trial {trial}: the first 12 s"),
              "raw_eeg", {"signal": tr.signal[[rec.ch_names.index(c) for c in picks]],
                          "ch_names": picks, "sfreq": sfreq}, key="l_raw")
 st.markdown("**How to read it.** Each row is one electrode. The blue band is the 3-s rest "
-            "before the stimulus (the *baseline*); the orange box is the 4-s window the model "
+            f"before the stimulus (the *baseline*); the orange box is the {length / sfreq:g}-s "
+            "window the model "
             "reads next. Raw EEG hides the planted effects: they are a small change of power in "
             "one frequency band, which the next step isolates.")
 
@@ -112,13 +115,13 @@ st.markdown(
     "Each electrode becomes one **token** of four numbers: its differential entropy in each "
     "band minus that of the rest period (averaged into one 1-s segment). Positive means more "
     "power than at rest. On a scalp map:")
-highlight = dash.planted_electrodes("demo", f.fs.target)
+highlight = planted_electrodes("demo", f.fs.target)
 common.chart(band_topomaps(f.X[i], f.ch_names, f.band_names, highlight=highlight,
                            colorbar_title="BDE", title=f"This window ({cls} {f.fs.target})"),
              "tokens_topomap", common.band_frame(f.X[i], f.ch_names, f.band_names),
              key="l_tokens_map")
-mean_hi, mean_lo, diff = dash.compare_groups(f.X, dash.group_labels(f, None, "class"),
-                                             f.class_names[-1], f.class_names[0])
+mean_hi, mean_lo, diff = compare_groups(f.X, group_labels(f, None, "class"),
+                                        f.class_names[-1], f.class_names[0])
 common.chart(band_topomaps(diff, f.ch_names, f.band_names, highlight=highlight,
                            colorbar_title="BDE",
                            title=f"All windows: mean of {f.class_names[-1]} − "
@@ -198,7 +201,7 @@ st.markdown("The final tokens are averaged over electrodes and a small network t
 
 # ---- 7 protocols ----------------------------------------------------------------------------
 st.header("7 · How the evaluation protocol changes accuracy")
-folds = dash.protocol_metrics(dash.demo_checkpoint())
+folds = fold_scores(common.demo_checkpoint())
 if folds.empty or folds["protocol"].nunique() < 2:
     st.info("The shipped checkpoint's cross-validation results (metrics.json and "
             "metrics_window-kfold.json) are not there, so the comparison cannot be shown. "

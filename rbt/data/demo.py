@@ -55,6 +55,17 @@ _EFFECT_POWER = 1.5  # added band power, relative to the background's power in t
 _ALPHA_SOURCES = ("O1", "Oz", "O2", "PO3", "PO4")
 
 
+def planted_electrodes(dataset: str, target: str | None) -> dict[str, list[str]]:
+    """Band -> electrodes where the demo plants the effects of ``target``; empty for data
+    other than the demo or a target without planted effects."""
+    if dataset != "demo" or target not in PLANTED_EFFECTS:
+        return {}
+    out: dict[str, list[str]] = {}
+    for effect in PLANTED_EFFECTS[target].values():
+        out.setdefault(effect["band"], []).extend(effect["channels"])
+    return out
+
+
 def demo_dir() -> Path:
     """The folder holding the demo's DEAP files, generated on first use."""
     folder = cache.cache_dir() / "demo" / f"v{VERSION}"

@@ -74,6 +74,23 @@ class FeatureSet:
         return (t["subject"].astype(str) + "/" + t["session"].astype(str) + "/"
                 + t["trial"].astype(str)).to_numpy()
 
+    def subjects(self) -> list[str]:
+        """The subjects, in natural order (s2 before s10)."""
+        return sorted(self.table["subject"].astype(str).unique(), key=_natural)
+
+    def trials(self, subject: str) -> list[tuple[int, int]]:
+        """The (session, trial) pairs of one subject, sorted."""
+        rows = self.table[self.table["subject"].astype(str) == str(subject)]
+        return sorted({(int(s), int(t)) for s, t in zip(rows["session"], rows["trial"])})
+
+    def trial_rows(self, subject: str, session: int, trial: int) -> np.ndarray:
+        """Indices of one trial's windows, in window order."""
+        t = self.table
+        mask = ((t["subject"].astype(str) == str(subject)) & (t["session"] == session)
+                & (t["trial"] == trial)).to_numpy()
+        idx = np.flatnonzero(mask)
+        return idx[np.argsort(t["window"].to_numpy()[idx], kind="stable")]
+
     def subset(self, mask) -> FeatureSet:
         """The windows selected by a boolean mask or index array."""
         idx = np.arange(len(self))[mask]
@@ -102,3 +119,9 @@ class FeatureSet:
             values = self.table[col].to_numpy()
             out[col] = values.astype(str) if values.dtype == object else values
         return out
+
+
+def _natural(name: str):
+    """Sort key: the number in a name first (s2 < s10), then the name."""
+    digits = "".join(ch for ch in name if ch.isdigit())
+    return (int(digits) if digits else 0, name)

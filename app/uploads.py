@@ -3,8 +3,8 @@ kept, deleted when the session ends or has been idle too long.
 
 Layout: a per-server root made by ``tempfile.mkdtemp`` (mode 0700, unguessable name) holds one
 ``mkdtemp`` folder per session (0700); files are written 0600. The path of an upload is never
-shown or accepted as a typed path (see :mod:`rbt.dashboard.roots`), so one session cannot read
-another's.
+shown or accepted as a typed path (see :mod:`roots`), so one session cannot read another's.
+The size limit is the server's ``server.maxUploadSize``, passed in by the caller.
 """
 
 from __future__ import annotations
@@ -19,10 +19,9 @@ import weakref
 from collections.abc import Sequence
 from pathlib import Path
 
-from ..data.raw import SUFFIXES as RECORDING_SUFFIXES
-from ..data.recording import DataFormatError
+from rbt.data.raw import SUFFIXES as RECORDING_SUFFIXES
+from rbt.data.recording import DataFormatError
 
-MAX_UPLOAD_MB = 200  # keep in step with server.maxUploadSize in .streamlit/config.toml
 UPLOAD_TTL_S = 3600.0  # uploads idle this long are deleted (RBT_UPLOAD_TTL overrides)
 
 # companion files that a recording's main file needs beside it
@@ -38,8 +37,7 @@ def _write_private(path: Path, data: bytes) -> None:
         fh.write(data)
 
 
-def save_uploads(files: Sequence[tuple[str, bytes]], folder: Path,
-                 max_mb: float = MAX_UPLOAD_MB) -> Path:
+def save_uploads(files: Sequence[tuple[str, bytes]], folder: Path, max_mb: float) -> Path:
     """Write uploaded recording file(s) to ``folder/<digest>/`` (0700, files 0600) and return
     the main file. The same files land in the same place.
 
@@ -91,7 +89,7 @@ def check_recording(file: Path) -> None:
     """Raise :class:`DataFormatError` (naming the file only, not its folder) unless ``file``
     opens as a recording whose data all lie in its own folder (``rbt.data.raw.open_recording``:
     headers checked before MNE opens them, samples not read)."""
-    from ..data.raw import CompanionFileError, open_recording
+    from rbt.data.raw import CompanionFileError, open_recording
 
     file = Path(file)
     try:
@@ -217,7 +215,7 @@ class SessionUploads:
                 else:
                     os.unlink(entry.path)
 
-    def save(self, files: Sequence[tuple[str, bytes]], max_mb: float = MAX_UPLOAD_MB,
+    def save(self, files: Sequence[tuple[str, bytes]], max_mb: float,
              validate=check_recording) -> Path:
         """Replace this session's upload with ``files``; returns the main file.
 

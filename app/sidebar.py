@@ -1,0 +1,164 @@
+"""The sidebar every page draws: the data (source, path or upload, renames, labels), the model
+and the device, and the figures' export format.
+
+The labels and the windows follow the checkpoint (:func:`rbt.model_fit.loading_defaults`):
+the features are computed with its window and stride, and when it was trained on the chosen
+source, its target and task are selected (once per model, so a choice made afterwards stays).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+
+import serving
+import streamlit as st
+from choices import SOURCE_LABELS, DataChoice, data_stamp, parse_channel_map, targets_for, tasks_for
+from serving import plain, plain_message
+from uploads import check_recording
+
+from rbt.device import available_devices
+from rbt.model_card import EMPTY_CARD, ModelCard
+from rbt.model_fit import loading_defaults
+
+PATH_HINTS = {"deap": "data_preprocessed_python/", "dreamer": "DREAMER.mat",
+              "seed": "Preprocessed_EEG/"}
+
+
+def max_upload_mb() -> float:
+    """The server's upload limit (``server.maxUploadSize``, in MB): the one number the
+    uploader widget and the upload check both use."""
+    return float(st.get_option("server.maxUploadSize"))
+
+
+def handle_upload(files) -> str | None:
+    """Keep uploaded recording file(s) in this session's own folder once they open as a
+    recording (a new upload replaces the last); show an error saying what to do otherwise."""
+    uploads = serving.session_uploads()
+    files = files if isinstance(files, list) else [files] if files else []
+    if not files:
+        uploads.clear()  # removed from the widget: deleted from the server too
+        st.session_state.pop("_upload", None)
+        return None
+    key = tuple(f.file_id for f in files)
+    saved = st.session_state.get("_upload")
+    if saved and saved[0] == key:  # already kept: don't write it on every rerun
+        if not uploads.expired:
+            uploads.touch()
+            return saved[1]
+        st.session_state.pop("_upload", None)
+        st.session_state["_upload_gen"] = st.session_state.get("_upload_gen", 0) + 1
+        ttl = uploads.store.ttl
+        idle = f"{ttl / 60:.0f} min" if ttl >= 120 else f"{ttl:.0f} s"
+        st.warning(f"The upload was deleted after {idle} without use. Upload it again.")
+        return None
+    try:
+        path = str(uploads.save([(f.name, f.getvalue()) for f in files],
+                                max_mb=max_upload_mb(), validate=check_recording))
+    except Exception as err:  # any failure to keep or open it is the upload's fault
+        st.session_state.pop("_upload", None)
+        st.error(f"Upload refused: {plain_message(str(err).strip() or type(err).__name__)}")
+        return None
+    st.session_state["_upload"] = (key, path)
+    return path
+
+
+def _follow_card(source: str, card: ModelCard, model_id) -> dict:
+    """The checkpoint's loading defaults for ``source``; the first time a model is seen for a
+    source, its target, task and SEED filters are selected in the widgets."""
+    defaults = loading_defaults(card, source)
+    seen = f"_defaults_{source}"
+    if st.session_state.get(seen) != model_id:
+        st.session_state[seen] = model_id
+        for key, value, options in ((f"target_{source}", defaults["target"],
+                                     targets_for(source)),
+                                    (f"task_{source}", defaults["task"], tasks_for(source))):
+            if value is not None and value in options:
+                st.session_state[key] = value
+        if source == "seed":
+            st.session_state["seed_ref"] = defaults["seed_reference_filters"]
+    return defaults
+
+
+def _data_widgets(sb, source: str):
+    """Path or upload, and for recordings the channel options; (path, renames, SEED box,
+    drop unknown, uploaded) with path None while nothing can be loaded."""
+    path, renames, seed_box, drop_unknown, uploaded = None, (), None, False, False
+    if source in PATH_HINTS:
+        hint = PATH_HINTS[source]
+        path = serving.typed_path(sb, f"Path to {hint}", key=f"path_{source}",
+                                  placeholder=f"/data/{hint}")
+        if source == "seed":
+            seed_box = sb.container()  # filled once the checkpoint's default is known
+    elif source == "raw":
+        how = sb.radio("Recording", ["Upload", "Path on this machine"], key="raw_how",
+                       horizontal=True)
+        if how == "Upload":
+            gen = st.session_state.get("_upload_gen", 0)
+            files = sb.file_uploader(
+                "EEG recording (plus .vmrk/.eeg or .fdt companions)", accept_multiple_files=True,
+                key="upload" if not gen else f"upload_{gen}",
+                help=f"Up to {max_upload_mb():.0f} MB. Only this browser session can use it; "
+                     "it is deleted when the session ends or after an idle time.")
+            path = handle_upload(files)
+            uploaded = path is not None
+        else:
+            path = serving.typed_path(sb, "Path to the recording", key="path_raw")
+        drop_unknown = sb.checkbox("Drop channels that are not 10-05 electrodes",
+                                   key="drop_unknown")
+        text = sb.text_input("Rename channels", key="channel_map",
+                             placeholder="EEG 1=Fp1, EEG 2=Fp2",
+                             help="For names rbt does not recognise: each channel's name in the "
+                                  "file, '=', and the 10-05 electrode it records.")
+        try:
+            renames = parse_channel_map(text)
+        except ValueError as err:
+            sb.error(plain(err))
+            path = None  # nothing is loaded until the renames make sense
+    return path, renames, seed_box, drop_unknown, uploaded
+
+
+def sidebar(demo_checkpoint: str, card_of: Callable[[str], tuple[ModelCard, object]]
+            ) -> tuple[DataChoice | None, str, str]:
+    """Draw the data, model and device choices; returns (data choice or None, model, device).
+
+    ``card_of(path)`` gives a checkpoint's card and an identity that changes when the
+    checkpoint does (its card is empty when it cannot be read: loading says why)."""
+    sb = st.sidebar
+    sb.header("Data")
+    source = sb.selectbox("Source", list(SOURCE_LABELS), format_func=SOURCE_LABELS.get,
+                          key="source")
+    path, renames, seed_box, drop_unknown, uploaded = _data_widgets(sb, source)
+    labels = sb.container()  # the target and task, once the checkpoint's defaults are known
+    if source == "demo":
+        sb.caption("Synthetic EEG with planted effects: see Home.")
+    sb.header("Model")
+    kind = sb.radio("Checkpoint", ["Shipped demo checkpoint", "Checkpoint folder"],
+                    key="model_kind",
+                    help="A folder with config.json and model.safetensors: one rbt wrote, or "
+                         "an official RBTransformer checkpoint.")
+    if kind == "Shipped demo checkpoint":
+        model_path = demo_checkpoint
+    else:
+        model_path = serving.typed_path(sb, "Checkpoint folder", key="model_path") or ""
+    device = sb.selectbox("Device", available_devices(), key="device")
+    sb.header("Figures")
+    sb.radio("Image format of the chart toolbar's camera", ["png", "svg"], key="image_format",
+             horizontal=True, help="Rendered by your browser, so it works offline.")
+
+    card, model_id = card_of(model_path) if model_path else (EMPTY_CARD, None)
+    defaults = _follow_card(source, card, (model_path, model_id))
+    target = labels.selectbox("Target", targets_for(source), key=f"target_{source}")
+    task = labels.radio("Task", tasks_for(source), key=f"task_{source}", horizontal=True,
+                        format_func={"binary": "binary", "multi": "multi-class"}.get)
+    seed_ref = seed_box is not None and seed_box.checkbox(
+        "Reference filters (128 Hz)", key="seed_ref",
+        help="Official SEED checkpoints expect features filtered as the reference code did, "
+             "for 128 Hz.")
+    if source != "demo" and not path:
+        return None, model_path, device
+    choice = DataChoice(source=source, path=path, target=target, task=task,
+                        seed_reference_filters=bool(seed_ref), drop_unknown=drop_unknown,
+                        channel_map=renames, window=defaults["window"],
+                        stride=defaults["stride"], keep_on_disk=not uploaded)
+    return dataclasses.replace(choice, stamp=data_stamp(choice)), model_path, device
