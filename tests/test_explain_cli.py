@@ -8,12 +8,14 @@ import numpy as np
 import pytest
 import torch
 
-from rbt.checkpoint import save_checkpoint
+from rbt.checkpoint import Checkpoint, save_checkpoint
 from rbt.cli import main
 from rbt.data import with_labels
 from rbt.explain import aggregate, attribute, explain_features, load_explanation
 from rbt.model import RBTransformer
-from rbt.train import TrainConfig, _metadata
+from rbt.model_card import ModelCard
+from rbt.model_fit import fit_data
+from rbt.train import TrainConfig, _card
 
 
 @pytest.fixture
@@ -29,7 +31,7 @@ def _save_model(fs, folder, target="valence"):
     model = RBTransformer(num_electrodes=32, embed_dim=16, depth=2, heads=2, head_dim=8,
                           mlp_hidden_dim=16).eval()
     labelled = with_labels(dataclasses.replace(fs), target, "binary")
-    save_checkpoint(model, folder, _metadata(labelled, "trial-kfold", TrainConfig(), None))
+    save_checkpoint(model, folder, _card(labelled, "trial-kfold", TrainConfig(), None))
     return model, labelled
 
 
@@ -148,20 +150,21 @@ def test_cli_rejects_an_unknown_class(demo_cache, tmp_path, capsys):
 
 def test_explain_features_for_selected_windows(demo_cache, tmp_path):
     model, fs = _save_model(demo_cache, tmp_path / "model")
-    meta = {"ch_names": list(reversed(fs.ch_names)), "class_names": fs.class_names}
+    card = ModelCard(ch_names=tuple(reversed(fs.ch_names)), class_names=tuple(fs.class_names))
+    fit = fit_data(Checkpoint(model=model, card=card, path=tmp_path / "model"), fs)
     idx = np.array([3, 700, 1200])
-    result = explain_features(model, fs, meta, method="integrated_gradients", index=idx,
+    result = explain_features(fit, method="integrated_gradients", index=idx,
                               target="true", baseline="subject_mean", attention=True,
                               n_steps=8)
-    X = fs.X[:, ::-1]  # the model's electrode order, as the metadata says
+    X = fs.X[:, ::-1]  # the model's electrode order, as the card says
     subjects = fs.table["subject"].to_numpy()
     own_mean = X[subjects == subjects[700]].mean(axis=0)
     expected = attribute(model, X[[700]], target=fs.y[[700]], baseline=own_mean, n_steps=8)
     np.testing.assert_allclose(result.attributions[1], expected[0], rtol=1e-4, atol=1e-7)
     np.testing.assert_array_equal(result.target, fs.y[idx])
-    assert result.ch_names == meta["ch_names"]
+    assert result.ch_names == list(card.ch_names)
     assert result.rollout.shape == (3, 32, 32) and result.attention.shape == (3, 2, 2, 32, 32)
     assert list(result.table["true"]) == [fs.class_names[c] for c in fs.y[idx]]
     assert list(result.table["correct"]) == list(result.pred == fs.y[idx])
     with pytest.raises(ValueError, match="unknown class"):
-        explain_features(model, fs, meta, method="saliency", target="neutral")
+        explain_features(fit, method="saliency", target="neutral")

@@ -355,7 +355,7 @@ def small_disk(tmp_path):
 
 def test_full_disk_at_the_end_of_training_keeps_the_model(small_disk, tmp_path, monkeypatch,
                                                           demo_valence, capsys):
-    from rbt.checkpoint import load_model
+    from rbt.checkpoint import load_checkpoint
 
     monkeypatch.setenv("TMPDIR", str(tmp_path / "tmp"))
     (tmp_path / "tmp").mkdir()
@@ -372,8 +372,8 @@ def test_full_disk_at_the_end_of_training_keeps_the_model(small_disk, tmp_path, 
     assert code == 2 and "could not write the trained model" in err, err
     rescued = [p for p in (tmp_path / "tmp").iterdir() if p.name.startswith("rbt-rescued-")]
     assert len(rescued) == 1 and str(rescued[0]) in err
-    model, meta = load_model(rescued[0])
-    assert model.config.embed_dim == 64 and meta["target"] == "valence"
+    rescued_model = load_checkpoint(rescued[0])
+    assert rescued_model.config.embed_dim == 64 and rescued_model.card.target == "valence"
     assert (rescued[0] / "metrics.json").exists()
     assert (out / "progress.json").exists()  # the folds are not lost either
     assert not (out / "model.safetensors").exists()
@@ -528,10 +528,8 @@ def test_weights_that_overflow_give_an_error_not_a_score(tmp_path, capsys, demo_
 
     from safetensors.numpy import load_file, save_file
 
-    from rbt.dashboard import demo_checkpoint
-
     folder = tmp_path / "huge"
-    shutil.copytree(demo_checkpoint(), folder)
+    shutil.copytree(ROOT / "assets" / "demo-checkpoint", folder)
     weights = {k: v * np.float32(1e30) if v.ndim == 2 else v
                for k, v in load_file(folder / "model.safetensors").items()}
     assert all(np.isfinite(v).all() for v in weights.values())

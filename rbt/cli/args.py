@@ -80,24 +80,23 @@ def add_data_args(p: argparse.ArgumentParser, need_task: bool = True) -> None:
     p.add_argument("--no-cache", action="store_true", help="recompute features")
 
 
-def load(args, metadata: dict | None = None):
-    """Features for the data arguments; a model's metadata fills in what the user left out."""
+def load(args, card=None):
+    """Features for the data arguments; a model's card fills in what the user left out
+    (:func:`rbt.model_fit.loading_defaults`: its window and stride, target and task)."""
     from ..data import FeatureParams, load_features
+    from ..model_card import EMPTY_CARD
+    from ..model_fit import loading_defaults
 
     channel_map = channel_map_file(args.channel_map) if args.channel_map else None
-    meta = metadata or {}
-    prep = meta.get("preprocessing") or {}
-    window = first_given(args.window, prep.get("window"), 512)
-    stride = first_given(args.stride, prep.get("stride"), 117)
-    same_dataset = meta.get("dataset") == args.source
-    target = args.target or (meta.get("target") if same_dataset else None)
-    task = getattr(args, "task", None) or (meta.get("task") if same_dataset else None)
-    reference_filters = args.seed_reference_filters or (
-        args.source == "seed" and prep.get("filter_sfreq") == 128.0)
+    defaults = loading_defaults(EMPTY_CARD if card is None else card, args.source)
     fs = load_features(
-        args.source, args.path, target=target, task=task,
-        params=FeatureParams(window=window, stride=stride, nonfinite=args.nonfinite),
-        seed_reference_filters=reference_filters,
+        args.source, args.path, target=args.target or defaults["target"],
+        task=getattr(args, "task", None) or defaults["task"],
+        params=FeatureParams(window=first_given(args.window, defaults["window"]),
+                             stride=first_given(args.stride, defaults["stride"]),
+                             nonfinite=args.nonfinite),
+        seed_reference_filters=args.seed_reference_filters
+        or defaults["seed_reference_filters"],
         raw_sfreq=args.raw_sfreq or None, channel_map=channel_map,
         drop_unknown=args.drop_unknown, use_cache=not args.no_cache,
     )

@@ -3,25 +3,42 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
-from ..explain.attribution import MASKS, MAX_SAMPLES, METHODS
 from ..explain.inputs import BASELINES
+from ..explain.methods import (
+    ALIASES,
+    COMMON_OPTIONS,
+    MASKS,
+    MAX_SAMPLES,
+    METHOD_REGISTRY,
+    METHODS,
+    OUTPUTS,
+    method_record,
+)
 from .args import accuracy_phrase, add_data_args, inputs, int_in, load
+from .problems import blocking_message, print_notes
 
-#: short names accepted by --method
-ALIASES = {"ig": "integrated_gradients", "grad": "saliency", "dl": "deeplift",
-           "shap": "gradient_shap", "gradshap": "gradient_shap", "ablation": "feature_ablation"}
+WRITTEN = "attributions"  # what the notes say is written
+
+#: the method options this command has flags for (each goes to the methods that take it)
+FLAGGED_OPTIONS = ("n_steps", "mask")
 
 
 def _method(name: str) -> str:
-    name = ALIASES.get(name.lower(), name.lower())
-    if name not in METHODS:
+    """A method's name, alias or label (the registry's, :mod:`rbt.explain.methods`)."""
+    try:
+        return method_record(name).name
+    except ValueError:
         short = ", ".join(f"{a} ({m})" for a, m in ALIASES.items())
         raise argparse.ArgumentTypeError(
-            f"unknown method {name!r}; choose from {', '.join(METHODS)} or a short name: {short}")
-    return name
+            f"unknown method {name.lower()!r}; choose from {', '.join(METHODS)} or a short "
+            f"name: {short}") from None
+
+
+def _default(option: str):
+    """The registry's default for a method option (from the first method that takes it)."""
+    return next(m.options[option] for m in METHOD_REGISTRY.values() if option in m.options)
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
@@ -44,11 +61,11 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--class", dest="explain_class", default="predicted",
                    help="class to explain: predicted (default), true, a class name or index")
     p.add_argument("--smoothgrad", action="store_true", help="wrap the method in SmoothGrad")
-    p.add_argument("--n-steps", type=int_in(1, MAX_SAMPLES), default=50,
+    p.add_argument("--n-steps", type=int_in(1, MAX_SAMPLES), default=_default("n_steps"),
                    help=f"integrated gradients steps (1 to {MAX_SAMPLES})")
-    p.add_argument("--mask", choices=MASKS, default="cell",
+    p.add_argument("--mask", choices=MASKS, default=_default("mask"),
                    help="occlusion / feature ablation: remove cells, electrodes or bands")
-    p.add_argument("--output", choices=("logit", "probability"), default="logit",
+    p.add_argument("--output", choices=OUTPUTS, default=COMMON_OPTIONS["output"],
                    help="the model output to attribute (default: logit)")
     p.add_argument("--attention", action="store_true",
                    help="also write the attention (windows x blocks x heads x E x E, "
@@ -70,12 +87,10 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 
 def _options(args) -> dict:
-    opts = {"output": args.output}
-    if args.method == "integrated_gradients":
-        opts["n_steps"] = args.n_steps
-    if args.method in ("occlusion", "feature_ablation"):
-        opts["mask"] = args.mask
-    return opts
+    """``--output`` and the flagged options the chosen method takes."""
+    takes = method_record(args.method).options
+    return {"output": args.output,
+            **{k: getattr(args, k) for k in FLAGGED_OPTIONS if k in takes}}
 
 
 def _selection(table, subjects, trials):
@@ -102,9 +117,10 @@ def _selection(table, subjects, trials):
 
 def run(args) -> int:
     from ..cache import atomic_savez
-    from ..checkpoint import data_notes, load_model
+    from ..checkpoint import load_checkpoint
     from ..device import resolve_device
     from ..explain.features import explain_features
+    from ..model_fit import fit_data
     from ..safeio import check_output
 
     out = check_output(args.out, args.force, inputs(args))
@@ -113,11 +129,14 @@ def run(args) -> int:
         target = int(target)
     device = resolve_device(args.device)
     batch = args.internal_batch_size or (256 if device.type == "cpu" else 16384)  # never 0
-    model, meta = load_model(args.model)
-    fs = load(args, meta)
-    index = (_selection(fs.table, args.subjects, args.trials)
+    checkpoint = load_checkpoint(args.model)
+    fit = fit_data(checkpoint, load(args, checkpoint.card))
+    blocked = blocking_message(fit, WRITTEN)
+    if blocked:
+        raise ValueError(blocked)
+    index = (_selection(fit.table, args.subjects, args.trials)
              if args.subjects or args.trials else None)
-    result = explain_features(model, fs, meta, method=args.method, attention=args.attention,
+    result = explain_features(fit, method=args.method, attention=args.attention,
                               target=target, baseline=args.baseline, index=index,
                               smoothgrad=args.smoothgrad, device=device, progress=True,
                               internal_batch_size=batch, seed=args.seed, **_options(args))
@@ -125,9 +144,8 @@ def run(args) -> int:
     n, e, b = result.attributions.shape
     how = args.method if args.method == "saliency" else f"{args.method}, baseline {args.baseline}"
     msg = f"wrote {out}: attributions for {n} windows x {e} electrodes x {b} bands ({how})"
-    for note in data_notes(meta, fs, scored=result.y is not None):
-        print(f"note: {note}", file=sys.stderr)
+    print_notes(fit, WRITTEN)
     if result.y is not None:
-        msg += "; " + accuracy_phrase(result.pred, result.y, result.in_training, fs)
+        msg += "; " + accuracy_phrase(result.pred, result.y, result.in_training, fit.fs)
     print(msg)
     return 0

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import sys
-from dataclasses import replace
 from pathlib import Path
 
 from .args import POSITIVE, accuracy_phrase, add_data_args, inputs, load
+from .problems import blocking_message, print_notes
+
+WRITTEN = "predictions"  # what the notes say is written
 
 
 def add_parser(sub) -> None:
@@ -26,30 +27,32 @@ def add_parser(sub) -> None:
     p.set_defaults(func=run)
 
 
+#: the CSV's columns, as before the one prediction table (which adds start, confidence and
+#: correct for the dashboard)
+LEFT_OUT = ("start", "confidence", "correct")
+
+
 def run(args) -> int:
     from ..cache import atomic_write_bytes
-    from ..checkpoint import class_names_for, data_notes, load_model
-    from ..infer import predict
+    from ..checkpoint import load_checkpoint
+    from ..infer import predict, prediction_table
+    from ..model_fit import fit_data
     from ..safeio import check_output, spreadsheet_safe
 
     out = check_output(args.out, args.force, inputs(args))
-    model, meta = load_model(args.model)
-    fs = load(args, meta)
-    result = predict(model, fs, device=args.device, batch_size=args.batch_size, metadata=meta,
-                     progress=True, precision=args.precision)
-    names, comparable = class_names_for(model, meta, fs)
-    for note in data_notes(meta, fs, scored=comparable):
-        print(f"note: {note}", file=sys.stderr)
-    if fs.y is not None and not comparable:
-        model_classes = ", ".join(map(str, names or range(model.config.num_classes)))
-        print(f"note: the data's {fs.target}/{fs.task} labels ({', '.join(fs.class_names)}) are "
-              f"not the model's classes ({model_classes}); writing predictions without a "
-              "true-label column", file=sys.stderr)
-        fs = replace(fs, y=None)
-    frame = result.to_frame(fs, names)
+    checkpoint = load_checkpoint(args.model)
+    fit = fit_data(checkpoint, load(args, checkpoint.card))
+    blocked = blocking_message(fit, WRITTEN)
+    if blocked:
+        raise ValueError(blocked)
+    result = predict(fit, device=args.device, batch_size=args.batch_size, progress=True,
+                     precision=args.precision)
+    print_notes(fit, WRITTEN)
+    frame = prediction_table(fit, result.probs, result.pred)
+    frame = frame.drop(columns=[c for c in LEFT_OUT if c in frame])
     atomic_write_bytes(out, spreadsheet_safe(frame).to_csv(index=False).encode())
     msg = f"wrote {out}: {len(frame)} windows"
-    if comparable:
-        msg += ", " + accuracy_phrase(result.pred, fs.y, result.in_training, fs)
+    if fit.y is not None:
+        msg += ", " + accuracy_phrase(result.pred, fit.y, result.in_training, fit.fs)
     print(msg)
     return 0
