@@ -33,7 +33,7 @@ def main(argv=None) -> int:
 
     from streamlit.testing.v1 import AppTest
 
-    from rbt.explain import METHODS
+    from rbt.explain import METHOD_REGISTRY
 
     warnings.filterwarnings("ignore")  # Captum's notes on batch sizes and gradients
     for name in ("streamlit", "streamlit.runtime.scriptrunner_utils.script_run_context"):
@@ -52,7 +52,7 @@ def main(argv=None) -> int:
           f"{time.perf_counter() - t0:.1f} s")
     trials = at.selectbox(key="sel_trial").options  # as shown; values are (session, trial)
     n_trials = len(trials)
-    methods = list(METHODS)
+    methods = list(METHOD_REGISTRY)
     times: dict[str, list[float]] = {"trial": [], "block": [], "head": [], "method": []}
 
     def timed(kind: str, widget, value) -> None:

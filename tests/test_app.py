@@ -474,6 +474,34 @@ def test_class_mismatch_is_explained_and_the_page_still_works():
     assert_fine(at)
 
 
+def test_window_stride_and_labels_follow_the_checkpoint(tmp_path):
+    """A checkpoint trained on the demo's arousal with 256-sample windows every 128 samples:
+    choosing it selects arousal and computes the features as its training ones were; a
+    target chosen afterwards stays."""
+    cfg = RBTransformerConfig(num_electrodes=32, embed_dim=16, depth=2, heads=2, head_dim=8,
+                              mlp_hidden_dim=16, num_classes=2)
+    card = ModelCard.from_dict({
+        "ch_names": list(EEG_CHANNELS), "dataset": "demo", "target": "arousal",
+        "task": "binary", "class_names": ["low", "high"],
+        "bands": {b: list(v) for b, v in zip(BANDS, [(4, 8), (8, 14), (14, 31), (31, 49)])},
+        "preprocessing": {"window": 256, "stride": 128, "filter_sfreq": 128.0}})
+    model = save_checkpoint(RBTransformer(cfg), tmp_path / "arousal", card)
+    at = app(TRIAL)
+    assert at.selectbox(key="target_demo").value == "valence"  # the shipped checkpoint's
+    at.radio(key="model_kind").set_value("Checkpoint folder").run()
+    at.text_input(key="model_path").input(str(model)).run()
+    assert_fine(at)
+    assert not at.warning, [w.value for w in at.warning]  # no preprocessing difference
+    assert at.selectbox(key="target_demo").value == "arousal"
+    assert at.slider(key="sel_window").proto.help.startswith("Windows are 256 samples long")
+    assert "every 128 samples" in at.slider(key="sel_window").proto.help
+    at.selectbox(key="target_demo").set_value("valence").run()
+    assert_fine(at)
+    assert any("trained to predict arousal/binary" in unescape(w.value) for w in at.warning)
+    at.run()
+    assert at.selectbox(key="target_demo").value == "valence"  # the user's choice stays
+
+
 def test_demo_checkpoint_is_the_default_model():
     import common
 
