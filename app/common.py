@@ -25,6 +25,7 @@ import threads
 from charts import band_frame, chart, export_menu, pairs_frame, trust_panel  # noqa: F401
 from choices import DataChoice, load_data
 from explaining import attribution_inputs, trust_numbers
+from locate import demo_checkpoint  # the shipped checkpoint, in a clone or a wheel
 from selection import group_labels
 from serving import plain_message
 from sidebar import sidebar
@@ -33,16 +34,6 @@ from wording import USER_ERRORS, phrase, what_to_do  # noqa: F401 (pages catch U
 from rbt import infer
 from rbt.model_card import EMPTY_CARD
 from rbt.model_fit import BLOCKING, NOTE, DataFit, fit_data, loading_defaults
-
-try:  # the shipped checkpoint's place, known to the app (app/locate.py)
-    from locate import demo_checkpoint
-except ImportError:  # pragma: no cover - a checkout without app/locate.py yet
-    import os
-
-    def demo_checkpoint() -> Path:
-        """The shipped checkpoint (``$RBT_DEMO_CHECKPOINT`` overrides where it is looked for)."""
-        return Path(os.environ.get("RBT_DEMO_CHECKPOINT")
-                    or Path(__file__).resolve().parent.parent / "assets" / "demo-checkpoint")
 
 threads.configure()  # once per process: torch's thread count is shared by every session
 

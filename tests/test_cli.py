@@ -1,12 +1,13 @@
 """The ``rbt`` command line as a package: its words for every fit problem, the card's loading
-defaults (explicit flags win), ``python -m rbt`` and imports that run one way."""
+defaults (explicit flags win), ``python -m rbt``, and what ``rbt dashboard`` runs (that the
+library never imports the CLI is tests/test_layout.py's)."""
 
 from __future__ import annotations
 
-import ast
 import dataclasses
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -163,30 +164,88 @@ def test_python_dash_m_rbt():
     assert result.returncode == 0 and result.stdout.startswith("rbt ")
     result = subprocess.run([sys.executable, "-m", "rbt", "--help"], cwd=ROOT,
                             capture_output=True, text=True, timeout=120)
-    for command in ("features", "train", "predict", "explain"):
+    for command in ("features", "train", "predict", "explain", "dashboard"):
         assert command in result.stdout
 
 
-def _imported(path: Path) -> set[str]:
-    """Absolute names of the rbt modules a file imports (relative imports resolved)."""
-    parts = list(path.relative_to(ROOT).with_suffix("").parts)
-    package = parts[:-1]  # a module's package, or an __init__'s own
-    out = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.Import):
-            out |= {a.name for a in node.names}
-        elif isinstance(node, ast.ImportFrom):
-            base = (node.module or "").split(".") if node.module else []
-            if node.level:
-                base = package[: len(package) - node.level + 1] + base
-            out.add(".".join(base))
-            out |= {".".join([*base, a.name]) for a in node.names}
-    return out
+# ---- rbt dashboard -----------------------------------------------------------------------------
+
+def _dashboard_args(*argv):
+    from rbt.cli import build_parser
+
+    return build_parser().parse_args(["dashboard", *argv])
 
 
-def test_the_library_never_imports_the_cli():
-    for path in (ROOT / "rbt").rglob("*.py"):
-        if (ROOT / "rbt" / "cli") in path.parents or path.name == "__main__.py":
-            continue
-        clash = {m for m in _imported(path) if m == "rbt.cli" or m.startswith("rbt.cli.")}
-        assert not clash, f"{path.relative_to(ROOT)} imports {clash}"
+def test_dashboard_runs_the_app_with_the_config_as_flags():
+    from rbt.cli.dashboard import app_folder, command
+
+    sys.path.insert(0, str(ROOT / "app"))
+    try:
+        import locate
+    finally:
+        sys.path.remove(str(ROOT / "app"))
+    assert app_folder() == ROOT / "app"  # a clone: the app beside the package
+    config = locate.server_config()
+    assert config["server"]["address"] == "127.0.0.1" and config["server"]["maxUploadSize"] > 0
+    argv, message = command(_dashboard_args())
+    assert argv[1:5] == ["-m", "streamlit", "run", str(ROOT / "app" / "Home.py")]
+    flags = dict(zip(argv[5::2], argv[6::2]))
+    assert flags["--server.maxUploadSize"] == str(config["server"]["maxUploadSize"])
+    assert flags["--server.headless"] == "true" and flags["--runner.magicEnabled"] == "false"
+    assert argv.count("--server.port") == argv.count("--server.address") == 1  # given last
+    assert argv[-4:] == ["--server.port", "8501", "--server.address", "127.0.0.1"]
+    assert message.startswith("rbt dashboard: http://localhost:8501  (this machine only")
+    assert "WARNING" not in message
+
+
+def test_dashboard_on_a_network_address_warns(monkeypatch):
+    from rbt.cli.dashboard import command
+
+    monkeypatch.delenv("RBT_DATA_ROOTS", raising=False)
+    argv, message = command(_dashboard_args("--port", "9000", "--address", "0.0.0.0", "--",
+                                            "--server.fileWatcherType", "none"))
+    assert argv[-6:] == ["--server.port", "9000", "--server.address", "0.0.0.0",
+                         "--server.fileWatcherType", "none"]
+    assert "rbt dashboard: http://<this machine's address>:9000" in message
+    assert "WARNING: listening on 0.0.0.0: anyone who can reach this address" in message
+    assert "none set: typed paths are off" in message
+    monkeypatch.setenv("RBT_DATA_ROOTS", "/data/eeg")
+    _, message = command(_dashboard_args("--address", "10.1.2.3"))
+    assert "http://10.1.2.3:8501" in message and "RBT_DATA_ROOTS (/data/eeg)" in message
+
+
+def test_dashboard_without_streamlit_says_what_to_install():
+    code = ("import sys; sys.modules['streamlit'] = None\n"  # what Python does for a missing one
+            "from rbt.cli import main; sys.exit(main(['dashboard']))")
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 2
+    assert "rbt dashboard: error: the dashboard needs Streamlit" in result.stderr
+    assert "pip install 'rbt[app]'" in result.stderr
+
+
+def test_streamlit_run_from_the_repository_root_listens_on_loopback(tmp_path):
+    """The config beside Home.py is read by Streamlit itself (no flags): still 127.0.0.1."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "RBT_CACHE_DIR": str(tmp_path)}
+    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app/Home.py",
+                             "--server.port", str(port)], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    watchdog = threading.Timer(120, proc.kill)  # a server that never says where it is
+    watchdog.start()
+    try:
+        lines = []
+        for line in proc.stdout:
+            lines.append(line)
+            if f":{port}" in line:
+                break
+        text = "".join(lines)
+        assert f"127.0.0.1:{port}" in text and "0.0.0.0" not in text, text
+    finally:
+        watchdog.cancel()
+        proc.terminate()
+        proc.wait(timeout=30)

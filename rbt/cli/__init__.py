@@ -1,7 +1,8 @@
 """The ``rbt`` command line: thin wrappers over the library, one module per command.
 
 :mod:`.args` holds what the data-reading commands share (argparse types, the data options and
-loading them). The library never imports this package.
+loading them with a checkpoint's defaults); :mod:`.problems` is the CLI's wording of
+:mod:`rbt.model_fit`'s problems. The library never imports this package.
 """
 
 from __future__ import annotations
@@ -10,9 +11,9 @@ import argparse
 import sys
 
 from .. import __version__
-from . import explain, features, predict, train
+from . import dashboard, explain, features, predict, train
 
-COMMANDS = (features, train, predict, explain)
+COMMANDS = (features, train, predict, explain, dashboard)
 
 
 def build_parser() -> argparse.ArgumentParser:
