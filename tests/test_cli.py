@@ -126,8 +126,9 @@ def test_official_checkpoint_is_noted_and_a_blocking_one_exits_2(demo_cache, tmp
     assert "note: this checkpoint has no rbt metadata" in captured.err
     # the data's classes are taken for the model's: scored, with the CSV's usual columns
     assert "accuracy" in captured.out
-    assert list(pd.read_csv(out).columns) == ["subject", "session", "trial", "window", "true",
-                                              "predicted", "p_low", "p_high"]
+    assert list(pd.read_csv(out).columns) == ["subject", "session", "trial", "window", "start",
+                                              "true", "predicted", "confidence", "correct",
+                                              "p_low", "p_high"]
     small = _save(tmp_path / "fourteen", electrodes=14)
     for command in (["predict"], ["explain", "--method", "saliency"]):
         out = tmp_path / ("x.csv" if command == ["predict"] else "x.npz")

@@ -152,8 +152,11 @@ def test_train_and_predict_commands(tmp_path, capsys, demo):
     assert "trained to predict" not in err and "all 1440 windows come from trials" in err
     df = pd.read_csv(csv)
     assert len(df) == len(demo)
-    assert list(df.columns) == ["subject", "session", "trial", "window", "true", "predicted",
-                                "p_low", "p_high", "in_training"]
+    assert list(df.columns) == ["subject", "session", "trial", "window", "start", "true",
+                                "predicted", "confidence", "correct", "p_low", "p_high",
+                                "in_training"]
+    assert (df["correct"] == (df["true"] == df["predicted"])).all()
+    np.testing.assert_allclose(df["confidence"], df[["p_low", "p_high"]].max(axis=1))
     assert df["in_training"].all()  # the final model saw every window
     np.testing.assert_allclose(df[["p_low", "p_high"]].sum(axis=1), 1, atol=1e-5)
     assert set(df["predicted"]) <= {"low", "high"}

@@ -27,11 +27,6 @@ def add_parser(sub) -> None:
     p.set_defaults(func=run)
 
 
-#: the CSV's columns, as before the one prediction table (which adds start, confidence and
-#: correct for the dashboard)
-LEFT_OUT = ("start", "confidence", "correct")
-
-
 def run(args) -> int:
     from ..cache import atomic_write_bytes
     from ..checkpoint import load_checkpoint
@@ -49,7 +44,6 @@ def run(args) -> int:
                      precision=args.precision)
     print_notes(fit, WRITTEN)
     frame = prediction_table(fit, result.probs, result.pred)
-    frame = frame.drop(columns=[c for c in LEFT_OUT if c in frame])
     atomic_write_bytes(out, spreadsheet_safe(frame).to_csv(index=False).encode())
     msg = f"wrote {out}: {len(frame)} windows"
     if fit.y is not None:
