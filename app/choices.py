@@ -13,6 +13,7 @@ from pathlib import Path
 from rbt.data import FeatureSet, load_features
 from rbt.data.features import DEFAULT_STRIDE, DEFAULT_WINDOW, FeatureParams
 from rbt.data.labels import RULES
+from rbt.data.raw import DEFAULT_SFREQ
 from rbt.montage import canonical_name
 
 SOURCE_LABELS = {
@@ -37,6 +38,7 @@ class DataChoice:
     channel_map: tuple[tuple[str, str], ...] = ()  # recordings: (name in file, 10-05 name)
     window: int = DEFAULT_WINDOW  # samples; the checkpoint's
     stride: int = DEFAULT_STRIDE
+    raw_sfreq: float = DEFAULT_SFREQ  # recordings are resampled to this rate; the checkpoint's
     stamp: tuple = ()  # data_stamp() of the files: caches keyed on the choice see new data
     keep_on_disk: bool = True  # False for uploads: their features stay out of the disk cache
 
@@ -70,7 +72,7 @@ def load_data(choice: DataChoice, on_file=None) -> FeatureSet:
     return load_features(choice.source, path, target=choice.target, task=choice.task,
                          params=FeatureParams(window=choice.window, stride=choice.stride),
                          seed_reference_filters=choice.seed_reference_filters,
-                         drop_unknown=choice.drop_unknown,
+                         raw_sfreq=choice.raw_sfreq, drop_unknown=choice.drop_unknown,
                          channel_map=dict(choice.channel_map) or None, progress=False,
                          on_file=on_file, use_cache=choice.keep_on_disk)
 

@@ -32,6 +32,7 @@ from sidebar import sidebar
 from wording import USER_ERRORS, phrase, what_to_do  # noqa: F401 (pages catch USER_ERRORS)
 
 from rbt import infer
+from rbt.checkpoint import CONFIG, METADATA, WEIGHTS
 from rbt.model_card import EMPTY_CARD
 from rbt.model_fit import BLOCKING, NOTE, DataFit, fit_data, loading_defaults
 
@@ -130,7 +131,7 @@ def trial_attention(choice, model_path, stamp, device, rows: tuple[int, ...]) ->
 @st.cache_data(show_spinner=False, max_entries=16)
 def group_attention(choice, model_path, stamp, device, block, head, by: str) -> dict:
     """Group (class or subject) -> mean attention map of one block and head."""
-    from rbt.explain import group_mean_attention
+    from rbt.infer import group_mean_attention
 
     f = fit_resource(choice, model_path, stamp)
     pred = None if f.y is not None else predictions(choice, model_path, stamp, device)[1]
@@ -195,13 +196,18 @@ class Loaded:
 
 
 def _stamp(path: str) -> float:
-    """The weights' modification time, so a rebuilt checkpoint is loaded again."""
+    """The newest modification time of the checkpoint's files (weights, config, card), so a
+    rebuilt or edited checkpoint is loaded again."""
     p = Path(path).expanduser()
-    weights = p / "model.safetensors" if p.is_dir() else p
-    try:
-        return weights.stat().st_mtime
-    except OSError:
-        return 0.0
+    folder = p if p.is_dir() else p.parent
+    files = [p / WEIGHTS if p.is_dir() else p, folder / CONFIG, folder / METADATA]
+    times = []
+    for file in files:
+        try:
+            times.append(file.stat().st_mtime)
+        except OSError:
+            pass
+    return max(times, default=0.0)
 
 
 def card_of(path: str):

@@ -160,5 +160,6 @@ def sidebar(demo_checkpoint: str, card_of: Callable[[str], tuple[ModelCard, obje
     choice = DataChoice(source=source, path=path, target=target, task=task,
                         seed_reference_filters=bool(seed_ref), drop_unknown=drop_unknown,
                         channel_map=renames, window=defaults["window"],
-                        stride=defaults["stride"], keep_on_disk=not uploaded)
+                        stride=defaults["stride"], raw_sfreq=defaults["raw_sfreq"],
+                        keep_on_disk=not uploaded)
     return dataclasses.replace(choice, stamp=data_stamp(choice)), model_path, device

@@ -109,6 +109,11 @@ def _no_card(f, fit):
             "electrode order and class names are assumed to be the data's.")
 
 
+def _unnamed_electrodes(f, fit):
+    return ("This checkpoint's card names no electrodes, so the data's electrode order is "
+            "assumed to be the order it was trained on.")
+
+
 def _reference_features(f, fit):
     return f"Official SEED checkpoints expect the reference code's features: {SEED_FILTERS}."
 
@@ -118,7 +123,8 @@ PHRASES: dict[str, Callable[[dict, object], str]] = {
     "electrodes": _electrodes, "electrode_count": _electrode_count, "bands": _bands,
     "band_count": _band_count, "unlabelled": _unlabelled, "class_names": _class_names,
     "class_count": _class_count, "target": _target, "preprocessing": _preprocessing,
-    "no_card": _no_card, "reference_features": _reference_features,
+    "no_card": _no_card, "unnamed_electrodes": _unnamed_electrodes,
+    "reference_features": _reference_features,
 }
 
 

@@ -22,11 +22,12 @@ from safetensors.torch import load_file, save_file
 from .cache import publish_mode
 from .model import MAX_PARAMETERS, ConfigError, RBTransformer, RBTransformerConfig
 from .model_card import EMPTY_CARD, MetadataError, ModelCard, read_card
+from .model_card import FILE as CARD_FILE
 from .safeio import open_regular, read_json, require_regular_file
 
 CONFIG = "config.json"
 WEIGHTS = "model.safetensors"
-METADATA = "rbt_metadata.json"
+METADATA = CARD_FILE
 MAX_CONFIG_BYTES = 1024**2  # a config.json is a few hundred bytes
 MAX_HEADER_BYTES = 8 * 1024**2  # the safetensors header of the largest allowed model is ~200 KB
 MAX_ZIP_DIRECTORY_BYTES = 1024**2  # a torch.save zip lists ~2 entries per tensor, ~100 B each
@@ -37,7 +38,7 @@ FLOAT_DTYPES = {"F16": torch.float16, "BF16": torch.bfloat16, "F32": torch.float
 
 
 class CheckpointError(ValueError):
-    """A checkpoint is missing, unsafe, or does not fit the data."""
+    """A checkpoint that is missing, unsafe or unreadable, or that cannot be written."""
 
 
 @dataclass

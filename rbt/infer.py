@@ -12,6 +12,8 @@ import pandas as pd
 import torch
 
 from .device import resolve_device
+from .explain.aggregate import explanation_table
+from .explain.attention import select_attention
 from .model import RBTransformer
 from .progress import progress_bar
 from .provenance import as_column
@@ -30,17 +32,14 @@ class Prediction:
 def prediction_table(fit, probs: np.ndarray, pred: np.ndarray) -> pd.DataFrame:
     """One row per window of a :class:`~rbt.model_fit.DataFit`: where it is (subject,
     session, trial, window, start), its true class (when the labels are the model's), the
-    predicted class and its probability, right or not, each class's probability and whether
-    its trial was training data."""
+    predicted class and its probability (``confidence``), right or not, each class's
+    probability and whether its trial was training data."""
     names = fit.class_names
-    df = fit.table[[c for c in ("subject", "session", "trial", "window", "start")
-                    if c in fit.table]].copy()
-    if fit.y is not None:
-        df["true"] = [names[i] for i in fit.y]
-    df["predicted"] = [names[i] for i in pred]
-    df["confidence"] = probs.max(axis=1) if len(probs) else np.zeros(0, np.float32)
-    if fit.y is not None:
-        df["correct"] = fit.y == pred
+    where = fit.table[[c for c in ("subject", "session", "trial", "window", "start")
+                       if c in fit.table]]
+    df = explanation_table(where, fit.y, pred, names)
+    df.insert(df.columns.get_loc("predicted") + 1, "confidence",
+              probs.max(axis=1) if len(probs) else np.zeros(0, np.float32))
     for i, n in enumerate(names):
         df[f"p_{n}"] = probs[:, i]
     if fit.in_training is not None:
@@ -115,11 +114,41 @@ def predict(fit, device="auto", batch_size: int = 512, attention: bool = False,
             on_progress: Callable[[float], None] | None = None) -> Prediction:
     """Predict every window of a :class:`~rbt.model_fit.DataFit` (the features in the model's
     electrode order); ``in_training`` marks the windows of the model's training trials."""
-    if not fit.runnable:
-        raise ValueError("the model cannot read these data: "
-                         + "; ".join(p.meaning for p in fit.problems if p.severity == "blocking"))
+    fit.require_runnable()
     result = predict_array(fit.model, fit.X, device=device, batch_size=batch_size,
                            attention=attention, progress=progress, precision=precision,
                            on_progress=on_progress)
     result.in_training = fit.in_training
     return result
+
+
+def group_mean_attention(model, X, labels, block="rollout", head="mean", *, device="auto",
+                         batch_size: int = 256,
+                         on_progress: Callable[[float], None] | None = None) -> dict:
+    """Group -> mean ``(E, E)`` attention map of one block and head (or their mean, or the
+    rollout; see :func:`rbt.explain.select_attention`) over every window of ``X``.
+
+    The windows are run through ``model`` ``batch_size`` at a time and only running sums are
+    kept, so the ``(windows, depth, heads, E, E)`` attention of a large dataset is never held
+    in memory. ``on_progress`` gets the fraction done after each batch. Groups come in the
+    order they first appear in ``labels``; the means are float32, summed in float64.
+    """
+    labels = np.asarray(labels)
+    if len(labels) != len(X):
+        raise ValueError(f"X has {len(X)} windows and labels {len(labels)}")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1; got {batch_size}")
+    groups = list(dict.fromkeys(labels.tolist()))
+    sums: dict = {}
+    for s in range(0, len(X), batch_size):
+        att = predict_array(model, X[s: s + batch_size], device=device, batch_size=batch_size,
+                            attention=True).attention
+        maps = np.asarray(select_attention(att, block=block, head=head), dtype=np.float64)
+        part = labels[s: s + batch_size]
+        for g in dict.fromkeys(part.tolist()):
+            total = maps[part == g].sum(axis=0)
+            sums[g] = sums[g] + total if g in sums else total
+        if on_progress:
+            on_progress(min(1.0, (s + batch_size) / len(X)))
+    counts = {g: int((labels == g).sum()) for g in groups}
+    return {g: (sums[g] / counts[g]).astype(np.float32) for g in groups}

@@ -319,7 +319,16 @@ class _Checker:
             self.integer(window, f"{field}.window", 2, MAX_WINDOW)
         if stride is not None:
             self.integer(stride, f"{field}.stride", 1, MAX_WINDOW)
-            problem = None if window is None else stride_problem(window, stride)
+        if window is not None or stride is not None:
+            # front ends fill in rbt's default for the one the card leaves out
+            from .data.features import DEFAULT_STRIDE, DEFAULT_WINDOW
+
+            used = (DEFAULT_WINDOW if window is None else window,
+                    DEFAULT_STRIDE if stride is None else stride)
+            problem = stride_problem(*used)
+            if problem and stride is None:
+                self.fail(f"{field}.window", f"a window of at most {MAX_OVERLAP} x the default "
+                          f"stride {DEFAULT_STRIDE} (no stride is given)", window)
             if problem:
                 self.fail(f"{field}.stride", problem, stride)
         if out.get("order") is not None:

@@ -12,15 +12,19 @@ checkpoint (its window and stride, target and task), so that every front end fol
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from .checkpoint import Checkpoint
 from .data.features import DEFAULT_STRIDE, DEFAULT_WINDOW
-from .model_card import ModelCard
+from .model_card import EMPTY_CARD, ModelCard
 from .montage import canonical_name, name_order
 from .provenance import seen_in_training
+
+if TYPE_CHECKING:
+    from .data import FeatureSet
 
 BLOCKING, WARNING, NOTE = "blocking", "warning", "note"
 
@@ -46,6 +50,9 @@ CODES = {
     "preprocessing": (WARNING, "the features were computed differently from the training ones"),
     "no_card": (NOTE, "the checkpoint has no model card: the data's electrode order and "
                       "classes are assumed to be its training ones"),
+    # a card that names no electrodes (but says other things)
+    "unnamed_electrodes": (NOTE, "the model card names no electrodes: the data's electrode "
+                                 "order is assumed to be the training order"),
     # dataset: "seed"; an official checkpoint on SEED features made with the data's own rate
     "reference_features": (WARNING, "official SEED checkpoints expect the reference code's "
                                     "128 Hz filters"),
@@ -73,7 +80,7 @@ class DataFit:
     """A checkpoint and a FeatureSet, fitted: what every prediction and explanation uses."""
 
     checkpoint: Checkpoint
-    fs: object  # the FeatureSet
+    fs: FeatureSet
     X: np.ndarray | None  # (windows, E, bands) in the model's electrode order; None: cannot run
     y: np.ndarray | None  # true class per window in the model's classes; None: not comparable
     ch_names: list[str]  # the model's electrode order
@@ -108,20 +115,36 @@ class DataFit:
     def problem(self, code: str) -> Problem | None:
         return next((p for p in self.problems if p.code == code), None)
 
+    def require_runnable(self) -> None:
+        """Raise ValueError, with what blocks, when the model cannot read the data."""
+        if not self.runnable:
+            raise ValueError("the model cannot read these data: " + "; ".join(
+                p.meaning for p in self.problems if p.severity == BLOCKING))
 
-def loading_defaults(card: ModelCard, source: str) -> dict:
-    """How to load data from ``source`` for a model with this card, unless the user says
+
+def loading_defaults(card: ModelCard | None, source: str) -> dict:
+    """How to load data from ``source`` for a model with this card (None: no model, as for
+    training), unless the user says
     otherwise: ``window`` and ``stride`` (the card's, else rbt's defaults), ``target`` and
-    ``task`` (the card's when it was trained on this source, else None: the source's default)
-    and ``seed_reference_filters`` (SEED features made as the reference code made them)."""
+    ``task`` (the card's when it was trained on this source, else None: the source's default),
+    ``seed_reference_filters`` (SEED features made as the reference code made them: when the
+    card says so, and for official checkpoints, which expect them) and ``raw_sfreq`` (the rate
+    recordings are resampled to: the card's training rate, else 128 Hz)."""
+    from .data.raw import DEFAULT_SFREQ, MAX_SFREQ, MIN_SFREQ
+
+    official = card is not None and card.is_empty
+    card = EMPTY_CARD if card is None else card
     prep = card.preprocessing
     same = card.dataset is not None and card.dataset == source
+    rate = prep.sfreq or card.sfreq
     return {
         "window": prep.window if prep.window is not None else DEFAULT_WINDOW,
         "stride": prep.stride if prep.stride is not None else DEFAULT_STRIDE,
         "target": card.target if same else None,
         "task": card.task if same else None,
-        "seed_reference_filters": source == "seed" and prep.filter_sfreq == 128.0,
+        "seed_reference_filters": source == "seed" and (
+            prep.filter_sfreq == 128.0 or official),
+        "raw_sfreq": float(rate) if rate and MIN_SFREQ <= rate <= MAX_SFREQ else DEFAULT_SFREQ,
     }
 
 
@@ -161,9 +184,6 @@ def _align(card: ModelCard, config, fs) -> tuple[np.ndarray | None, list[Problem
                 "model": list(card.ch_names), "data": list(fs.ch_names),
                 "missing": [c for c in want if c not in have],
                 "extra": [c for c in have if c not in want]})]
-        if card.bands and _edges(card.bands) != _edges(fs.bands):
-            return None, [Problem("bands", {"model": _listed(card.bands),
-                                            "data": _listed(fs.bands)})]
         X = fs.X[:, name_order(fs.ch_names, list(card.ch_names))]
     elif fs.X.shape[1] != config.num_electrodes:
         return None, [Problem("electrode_count", {"model": config.num_electrodes,
@@ -171,6 +191,8 @@ def _align(card: ModelCard, config, fs) -> tuple[np.ndarray | None, list[Problem
                                                   "dataset": fs.dataset})]
     else:
         X = fs.X
+    if card.bands and _edges(card.bands) != _edges(fs.bands):
+        return None, [Problem("bands", {"model": _listed(card.bands), "data": _listed(fs.bands)})]
     if X.shape[2] != config.bde_dim:
         return None, [Problem("band_count", {"model": config.bde_dim, "data": int(X.shape[2])})]
     return X, []
@@ -218,4 +240,6 @@ def _card_problems(card: ModelCard, fs) -> list[Problem]:
         out.append(Problem("no_card"))
         if fs.dataset == "seed" and float(data_rate) == float(fs.sfreq):
             out.append(Problem("reference_features", {"dataset": "seed"}))
+    elif card.ch_names is None:
+        out.append(Problem("unnamed_electrodes"))
     return out

@@ -18,8 +18,8 @@ from locate import demo_checkpoint  # noqa: E402
 from selection import group_labels, sample_rows  # noqa: E402
 
 from rbt.checkpoint import load_checkpoint  # noqa: E402
-from rbt.explain import attribute, group_mean_attention, make_baseline, select_attention  # noqa: E402
-from rbt.infer import predict_array  # noqa: E402
+from rbt.explain import attribute, make_baseline, select_attention  # noqa: E402
+from rbt.infer import group_mean_attention, predict_array  # noqa: E402
 from rbt.model import RBTransformer, RBTransformerConfig  # noqa: E402
 from rbt.model_fit import fit_data  # noqa: E402
 

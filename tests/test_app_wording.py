@@ -88,6 +88,7 @@ def test_every_problem_code_has_a_phrase(demo_valence, meta):
         fit_data(_checkpoint({**meta, "preprocessing": {"window": 256, "stride": 64,
                                                         "filter_sfreq": 200.0}}), fs),
         fit_data(_checkpoint(None), dataclasses.replace(fs, dataset="seed")),  # SEED, no card
+        fit_data(_checkpoint({"target": "valence", "task": "binary"}), fs),  # unnamed_electrodes
     ]
     said = {}
     for fit in fits:

@@ -79,6 +79,8 @@ CASES = {
         _features(), ["computed differently", "window 256 (model) vs 512 (data)",
                       "band-pass filters designed for 200 Hz (model) vs 128 Hz (data)"]),
     "no_card": (_checkpoint(EMPTY_CARD), _features(), ["no rbt metadata (an official folder?)"]),
+    "unnamed_electrodes": (_checkpoint(ModelCard(target="valence", task="binary")), _features(),
+                           ["names no electrodes", "assumed to be its training order"]),
     "reference_features": (_checkpoint(EMPTY_CARD),
                            _features(dataset="seed", sfreq=200.0, params={}),
                            ["official SEED checkpoints", "pass --seed-reference-filters"]),
@@ -155,7 +157,7 @@ def test_windows_follow_the_card_unless_given(demo_cache, tmp_path, capsys):
                  "--out", str(out), "--force"]) == 0
     assert len(pd.read_csv(out)) == len(demo_cache)
     err = capsys.readouterr().err
-    assert "note: the features were computed differently from the model's training features: " \
+    assert "warning: the features were computed differently from the model's training features: " \
            "window 256 (model) vs 512 (data); stride 256 (model) vs 117 (data)" in err
 
 

@@ -123,7 +123,7 @@ def test_top_pairs_order_threshold_and_self():
 
 
 def test_group_mean_attention_streams_the_means_of_a_direct_computation():
-    from rbt.explain import group_mean_attention
+    from rbt.infer import group_mean_attention
 
     torch.manual_seed(3)
     model = RBTransformer(num_electrodes=5, embed_dim=16, depth=2, heads=2, head_dim=8,

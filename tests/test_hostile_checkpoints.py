@@ -30,7 +30,7 @@ from rbt import provenance
 from rbt.checkpoint import MAX_WEIGHTS_BYTES, CheckpointError, load_checkpoint, save_checkpoint
 from rbt.data import FeatureSet
 from rbt.model import RBTransformer, RBTransformerConfig
-from rbt.model_card import ModelCard, read_card, validate_metadata
+from rbt.model_card import MetadataError, ModelCard, read_card, validate_metadata
 
 DEMO = Path(__file__).resolve().parents[1] / "assets" / "demo-checkpoint"
 SIZES = dict(num_electrodes=3, bde_dim=4, embed_dim=8, depth=1, heads=2, head_dim=4,
@@ -424,7 +424,18 @@ def test_metadata_that_is_not_a_card(tmp_path, content, message):
 def test_stride_at_the_bound_is_accepted():
     card = validate_metadata(_set(META, "preprocessing.stride", 8))
     assert card["preprocessing"]["stride"] == 8
-    assert validate_metadata(_set(META, "preprocessing.window", None))  # no window: any stride
+    # no window: front ends use 512, so the stride must suit it
+    assert validate_metadata(_set(META, "preprocessing.window", None))  # stride 117
+    only_stride = _set(_set(META, "preprocessing.window", None), "preprocessing.stride", 1)
+    with pytest.raises(MetadataError, match="preprocessing.stride: expected at least window / 64"
+                                            " = 8 for window 512"):
+        validate_metadata(only_stride)
+    # no stride: front ends use 117, so the window may be at most 64 x 117
+    only_window = _set(_set(META, "preprocessing.stride", None), "preprocessing.window", 65536)
+    with pytest.raises(MetadataError, match=r"preprocessing.window: expected a window of at "
+                                            r"most 64 x the default stride 117"):
+        validate_metadata(only_window)
+    assert validate_metadata(_set(only_window, "preprocessing.window", 64 * 117))
 
 
 def test_a_million_training_trials_are_refused_within_memory(tmp_path, memory_limit):

@@ -123,15 +123,30 @@ def test_seed_reference_filters_both_ways():
     assert fit_data(checkpoint(EMPTY_CARD), filtered).codes == ["unlabelled", "no_card"]
 
 
+def test_partial_cards_note_unnamed_electrodes_and_check_bands():
+    partial = ModelCard(target="valence", task="binary", bands=BANDS)
+    fit = fit_data(checkpoint(partial), labelled(features()))
+    assert fit.runnable and fit.codes == ["unnamed_electrodes"]
+    other = {**BANDS, "gamma": (31.0, 45.0)}
+    fit = fit_data(checkpoint(partial), labelled(features(bands=other)))
+    assert not fit.runnable and fit.codes[0] == "bands"
+
+
 def test_loading_follows_the_card():
     card = dataclasses.replace(CARD, preprocessing=Preprocessing(window=256, stride=32))
     assert loading_defaults(card, "deap") == {"window": 256, "stride": 32, "target": "valence",
-                                              "task": "binary", "seed_reference_filters": False}
+                                              "task": "binary", "seed_reference_filters": False,
+                                              "raw_sfreq": 128.0}
     other = loading_defaults(card, "dreamer")  # another dataset: its own target and task
     assert (other["window"], other["target"], other["task"]) == (256, None, None)
+    # an official checkpoint expects the reference code's SEED features; no model, the true rate
     assert loading_defaults(EMPTY_CARD, "seed") == {
         "window": 512, "stride": 117, "target": None, "task": None,
-        "seed_reference_filters": False}
+        "seed_reference_filters": True, "raw_sfreq": 128.0}
+    assert loading_defaults(None, "seed")["seed_reference_filters"] is False
+    # recordings are resampled to the rate the model was trained at
+    assert loading_defaults(dataclasses.replace(CARD, sfreq=200.0), "raw")["raw_sfreq"] == 200.0
+    assert loading_defaults(dataclasses.replace(CARD, sfreq=50.0), "raw")["raw_sfreq"] == 128.0
     ref = dataclasses.replace(CARD, dataset="seed",
                               preprocessing=Preprocessing(filter_sfreq=128.0))
     assert loading_defaults(ref, "seed")["seed_reference_filters"] is True

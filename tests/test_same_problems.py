@@ -109,13 +109,16 @@ def test_cli_and_dashboard_report_the_same_problems(name, codes, tmp_path, demo_
     assert status == (2 if blocking else 0), stderr
     shown = {"blocking": errors, "warning": warnings, "note": infos}
     for problem in fit.problems:
-        cli = cli_words.phrase(problem, fit.fs)
+        cli = raw = cli_words.phrase(problem, fit.fs)
+        if not blocking:  # with its severity: "warning: ..." or "note: ..."
+            cli = f"{problem.severity}: {cli}"
         assert cli in " ".join(stderr.split()), (cli, stderr)  # argparse-free: one line each
         words = app_words.phrase(problem, fit)
         assert any(words in m for m in shown[problem.severity]), (words, shown)
-        assert cli != words  # each front end in its own words
+        assert raw != words  # each front end in its own words
     if not blocking:  # nothing else was reported (but whether windows were training data)
-        notes = [line for line in stderr.splitlines() if line.startswith("note: ")
+        notes = [line for line in stderr.splitlines()
+                 if line.startswith(("note: ", "warning: "))
                  and "come from trials this model was trained on" not in line]
         assert len(notes) == len(fit.problems), stderr
         assert errors == []

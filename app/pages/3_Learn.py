@@ -30,6 +30,12 @@ demo = common.demo_bundle()
 if demo is None:
     st.stop()
 f, key = demo
+if f.y is None or f.fs.target not in PLANTED_EFFECTS:
+    st.error("This page needs a checkpoint trained on the demo's planted targets "
+             f"({', '.join(PLANTED_EFFECTS)}) whose classes are the demo's; the demo checkpoint "
+             f"in use ({plain(str(common.demo_checkpoint()))}) is not one. Unset "
+             "RBT_DEMO_CHECKPOINT or rebuild it with scripts/build_demo_checkpoint.sh.")
+    st.stop()
 effects = PLANTED_EFFECTS[f.fs.target]
 st.markdown(
     "The demo has 5 subjects × 16 trials of 32-channel EEG at 128 Hz: a 3-s rest before each "
@@ -47,11 +53,12 @@ st.markdown(f"The shipped model predicts **{f.fs.target}** (low or high), so wat
 c1, c2, c3 = st.columns(3)
 subject = c1.selectbox("Subject", f.fs.subjects(), key="l_subject")
 trials = f.fs.trials(subject)
-trial_class = {t: f.class_names[int(f.y[f.fs.trial_rows(subject, s, t)[0]])]
+trial_class = {(s, t): f.class_names[int(f.y[f.fs.trial_rows(subject, s, t)[0]])]
                for s, t in trials}
-trial = c2.selectbox("Trial", list(trial_class), key="l_trial",
-                     format_func=lambda t: f"trial {t} ({trial_class[t]} {f.fs.target})")
-rows = f.fs.trial_rows(subject, 1, trial)
+session, trial = c2.selectbox(
+    "Trial", list(trial_class), key="l_trial",
+    format_func=lambda st_: f"trial {st_[1]} ({trial_class[st_]} {f.fs.target})")
+rows = f.fs.trial_rows(subject, session, trial)
 window = c3.slider("Window", 0, len(rows) - 1, 0, key="l_window")
 i = int(rows[window])
 rec = common.demo_recording(subject)
@@ -213,7 +220,8 @@ else:
     means = folds.groupby("protocol")["accuracy"].mean()
     st.markdown(
         "The published code splits **windows** at random into folds (`window-kfold`). Windows "
-        "start every 117 samples but are 512 long, so each shares up to 77 % of its samples "
+        f"start every {stride} samples but are {length} long, so each shares up to "
+        f"{max(length - stride, 0) / length:.0%} of its samples "
         "with its neighbours, and a trial's windows land in both training and test folds: the "
         "model is partly tested on what it has seen. Holding **whole trials** out "
         "(`trial-kfold`) removes that leak"

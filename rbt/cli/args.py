@@ -55,7 +55,8 @@ POSITIVE = int_in(1)
 def add_data_args(p: argparse.ArgumentParser, need_task: bool = True) -> None:
     """The options that choose and read a dataset (``--source``, ``--path``, windows, ...)."""
     from ..data import SOURCES
-    from ..data.raw import MAX_SFREQ, MIN_SFREQ
+    from ..data.features import DEFAULT_STRIDE, DEFAULT_WINDOW
+    from ..data.raw import DEFAULT_SFREQ, MAX_SFREQ, MIN_SFREQ
 
     p.add_argument("--source", choices=SOURCES, default="demo",
                    help="dataset reader (default: the built-in synthetic demo)")
@@ -64,15 +65,20 @@ def add_data_args(p: argparse.ArgumentParser, need_task: bool = True) -> None:
     if need_task:
         p.add_argument("--task", choices=("binary", "multi"),
                        help="default: binary, or multi where the dataset has no binary rule")
-    p.add_argument("--window", type=int_in(2), help="window length in samples (default 512)")
-    p.add_argument("--stride", type=POSITIVE, help="window stride in samples (default 117)")
+    p.add_argument("--window", type=int_in(2),
+                   help="window length in samples (default: the model's, else "
+                   f"{DEFAULT_WINDOW})")
+    p.add_argument("--stride", type=POSITIVE,
+                   help=f"window stride in samples (default: the model's, else {DEFAULT_STRIDE})")
     p.add_argument("--nonfinite", choices=("raise", "drop"), default="raise",
                    help="NaN/inf samples: stop with an error, or drop the affected windows")
-    p.add_argument("--seed-reference-filters", action="store_true",
-                   help="SEED: design filters for 128 Hz like the reference code")
-    p.add_argument("--raw-sfreq", type=float_in(MIN_SFREQ, MAX_SFREQ, zero=True), default=128.0,
+    p.add_argument("--seed-reference-filters", action=argparse.BooleanOptionalAction,
+                   help="SEED: design filters for 128 Hz like the reference code (default: "
+                   "the model's choice; on for official checkpoints, which expect it)")
+    p.add_argument("--raw-sfreq", type=float_in(MIN_SFREQ, MAX_SFREQ, zero=True),
                    help=f"MNE recordings: resample to this rate, {MIN_SFREQ:g} to "
-                   f"{MAX_SFREQ:g} Hz (0 keeps the file's)")
+                   f"{MAX_SFREQ:g} Hz (0 keeps the file's; default: the model's training "
+                   f"rate, else {DEFAULT_SFREQ:g})")
     p.add_argument("--channel-map", type=Path,
                    help="MNE recordings: JSON file mapping channel names to 10-05 names")
     p.add_argument("--drop-unknown", action="store_true",
@@ -82,22 +88,23 @@ def add_data_args(p: argparse.ArgumentParser, need_task: bool = True) -> None:
 
 def load(args, card=None):
     """Features for the data arguments; a model's card fills in what the user left out
-    (:func:`rbt.model_fit.loading_defaults`: its window and stride, target and task)."""
+    (:func:`rbt.model_fit.loading_defaults`: its window and stride, target and task, SEED
+    filters and recordings' rate)."""
     from ..data import FeatureParams, load_features
-    from ..model_card import EMPTY_CARD
     from ..model_fit import loading_defaults
 
     channel_map = channel_map_file(args.channel_map) if args.channel_map else None
-    defaults = loading_defaults(EMPTY_CARD if card is None else card, args.source)
+    defaults = loading_defaults(card, args.source)
     fs = load_features(
         args.source, args.path, target=args.target or defaults["target"],
         task=getattr(args, "task", None) or defaults["task"],
         params=FeatureParams(window=first_given(args.window, defaults["window"]),
                              stride=first_given(args.stride, defaults["stride"]),
                              nonfinite=args.nonfinite),
-        seed_reference_filters=args.seed_reference_filters
-        or defaults["seed_reference_filters"],
-        raw_sfreq=args.raw_sfreq or None, channel_map=channel_map,
+        seed_reference_filters=first_given(args.seed_reference_filters,
+                                           defaults["seed_reference_filters"]),
+        raw_sfreq=first_given(args.raw_sfreq, defaults["raw_sfreq"]) or None,
+        channel_map=channel_map,
         drop_unknown=args.drop_unknown, use_cache=not args.no_cache,
     )
     for note in fs.notes:

@@ -60,6 +60,9 @@ PHRASES = {
     "no_card": lambda f: (
         "this checkpoint has no rbt metadata (an official folder?), so the data's electrode "
         "order and classes are assumed to be its training ones"),
+    "unnamed_electrodes": lambda f: (
+        "the checkpoint's metadata names no electrodes, so the data's electrode order is "
+        "assumed to be its training order"),
     "reference_features": lambda f: (
         "official SEED checkpoints expect the reference code's features: pass "
         "--seed-reference-filters"),
@@ -70,7 +73,10 @@ def phrase(problem, fs=None, written: str = "the results") -> str:
     """The CLI's sentence for ``problem``; ``fs`` (the FeatureSet) names the labels loaded."""
     facts = {"data_target": getattr(fs, "target", None), "data_task": getattr(fs, "task", None),
              "written": written, **problem.facts}
-    return PHRASES[problem.code](facts)
+    words = PHRASES.get(problem.code)
+    if words is None:  # a code newer than this CLI: the library's own meaning
+        return problem.meaning
+    return words(facts)
 
 
 def blocking_message(fit, written: str = "the results") -> str | None:
@@ -80,7 +86,7 @@ def blocking_message(fit, written: str = "the results") -> str | None:
 
 
 def print_notes(fit, written: str = "the results", file=None) -> None:
-    """Each warning and note of ``fit`` on stderr, as ``note: ...``."""
+    """Each warning and note of ``fit`` on stderr, as ``warning: ...`` or ``note: ...``."""
     for p in fit.problems:
         if p.severity != "blocking":
-            print(f"note: {phrase(p, fit.fs, written)}", file=file or sys.stderr)
+            print(f"{p.severity}: {phrase(p, fit.fs, written)}", file=file or sys.stderr)

@@ -6,8 +6,8 @@
 * :mod:`.attribution`: :func:`attribute`, Captum's methods in one call shape.
 * :mod:`.inputs`: windows, baselines (:data:`BASELINES`) and targets.
 * :mod:`.trust`: how far a map can be trusted, one :class:`TrustMetric` per check.
-* :mod:`.aggregate`: means over subjects, trials, classes, predictions; group differences;
-  streamed group means of attention.
+* :mod:`.aggregate`: means over subjects, trials, classes, predictions; group differences.
+  (Streamed group means of attention are :func:`rbt.infer.group_mean_attention`.)
 * :mod:`.features`: :func:`explain_features`, all of it for a FeatureSet.
 
 The names below are loaded on first use (PEP 562), so ``import rbt.explain.attention`` or
@@ -20,8 +20,8 @@ import importlib
 
 # public name -> the submodule that defines it
 _WHERE = {
-    **dict.fromkeys(("aggregate", "class_difference", "compare_groups", "explanation_table",
-                     "group_mean_attention"), "aggregate"),
+    **dict.fromkeys(("aggregate", "class_difference", "compare_groups", "explanation_table"),
+                    "aggregate"),
     **dict.fromkeys(("attention_received", "attention_rollout", "attention_sent",
                      "electrode_column", "electrode_row", "head_mean", "select_attention",
                      "top_pairs"), "attention"),

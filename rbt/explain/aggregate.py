@@ -1,18 +1,14 @@
 """Means of per-window maps over any selection, group-versus-group differences, and group
 means of attention streamed over a whole dataset.
 
-Needs neither pandas nor torch to import: tables arrive as DataFrames, and the model's torch
-is imported only by :func:`group_mean_attention`.
+Needs neither pandas nor torch to import: tables arrive as DataFrames.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import numpy as np
-
-from .attention import select_attention
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -122,37 +118,3 @@ def class_difference(values, labels, a, b) -> np.ndarray:
     """``mean(values[labels == a]) - mean(values[labels == b])``: what separates class a from b
     (the last of :func:`compare_groups`)."""
     return compare_groups(values, labels, a, b)[2]
-
-
-def group_mean_attention(model, X, labels, block="rollout", head="mean", *, device="auto",
-                         batch_size: int = 256,
-                         on_progress: Callable[[float], None] | None = None) -> dict:
-    """Group -> mean ``(E, E)`` attention map of one block and head (or their mean, or the
-    rollout; see :func:`~rbt.explain.select_attention`) over every window of ``X``.
-
-    The windows are run through ``model`` ``batch_size`` at a time and only running sums are
-    kept, so the ``(windows, depth, heads, E, E)`` attention of a large dataset is never held
-    in memory. ``on_progress`` gets the fraction done after each batch. Groups come in the
-    order they first appear in ``labels``; the means are float32, summed in float64.
-    """
-    from ..infer import predict_array
-
-    labels = np.asarray(labels)
-    if len(labels) != len(X):
-        raise ValueError(f"X has {len(X)} windows and labels {len(labels)}")
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1; got {batch_size}")
-    groups = list(dict.fromkeys(labels.tolist()))
-    sums: dict = {}
-    for s in range(0, len(X), batch_size):
-        att = predict_array(model, X[s: s + batch_size], device=device, batch_size=batch_size,
-                            attention=True).attention
-        maps = np.asarray(select_attention(att, block=block, head=head), dtype=np.float64)
-        part = labels[s: s + batch_size]
-        for g in dict.fromkeys(part.tolist()):
-            total = maps[part == g].sum(axis=0)
-            sums[g] = sums[g] + total if g in sums else total
-        if on_progress:
-            on_progress(min(1.0, (s + batch_size) / len(X)))
-    counts = {g: int((labels == g).sum()) for g in groups}
-    return {g: (sums[g] / counts[g]).astype(np.float32) for g in groups}

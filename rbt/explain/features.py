@@ -116,9 +116,7 @@ def explain_features(fit, method: str = "integrated_gradients", attention: bool 
     ``target`` is None or "predicted" (each window's predicted class), "true", a class name, a
     class index or one index per window. ``options`` go to :func:`rbt.explain.attribute`.
     """
-    if not fit.runnable:
-        raise ValueError("the model cannot read these data: "
-                         + "; ".join(p.meaning for p in fit.problems if p.severity == "blocking"))
+    fit.require_runnable()
     model, X, fs = fit.model, fit.X, fit.fs
     idx = np.arange(len(fs)) if index is None else np.arange(len(fs))[np.asarray(index)]
     result = predict_array(model, X[idx], device=device, attention=attention,
