@@ -1,6 +1,7 @@
 """rbt dashboard: what an RBTransformer model looks at, on EEG emotion data.
 
-Run ``./scripts/dashboard.sh`` (or ``streamlit run app/Home.py``). Every page draws the same
+Run ``rbt dashboard`` (or ``./scripts/dashboard.sh`` in a clone, or ``streamlit run
+app/Home.py``). Every page draws the same
 sidebar (data, model, device) through ``common.setup()``; loading is cached, so only the first
 page pays for it. This entry page is the overview; the others are in ``pages/``.
 """
@@ -40,7 +41,7 @@ trained = (f", trained on {plain(card.dataset)} for {plain(card.target)}/{plain(
            if card.target else "")
 honest = (f"; cross-validated accuracy {cv.mean:.1%} ± {cv.std:.1%} under {protocol}"
           if cv else "")
-model = ("the shipped demo checkpoint (assets/demo-checkpoint)"
+model = ("the shipped demo checkpoint"
          if loaded.model_path == str(common.demo_checkpoint())
          else plain_message(loaded.model_path))
 labels = plain(f"{f.fs.target or 'without labels'}{'/' + f.fs.task if f.fs.task else ''} "

@@ -56,8 +56,9 @@ def add_parser(sub) -> argparse.ArgumentParser:
                    help="attribution method (default: integrated_gradients; short names: "
                    + ", ".join(f"{a}={m}" for a, m in ALIASES.items()) + ")")
     p.add_argument("--baseline", choices=list(BASELINES), default="zeros",
-                   help="what 'absent' means: zeros (no change from the pre-stimulus "
-                   "baseline), subject_mean or sample (default: zeros)")
+                   help="what 'absent' means: " + "; ".join(
+                       f"{b.name}: {b.label}" for b in BASELINES.values())
+                   + " (default: zeros)")
     p.add_argument("--class", dest="explain_class", default="predicted",
                    help="class to explain: predicted (default), true, a class name or index")
     p.add_argument("--smoothgrad", action="store_true", help="wrap the method in SmoothGrad")
@@ -142,7 +143,8 @@ def run(args) -> int:
                               internal_batch_size=batch, seed=args.seed, **_options(args))
     atomic_savez(out, **result.to_npz_dict())
     n, e, b = result.attributions.shape
-    how = args.method if args.method == "saliency" else f"{args.method}, baseline {args.baseline}"
+    how = (f"{args.method}, baseline {args.baseline}"
+           if method_record(args.method).uses_baseline else args.method)
     msg = f"wrote {out}: attributions for {n} windows x {e} electrodes x {b} bands ({how})"
     print_notes(fit, WRITTEN)
     if result.y is not None:
