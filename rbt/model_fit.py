@@ -46,7 +46,8 @@ CODES = {
     "class_count": (WARNING, "the data have another number of classes than the model predicts"),
     # model_target, model_task, data_target, data_task; the labels are used
     "target": (WARNING, "the labels are for another target or task than the model's"),
-    # differences: [{"what": "window" | "stride" | "filter_sfreq", "model": v, "data": v}]
+    # differences: [{"what": "window" | "filter_sfreq", "model": v, "data": v}]; a trial's
+    # training fingerprint then cannot be matched, so ``in_training`` is unknown (NaN)
     "preprocessing": (WARNING, "the features were computed differently from the training ones"),
     "no_card": (NOTE, "the checkpoint has no model card: the data's electrode order and "
                       "classes are assumed to be its training ones"),
@@ -154,24 +155,39 @@ def fit_data(checkpoint: Checkpoint, fs) -> DataFit:
     Electrodes are compared by name (case and aliases ignored) and reordered to the model's;
     a card without names (official checkpoints) is checked by count only, the data's order
     taken as the training order. Bands must be the card's. Labels are kept when the data have
-    the model's number of classes and, where the card names them, the same names.
+    the model's number of classes and, where the card names them, the same names (in any
+    order: they are matched by name).
     """
     card, config = checkpoint.card, checkpoint.config
     problems = _card_problems(card, fs)
     X, blocking = _align(card, config, fs)
     k = config.num_classes
-    comparable = fs.y is not None and fs.n_classes == k and (
-        card.class_names is None or list(card.class_names) == list(fs.class_names))
-    names = list(card.class_names or (fs.class_names if comparable else None)
+    y = _labels_in_model_order(card, fs, k)
+    names = list(card.class_names or (fs.class_names if y is not None else None)
                  or [f"class {i}" for i in range(k)])
-    problems = blocking + _label_problems(card, fs, names, comparable, k) + problems
+    problems = blocking + _label_problems(card, fs, names, y is not None, k) + problems
+    in_training = None if X is None else seen_in_training(card.training_trials, fs, X)
+    if in_training is not None and any(p.code == "preprocessing" for p in problems):
+        # features computed another way fingerprint differently: not "held out", unknown
+        in_training = np.full(len(in_training), np.nan, np.float32)
     return DataFit(
         checkpoint=checkpoint, fs=fs, X=None if X is None else np.ascontiguousarray(X),
-        y=fs.y if comparable else None,
-        ch_names=list(card.ch_names or fs.ch_names), band_names=list(fs.bands),
-        class_names=names,
-        in_training=None if X is None else seen_in_training(card.training_trials, fs, X),
-        problems=problems)
+        y=y, ch_names=list(card.ch_names or fs.ch_names), band_names=list(fs.bands),
+        class_names=names, in_training=in_training, problems=problems)
+
+
+def _labels_in_model_order(card: ModelCard, fs, k: int) -> np.ndarray | None:
+    """The true class of each window as the model's output index, or None when the data's
+    classes are not the model's (their count, or, where the card names them, their names;
+    the same names in another order are matched by name)."""
+    if fs.y is None or fs.n_classes != k:
+        return None
+    if card.class_names is None or list(card.class_names) == list(fs.class_names):
+        return fs.y
+    if sorted(card.class_names) != sorted(fs.class_names):
+        return None
+    order = np.array([list(card.class_names).index(n) for n in fs.class_names])
+    return order[fs.y]
 
 
 def _align(card: ModelCard, config, fs) -> tuple[np.ndarray | None, list[Problem]]:
@@ -225,10 +241,11 @@ def _card_problems(card: ModelCard, fs) -> list[Problem]:
     """Preprocessing differences, and what a missing card leaves unknown."""
     out = []
     prep, params = card.preprocessing, fs.params
-    differences = [{"what": key, "model": getattr(prep, key), "data": params.get(key)}
-                   for key in ("window", "stride")
-                   if getattr(prep, key) is not None and params.get(key) is not None
-                   and float(getattr(prep, key)) != float(params[key])]
+    # the stride only changes how many windows there are, not what a window's features are
+    differences = []
+    if prep.window is not None and params.get("window") is not None and \
+            int(prep.window) != int(params["window"]):
+        differences.append({"what": "window", "model": prep.window, "data": params["window"]})
     model_rate = card.filter_rate
     data_rate = params.get("filter_sfreq") or fs.sfreq
     if model_rate and data_rate and float(model_rate) != float(data_rate):

@@ -102,11 +102,24 @@ def test_other_classes_drop_the_labels():
 
 
 def test_preprocessing_differences_are_listed():
-    fs = labelled(features(params={"window": 512, "stride": 64}))
-    fit = fit_data(checkpoint(), fs)
+    # another stride gives other windows but the same features per window: no problem
+    assert fit_data(checkpoint(), labelled(features(params={"window": 512, "stride": 64}))
+                    ).problems == []
+    fs = labelled(features(params={"window": 256, "stride": 64}))
+    card = dataclasses.replace(CARD, training_trials=[[0, 1.0, 2.0, 3.0, 4.0]])
+    fit = fit_data(checkpoint(card), fs)
     assert fit.codes == ["preprocessing"] and fit.runnable
     assert fit.problem("preprocessing").facts["differences"] == [
-        {"what": "stride", "model": 117, "data": 64}]
+        {"what": "window", "model": 512, "data": 256}]
+    # features made another way cannot be matched to the training trials: unknown, not "no"
+    assert np.isnan(fit.in_training).all()
+
+
+def test_the_same_classes_in_another_order_are_matched_by_name():
+    fs = labelled(features(), names=("high", "low"))  # y: 0 = high, 1 = low
+    fit = fit_data(checkpoint(), fs)  # the model: 0 = low, 1 = high
+    assert fit.problems == [] and fit.class_names == ["low", "high"]
+    np.testing.assert_array_equal(fit.y, 1 - fs.y)
 
 
 def test_seed_reference_filters_both_ways():

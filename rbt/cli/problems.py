@@ -37,7 +37,8 @@ PHRASES = {
     "electrodes": lambda f: (
         f"the model was trained on {len(f['model'])} electrodes and the data has "
         f"{len(f['data'])}; missing from the data: {_names(f['missing'])}; not in the model: "
-        f"{_names(f['extra'])}"),
+        f"{_names(f['extra'])}. Use a checkpoint trained on these data's electrodes (rbt train "
+        "on this dataset makes one)"),
     "electrode_count": lambda f: (
         f"the model expects {f['model']} electrodes; the data has {f['data']} "
         f"({f['dataset']})"),
