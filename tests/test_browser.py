@@ -53,6 +53,21 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def wait_until_healthy(url: str, proc: subprocess.Popen, log: Path, timeout: float = 90) -> None:
+    """Wait for a Streamlit server's health check; fail with its log if it dies or is late."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+                if r.read().strip() == b"ok":
+                    return
+        except OSError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError("streamlit did not start:\n" + Path(log).read_text()[-3000:])
+        time.sleep(0.3)
+
+
 @pytest.fixture
 def dashboard(demo_valence, tmp_path):
     """`streamlit run app/Home.py` on a free localhost port, on the shared demo cache."""
@@ -68,18 +83,7 @@ def dashboard(demo_valence, tmp_path):
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
-                    if r.read().strip() == b"ok":
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("streamlit did not start:\n"
-                                   + (tmp_path / "streamlit.log").read_text()[-3000:])
-            time.sleep(0.3)
+        wait_until_healthy(url, proc, tmp_path / "streamlit.log")
         yield url
     finally:
         proc.terminate()

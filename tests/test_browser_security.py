@@ -13,12 +13,20 @@ import os
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import formats as F
 import pytest
-from test_browser import CHROMIUM_ARGS, ROOT, choose, chromium, free_port, no_exception, wait_idle
+from test_browser import (
+    CHROMIUM_ARGS,
+    ROOT,
+    choose,
+    chromium,
+    free_port,
+    no_exception,
+    wait_idle,
+    wait_until_healthy,
+)
 
 from rbt.data.deap import EEG_CHANNELS
 
@@ -48,17 +56,7 @@ def served(demo_valence, tmp_path):
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
-                    if r.read().strip() == b"ok":
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("streamlit did not start:\n" + log_path.read_text()[-3000:])
-            time.sleep(0.3)
+        wait_until_healthy(url, proc, log_path)
         yield url, {"root": root, "uploads": uploads, "tmp": tmp_path}
     finally:
         proc.terminate()

@@ -12,21 +12,17 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import sysconfig
-import time
-import urllib.request
 import zipfile
 from pathlib import Path
 
 import pytest
+from test_browser import CHROMIUM_ARGS, free_port, wait_until_healthy
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
 EXCEPTION = '[data-testid="stException"]'
 ARTIFACTS = ROOT / "tests" / "artifacts"  # a screenshot of the page, for a person to look at
 
@@ -77,12 +73,6 @@ def test_the_wheel_carries_the_app_and_the_demo_checkpoint(wheel):
     assert tops == {"rbt", next(t for t in tops if t.endswith(".dist-info"))}
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     assert "rbt = rbt.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -139,7 +129,7 @@ def test_the_installed_rbt_dashboard_renders_the_one_trial_page(installed, demo_
                                                                  tmp_path):
     sync_playwright = pytest.importorskip("playwright.sync_api").sync_playwright
     _, cache = demo_valence
-    port = _free_port()
+    port = free_port()
     log = tmp_path / "dashboard.log"
     with open(log, "w") as fh:
         proc = subprocess.Popen(
@@ -149,16 +139,7 @@ def test_the_installed_rbt_dashboard_renders_the_one_trial_page(installed, demo_
             stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
-                    if r.read().strip() == b"ok":
-                        break
-            except OSError:
-                pass
-            assert proc.poll() is None and time.monotonic() < deadline, log.read_text()[-3000:]
-            time.sleep(0.3)
+        wait_until_healthy(url, proc, log, timeout=120)
         printed = log.read_text()
         assert f"rbt dashboard: http://localhost:{port}  (this machine only" in printed
         # the server runs the wheel's app (rbt execs streamlit: same process)
