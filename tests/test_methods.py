@@ -148,3 +148,17 @@ def test_adding_a_method_is_one_record(model, X):
     finally:
         del METHOD_REGISTRY["input_x_gradient"]
     assert "ixg" not in ALIASES
+
+
+def test_occlusion_equals_ablation_with_tiling_patches_and_differs_with_overlapping_ones(model, X):
+    """What the occlusion record's meaning says beside the picker: with its default patches
+    (they tile the window) it removes the same groups as feature ablation."""
+    for mask in MASKS:
+        occ = attribute(model, X, method="occlusion", mask=mask, device="cpu")
+        abl = attribute(model, X, method="feature_ablation", mask=mask, device="cpu")
+        np.testing.assert_array_equal(occ, abl)
+    assert "same map" in METHOD_REGISTRY["occlusion"].meaning
+    overlapping = attribute(model, X, method="occlusion", sliding_window_shapes=(2, 2),
+                            strides=(1, 1), device="cpu")
+    assert not np.allclose(overlapping, attribute(model, X, method="feature_ablation",
+                                                  device="cpu"))

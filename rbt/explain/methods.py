@@ -236,7 +236,10 @@ METHOD_REGISTRY: dict[str, Method] = {m.name: m for m in (
     Method(
         "occlusion", "occlusion",
         "Occlusion: how much the output drops when a sliding patch (a cell, an electrode's "
-        "bands or a band on every electrode) is set to the baseline.",
+        "bands or a band on every electrode) is set to the baseline. With the default patches, "
+        "which tile the window without overlapping, it removes the same groups as feature "
+        "ablation and gives the same map; a larger patch moved by a smaller stride "
+        "(sliding_window_shapes, strides) averages overlapping patches instead.",
         _build_occlusion, _occlusion_inputs, "one forward pass per patch position",
         options=MappingProxyType({"mask": "cell", "sliding_window_shapes": None,
                                   "strides": None}),
