@@ -162,3 +162,40 @@ def make_info(names: Sequence[str], sfreq: float) -> mne.Info:
         warnings.simplefilter("ignore", FutureWarning)
         info.set_montage(template_montage())
     return info
+
+
+#: the lobe regions (each electrode is in exactly one) and the sides (likewise)
+LOBES = ("frontal", "central", "temporal", "parietal", "occipital")
+SIDES = ("left", "right", "midline")
+REGIONS = LOBES + SIDES
+_NAME_PARTS = re.compile(r"^(?P<row>[A-Za-z]+?)(?P<pos>\d+|z)h?$")
+_ROW_LOBE = {"F": "frontal", "C": "central", "P": "parietal", "O": "occipital", "I": "occipital"}
+
+
+def electrode_region(name: str) -> tuple[str, str]:
+    """The lobe and side of a 10-05 electrode, read from its name.
+
+    The row letters give the lobe: a "T" anywhere (T7, FT7, TP7, FTT7h) and the ear and
+    mastoid sites (A1, M1) are temporal; otherwise the last row letter decides, so an
+    electrode between two rows belongs to the rear one: AF3 and Fp1 frontal, FC3 central,
+    CP3 parietal, PO3 and Iz occipital. The number gives the side: odd left, even right,
+    "z" the midline (the 10-05 "h" sites, such as FFC1h, by their number).
+    """
+    canonical = canonical_name(name)
+    parts = _NAME_PARTS.match(canonical or "")
+    if parts is None:
+        raise ValueError(f"{name!r} is not a 10-05 electrode name")
+    row, pos = parts["row"].replace("Fp", "F"), parts["pos"]
+    lobe = "temporal" if "T" in row or row in ("A", "M") else _ROW_LOBE[row[-1]]
+    side = "midline" if pos == "z" else "left" if int(pos) % 2 else "right"
+    return lobe, side
+
+
+def electrode_regions(names: Sequence[str]) -> dict[str, list[str]]:
+    """Region (each of :data:`REGIONS`) -> the electrodes of ``names`` in it, in the order of
+    ``names``; see :func:`electrode_region` for the rule. Regions with none are empty lists."""
+    out: dict[str, list[str]] = {r: [] for r in REGIONS}
+    for n in names:
+        for region in electrode_region(n):
+            out[region].append(n)
+    return out

@@ -33,6 +33,7 @@ _WHERE = {
                      "subject_means"), "inputs"),
     **dict.fromkeys(("TrustMetric", "attention_agreement", "randomised_copy", "row_spearman",
                      "sanity_check", "trust_metrics"), "trust"),
+    **dict.fromkeys(("WhatIf", "edit_cells", "edit_window", "what_if"), "whatif"),
 }
 
 __all__ = sorted(_WHERE)
