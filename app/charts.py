@@ -3,8 +3,6 @@ the trust panel."""
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 import pandas as pd
 import streamlit as st
@@ -15,33 +13,44 @@ TRUST_NAMES = {"convergence_delta": "convergence δ", "sensitivity_max": "sensit
                "randomisation_spearman": "randomisation ρ", "attention_agreement": "attention ρ"}
 
 
-def chart(fig, name: str, data=None, key: str | None = None) -> None:
-    """Draw a Plotly figure with an export menu: HTML, and the numbers as CSV or NPZ."""
+def chart(fig, name: str, data=None, key: str | None = None, context=None) -> None:
+    """Draw a Plotly figure with an export menu: HTML, and the numbers as CSV or NPZ.
+
+    ``context`` (a mapping such as ``{"subject": "s01", "trial": 3, "window": 5, "method":
+    "saliency"}``, or a string) goes under the figure's title and into every export's file
+    name, so saved figures say what they show and do not overwrite each other.
+    """
+    from rbt.viz import context_text, export_name, with_context
+
+    if fig is not None and context:
+        with_context(fig, context_text(context))
     fmt = st.session_state.get("image_format", "png")
-    config = {**PLOT_CONFIG, "toImageButtonOptions": {"format": fmt, "filename": name,
-                                                      "scale": 2}}
+    config = {**PLOT_CONFIG, "toImageButtonOptions": {
+        "format": fmt, "filename": export_name(name, context), "scale": 2}}
     st.plotly_chart(fig, config=config, key=key)
-    export_menu(fig, name, data)
+    export_menu(fig, name, data, context=context)
 
 
-def export_menu(fig, name: str, data=None) -> None:
-    """Download buttons for a figure (HTML) and its numbers (CSV for tables, else NPZ)."""
-    from rbt.viz.export import arrays_npz, figure_html
+def export_menu(fig, name: str, data=None, context=None) -> None:
+    """Download buttons for a figure (HTML) and its numbers (CSV for tables, else NPZ); their
+    file names carry ``context`` (:func:`chart`)."""
+    from rbt.viz.export import arrays_npz, export_name, figure_html
 
-    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("_")
+    ident = export_name(name)  # widget keys stay the same while the context changes
+    file = export_name(name, context)
     with st.popover("Export", icon=":material/download:"):
         if fig is not None:
             st.download_button("Figure (HTML, works offline)", lambda: figure_html(fig),
-                               file_name=f"{name}.html", mime="text/html", on_click="ignore",
-                               key=f"html_{name}")
+                               file_name=f"{file}.html", mime="text/html", on_click="ignore",
+                               key=f"html_{ident}")
         if isinstance(data, pd.DataFrame):
             st.download_button("Numbers (CSV)", lambda: export_csv(data),
-                               file_name=f"{name}.csv", mime="text/csv", on_click="ignore",
-                               key=f"csv_{name}")
+                               file_name=f"{file}.csv", mime="text/csv", on_click="ignore",
+                               key=f"csv_{ident}")
         elif data is not None:
             st.download_button("Numbers (NPZ)", lambda: arrays_npz(data),
-                               file_name=f"{name}.npz", mime="application/octet-stream",
-                               on_click="ignore", key=f"npz_{name}")
+                               file_name=f"{file}.npz", mime="application/octet-stream",
+                               on_click="ignore", key=f"npz_{ident}")
         if fig is not None:
             st.caption("PNG or SVG: the camera icon in the chart's toolbar (format in the "
                        "sidebar).")

@@ -125,6 +125,89 @@ def test_band_topomaps_shared_and_per_band_scales():
         topomap.scalp_topomap(bde[:, 0], EEG_CHANNELS, mode="contour")
 
 
+def _scale_name(fig_scale) -> str:
+    from plotly.colors import get_colorscale
+
+    for name in ("Viridis", "RdBu_r"):
+        if [list(map(str, c)) for c in get_colorscale(name)] == \
+                [[str(p), str(c)] for p, c in fig_scale]:
+            return name
+    return "other"
+
+
+def test_unsigned_maps_are_sequential_from_their_minimum_signed_ones_diverging():
+    received = np.random.default_rng(5).uniform(0.02, 0.05, 32)  # attention: all positive
+    fig = valid(topomap.scalp_topomap(received, EEG_CHANNELS, colorbar_title="attention"))
+    cax = fig.layout.coloraxis
+    assert (cax.cmin, cax.cmax) == pytest.approx((received.min(), received.max()))
+    assert _scale_name(cax.colorscale) == "Viridis"
+    assert cax.colorbar.title.text == "attention"
+    signed = valid(topomap.scalp_topomap(received - 0.035, EEG_CHANNELS))
+    assert signed.layout.coloraxis.cmin == -signed.layout.coloraxis.cmax
+    assert _scale_name(signed.layout.coloraxis.colorscale) == "RdBu_r"
+    assert signed.layout.coloraxis.colorbar.title.text == "value"  # never untitled
+    told = valid(topomap.scalp_topomap(received, EEG_CHANNELS, signed=True))
+    assert told.layout.coloraxis.cmin == pytest.approx(-received.max())
+    assert _scale_name(told.layout.coloraxis.colorscale) == "RdBu_r"
+
+
+def test_saliency_row_is_sequential_unless_the_method_is_signed():
+    rng = np.random.default_rng(6)
+    saliency = np.abs(rng.standard_normal((32, 4)))
+    maps = {b: saliency[:, i] for i, b in enumerate(BANDS)} | {"total": saliency.sum(axis=1)}
+    fig = valid(topomap.topomap_row(maps, EEG_CHANNELS, colorbar_title="attribution"))
+    cax = fig.layout.coloraxis
+    assert _scale_name(cax.colorscale) == "Viridis" and cax.cmin >= 0
+    assert cax.cmax == pytest.approx(saliency.sum(axis=1).max())
+    per = valid(topomap.topomap_row(maps, EEG_CHANNELS, shared_scale=False))
+    for i, name in enumerate(maps):
+        ax = per.layout["coloraxis" if i == 0 else f"coloraxis{i + 1}"]
+        assert _scale_name(ax.colorscale) == "Viridis"
+        assert (ax.cmin, ax.cmax) == pytest.approx((maps[name].min(), maps[name].max()))
+    signed = valid(topomap.topomap_row(maps, EEG_CHANNELS, signed=True))
+    assert signed.layout.coloraxis.cmin == pytest.approx(-signed.layout.coloraxis.cmax)
+
+
+def test_group_maps_share_one_range_and_their_difference_is_diverging():
+    rng = np.random.default_rng(7)
+    a, b = rng.uniform(0.02, 0.04, 32), rng.uniform(0.03, 0.06, 32)
+    maps = {"happy": a, "sad": b, "happy − sad": a - b}
+    fig = valid(topomap.topomap_row(maps, EEG_CHANNELS, scale_groups=["g", "g", "d"],
+                                    signed=[False, False, True], colorbar_title="attention"))
+    axes = [t.coloraxis for t in traces(fig, "map")]
+    assert axes == ["coloraxis", "coloraxis", "coloraxis2"]
+    groups, diff = fig.layout.coloraxis, fig.layout.coloraxis2
+    assert (groups.cmin, groups.cmax) == pytest.approx((min(a.min(), b.min()),
+                                                        max(a.max(), b.max())))
+    assert _scale_name(groups.colorscale) == "Viridis"
+    assert diff.cmin == pytest.approx(-np.abs(a - b).max()) and diff.cmin == -diff.cmax
+    assert _scale_name(diff.colorscale) == "RdBu_r"
+    for bar in (groups.colorbar, diff.colorbar):
+        assert bar.title.text == "attention" and bar.orientation == "h"
+    assert groups.colorbar.x < 0.5 < diff.colorbar.x  # each beneath the maps it serves
+    # without being told, each colour axis reads its sign from its own values
+    inferred = valid(topomap.topomap_row(maps, EEG_CHANNELS, shared_scale=False))
+    assert inferred.layout.coloraxis.cmin == pytest.approx(a.min())
+    assert inferred.layout.coloraxis3.cmin == -inferred.layout.coloraxis3.cmax
+    with pytest.raises(ValueError, match="one entry per map"):
+        topomap.topomap_row(maps, EEG_CHANNELS, scale_groups=[0, 1])
+
+
+def test_per_band_colour_bars_keep_titles_and_a_few_round_ticks():
+    bde = np.random.default_rng(8).standard_normal((32, 4)) * 1e-3
+    fig = valid(topomap.band_topomaps(bde, EEG_CHANNELS, BANDS, shared_scale=False,
+                                      colorbar_title="BDE"))
+    for i in range(4):
+        ax = fig.layout["coloraxis" if i == 0 else f"coloraxis{i + 1}"]
+        bar = ax.colorbar
+        assert bar.title.text == "BDE" and bar.title.side == "top"
+        assert len(bar.tickvals) == len(bar.ticktext) == 3
+        assert all(ax.cmin <= v <= ax.cmax for v in bar.tickvals)
+        assert bar.tickvals[1] == 0 and bar.ticktext[1] == "0"  # symmetric: 0 in the middle
+        assert all(len(t) <= 8 for t in bar.ticktext)
+    assert fig.layout.margin.b >= 60  # room for the bars and their titles
+
+
 # --------------------------------------------------------------------------------------------
 # attention
 
@@ -154,13 +237,57 @@ def test_attention_lines_top_k_and_threshold():
     assert not traces(empty, "pairs")
 
 
-def test_attention_heatmap_names_on_hover():
+def test_attention_lines_direction_legend_and_empty_note():
     a = _attention()
+    fig = valid(va.attention_lines(a, EEG_CHANNELS, k=5))
+    from rbt.explain import top_pairs
+    from rbt.montage import positions_2d
+
+    pos = positions_2d(EEG_CHANNELS)
+    arrows = [x for x in fig.layout.annotations if x.showarrow]
+    assert len(arrows) == 5  # one arrow head per pair, at the electrode looked at
+    for arrow, (i, j, _) in zip(arrows, top_pairs(a, k=5, exclude_self=True)):
+        assert (arrow.x, arrow.y) == pytest.approx(tuple(pos[j]))
+        assert arrow.axref == "x" and arrow.ayref == "y"
+        tail = np.array([arrow.ax, arrow.ay])
+        assert np.linalg.norm(tail - pos[j]) < np.linalg.norm(pos[i] - pos[j])  # from i's side
+        assert np.linalg.norm(tail - pos[i]) < np.linalg.norm(pos[i] - pos[j])
+    caption = fig.layout.meta["caption"]
+    assert "looking electrode" in caption and "Dot size" in caption and "colour" in caption
+    assert any(x.text == caption for x in fig.layout.annotations)  # drawn, so exports keep it
+    assert traces(fig, "pairs")[0].marker.colorbar.title.text == "pair's attention"
+    assert not any(x.text == va.NO_PAIRS for x in fig.layout.annotations)
+    empty = valid(va.attention_lines(a, EEG_CHANNELS, k=5, threshold=2.0))
+    assert [x.text for x in empty.layout.annotations if not x.showarrow][0] == va.NO_PAIRS
+    assert not [x for x in empty.layout.annotations if x.showarrow]
+
+
+def test_attention_matrix_is_a_square_marker_grid_with_every_electrode_named():
+    a = _attention()
+    n = len(EEG_CHANNELS)
     fig = valid(va.attention_heatmap(a, EEG_CHANNELS, title="m"))
-    (hm,) = fig.data
-    assert list(hm.x) == EEG_CHANNELS and list(hm.y) == EEG_CHANNELS
-    assert "%{y}" in hm.hovertemplate and "%{x}" in hm.hovertemplate
-    np.testing.assert_allclose(hm.z, a)
+    (grid,) = fig.data
+    # a marker grid, not a heatmap: Streamlit's selection events fire for its points
+    assert grid.type == "scatter" and grid.mode == "markers" and grid.marker.symbol == "square"
+    assert len(grid.x) == n * n
+    cells = {(y, x): v for x, y, v in zip(grid.x, grid.y, grid.customdata)}
+    for r in (0, 7, 31):
+        for c in (0, 12, 31):
+            assert cells[(EEG_CHANNELS[r], EEG_CHANNELS[c])] == pytest.approx(a[r, c])
+    np.testing.assert_allclose(grid.marker.color, a.ravel())
+    hover = grid.hovertemplate
+    assert "%{y}</b> looks at <b>%{x}" in hover and "%{customdata" in hover
+    assert grid.marker.colorbar.title.text == "attention"
+    assert (grid.marker.cmin, grid.marker.cmax) == pytest.approx((a.min(), a.max()))
+    x, y = fig.layout.xaxis, fig.layout.yaxis
+    assert y.scaleanchor == "x" and y.scaleratio == 1  # square cells
+    for axis in (x, y):  # every electrode labelled, in a small font
+        assert axis.type == "category" and axis.tickmode == "linear" and axis.dtick == 1
+        assert axis.tickfont.size <= 9
+    assert y.autorange == "reversed"  # first electrode's row on top
+    diff = valid(va.attention_heatmap(a - a.T, EEG_CHANNELS, colorscale="RdBu_r",
+                                      zrange=(-0.5, 0.5)))
+    assert (diff.data[0].marker.cmin, diff.data[0].marker.cmax) == (-0.5, 0.5)
     with pytest.raises(ValueError, match="32"):
         va.attention_heatmap(a[:5, :5], EEG_CHANNELS)
 
@@ -181,19 +308,35 @@ def test_probability_bar_marks_right_and_wrong():
     assert unknown.data[0].marker.color[0] == prediction.NEUTRAL
 
 
-def test_confusion_matrix_and_accuracy_per_trial():
+def test_confusion_matrix_counts_and_rates():
     y = np.array([0, 0, 1, 1, 1])
     p = np.array([0, 1, 1, 1, 0])
     fig = valid(prediction.confusion_matrix_figure(y, p, ["low", "high"]))
     np.testing.assert_array_equal(fig.data[0].z, [[1, 1], [1, 2]])
     rates = valid(prediction.confusion_matrix_figure(y, p, ["low", "high"], normalize=True))
     np.testing.assert_allclose(np.asarray(rates.data[0].z).sum(axis=1), 1)
-    frame = pd.DataFrame({"subject": ["s1"] * 3 + ["s2"] * 2, "trial": [1, 1, 2, 1, 1],
-                          "correct": [True, False, True, True, True]})
-    acc = valid(prediction.accuracy_per_trial(frame))
-    z = np.asarray(acc.data[0].z, dtype=float)
-    assert z.shape == (2, 2)
-    assert z[0, 0] == pytest.approx(0.5) and np.isnan(z[1, 1])
+
+
+def test_accuracy_per_trial_names_each_subject_trial_on_a_category_axis():
+    frame = pd.DataFrame({"subject": ["s1"] * 3 + ["s2"] * 2 + ["s1"],
+                          "trial": [1, 1, 2, 1, 1, 5],
+                          "correct": [True, False, True, True, True, False]})
+    acc = valid(prediction.accuracy_per_trial(frame, title="Accuracy per trial"))
+    (bars,) = acc.data
+    assert list(bars.x) == ["s1/1", "s1/2", "s1/5", "s2/1"]  # trial 5 is not next to trial 2
+    np.testing.assert_allclose(bars.y, [0.5, 1.0, 0.0, 1.0])
+    assert [row[0] for row in bars.customdata] == ["2", "1", "1", "2"]  # windows per trial
+    assert acc.layout.xaxis.type == "category" and acc.layout.xaxis.title.text == "subject/trial"
+    assert [s.x0 for s in acc.layout.shapes] == [2.5]  # one line between s1 and s2
+    assert (bars.marker.cmin, bars.marker.cmax) == (0, 1)
+    one = valid(prediction.accuracy_per_trial(frame[frame.subject == "s1"]))
+    bar = one.data[0].marker.colorbar
+    assert bar.title.text == "accuracy" and bar.lenmode == "pixels" and bar.len >= 150
+    assert not one.layout.shapes
+    sessions = frame.assign(session=[1, 1, 2, 1, 1, 2])
+    many = valid(prediction.accuracy_per_trial(sessions))
+    assert list(many.data[0].x)[:2] == ["s1/1/1", "s1/2/2"]
+    assert many.layout.xaxis.title.text == "subject/session/trial"
 
 
 # --------------------------------------------------------------------------------------------
@@ -218,6 +361,26 @@ def test_teaching_figures():
     fig = valid(teaching.protocol_comparison(folds, chance=0.5))
     assert list(fig.data[0].x) == ["window-kfold", "trial-kfold"]
     assert fig.data[0].y[1] == pytest.approx(0.65)
+
+
+def test_export_names_and_titles_carry_the_context():
+    from rbt.viz import context_text, export_name, with_context
+
+    ctx = {"subject": "s01", "trial": 3, "window": 5, "method": "saliency", "head": None}
+    assert export_name("attribution", ctx) == \
+        "attribution_subject-s01_trial-3_window-5_method-saliency"
+    assert export_name("attribution", ctx) != export_name("attribution", {**ctx, "window": 6})
+    assert export_name("a b/c", "subject <x>") == "a_b_c_subject_x"
+    assert export_name("x") == "x"
+    text = context_text(ctx)
+    assert text == "subject s01 · trial 3 · window 5 · method saliency"
+    fig = with_context(topomap.scalp_topomap(np.arange(32.0), EEG_CHANNELS, title="Saliency"),
+                       text)
+    valid(fig)
+    assert fig.layout.title.text == "Saliency" and fig.layout.title.subtitle.text == text
+    assert fig.layout.margin.t >= 60
+    bare = valid(with_context(prediction.probability_bar([0.4, 0.6], ["a", "b"]), "s<1>"))
+    assert bare.layout.title.text == "s&lt;1&gt;"  # names from files stay plain text
 
 
 def test_export_bytes(tmp_path):

@@ -86,3 +86,23 @@ def colorscale(name) -> list:
     from plotly.colors import get_colorscale
 
     return get_colorscale(name) if isinstance(name, str) else list(name)
+
+
+def with_context(fig: go.Figure, context: str | None) -> go.Figure:
+    """``fig`` with ``context`` (say "subject s01 · trial 3 · window 5 · saliency") under its
+    title, so a saved or copied figure says what it shows. Changes ``fig`` and returns it; an
+    untitled figure gets the context as its title."""
+    if not context:
+        return fig
+    text = plain(context)
+    if fig.layout.title.text:
+        fig.layout.title.subtitle.text = text
+        fig.layout.title.subtitle.font.size = 11
+        top = 62
+    else:
+        fig.layout.title.text = text
+        fig.layout.title.font.size = 13
+        top = 40
+    if (fig.layout.margin.t or 0) < top:
+        fig.layout.margin.t = top
+    return fig

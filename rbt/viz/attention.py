@@ -1,4 +1,4 @@
-"""Attention figures: electrode-to-electrode lines on the scalp, and the E x E heatmap."""
+"""Attention figures: electrode-to-electrode arrows on the scalp, and the E x E matrix."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from ..explain.attention import top_pairs
 from ..montage import positions_2d
 from ._base import colorscale as _scale
 from ._base import figure, margin
+from .scales import colorbar, value_range
 from .topomap import head_axes, outline_trace
 
 _LINE_CLASSES = 5  # lines are drawn in this many width classes, one trace each (fast to draw)
@@ -25,15 +26,24 @@ def _check_square(att, ch_names) -> np.ndarray:
     return att
 
 
+#: what the pairs plot shows, attached as its ``layout.meta["caption"]`` and drawn beneath it
+LINES_CAPTION = ("Arrow: from the looking electrode to the one it looks at; thicker and "
+                 "brighter is more attention.<br>Dot size: attention the electrode receives "
+                 "(column sum); mid-point colour: the pair's attention.")
+NO_PAIRS = "no pairs above this threshold"
+
+
 def attention_lines(att_2d, ch_names: Sequence[str], *, k: int = 10,
                     threshold: float | None = None, title: str | None = None,
                     colorscale: str = "Viridis", height: int = 420) -> go.Figure:
-    """The strongest electrode-to-electrode attention pairs as lines on the head.
+    """The strongest electrode-to-electrode attention pairs as arrows on the head.
 
-    Row i of ``att_2d`` is where electrode i looks. A line joins i and j for each of the top
-    ``k`` off-diagonal weights at or above ``threshold`` (:func:`rbt.explain.top_pairs`);
+    Row i of ``att_2d`` is where electrode i looks. An arrow runs from i to j for each of the
+    top ``k`` off-diagonal weights at or above ``threshold`` (:func:`rbt.explain.top_pairs`);
     thicker and brighter is stronger. Hovering the dot in a line's middle names the pair
-    ("Fz → Pz": Fz looks at Pz). Sensors are sized by the attention they receive.
+    ("Fz → Pz": Fz looks at Pz). Sensors are sized by the attention they receive. The figure
+    says so beneath the head (:data:`LINES_CAPTION`, also ``layout.meta["caption"]``), and says
+    :data:`NO_PAIRS` when no pair passes.
     """
     att = _check_square(att_2d, ch_names)
     names = list(ch_names)
@@ -53,8 +63,10 @@ def attention_lines(att_2d, ch_names: Sequence[str], *, k: int = 10,
                 ys += [pos[i, 1], pos[j, 1], None]
         if xs:
             data.append(dict(type="scatter", x=xs, y=ys, mode="lines", hoverinfo="skip",
-                             line=dict(width=1.5 + 1.5 * b, color=colours[b]), opacity=0.85,
+                             line=dict(width=_width(b), color=colours[b]), opacity=0.85,
                              showlegend=False, name=f"lines {b + 1}"))
+    annotations = [_arrow(pos[i], pos[j], colours[c], _width(c))
+                   for (i, j, _), c in zip(pairs, cls)]
     if pairs:
         mid = np.array([(pos[i] + pos[j]) / 2 for i, j, _ in pairs])
         data.append(dict(
@@ -62,9 +74,14 @@ def attention_lines(att_2d, ch_names: Sequence[str], *, k: int = 10,
             text=[f"{names[i]} → {names[j]}" for i, j, _ in pairs], customdata=weights,
             hovertemplate="<b>%{text}</b><br>attention %{customdata:.4f}<extra></extra>",
             marker=dict(size=9, color=weights, colorscale=_scale(colorscale), cmin=lo, cmax=hi,
-                        colorbar=dict(title=dict(text="attention"), thickness=12),
+                        colorbar=colorbar("pair's attention"),
                         line=dict(width=0.5, color="#222")),
             showlegend=False, name="pairs"))
+    else:
+        annotations.append(dict(text=NO_PAIRS if threshold is not None else "no pairs to draw",
+                                x=0.5, y=0.5, xref="paper", yref="paper", showarrow=False,
+                                font=dict(size=14, color="#555"), bgcolor="white",
+                                name="no pairs"))
     received = att.sum(axis=0) - np.diag(att)
     size = 6 + 14 * (received - received.min()) / (np.ptp(received) or 1.0)
     data.append(dict(
@@ -72,9 +89,27 @@ def attention_lines(att_2d, ch_names: Sequence[str], *, k: int = 10,
         customdata=received, showlegend=False, name="sensors",
         hovertemplate="<b>%{text}</b><br>attention received %{customdata:.3f}<extra></extra>",
         marker=dict(size=size, color="white", line=dict(width=1.2, color="#222"))))
+    annotations.append(dict(text=LINES_CAPTION, x=0.5, y=0, xref="paper", yref="paper",
+                            xanchor="center", yanchor="top", showarrow=False, align="center",
+                            font=dict(size=10, color="#444"), name="caption"))
     layout = dict(title=dict(text=title), height=height, plot_bgcolor="white",
-                  hovermode="closest", margin=margin(title), **head_axes(1))
+                  hovermode="closest", margin=margin(title, bottom=45),
+                  annotations=annotations, meta=dict(caption=LINES_CAPTION), **head_axes(1))
     return figure(data, layout)
+
+
+def _width(cls: int) -> float:
+    return 1.5 + 1.5 * cls
+
+
+def _arrow(start, end, colour: str, width: float) -> dict:
+    """An arrow head at ``end`` on the line from ``start``: its short shaft starts past the
+    line's middle, where the pair's hover dot sits, and it stops short of the sensor dot."""
+    tail = start + 0.6 * (end - start)
+    return dict(x=float(end[0]), y=float(end[1]), ax=float(tail[0]), ay=float(tail[1]),
+                xref="x", yref="y", axref="x", ayref="y", text="", showarrow=True,
+                arrowhead=2, arrowwidth=width, arrowsize=max(0.7, 2.4 / width),
+                arrowcolor=colour, standoff=5, opacity=0.9)
 
 
 def _sample_colorscale(name: str, n: int) -> list[str]:
@@ -85,20 +120,34 @@ def _sample_colorscale(name: str, n: int) -> list[str]:
 
 def attention_heatmap(att_2d, ch_names: Sequence[str], *, title: str | None = None,
                       colorscale: str = "Viridis", zrange: tuple[float, float] | None = None,
-                      height: int = 440) -> go.Figure:
+                      colorbar_title: str = "attention", height: int = 440) -> go.Figure:
     """The electrode x electrode attention matrix: row = the electrode that looks (query),
-    column = the electrode looked at (key). Hover names both."""
+    column = the electrode looked at (key); hover says "row looks at column: value".
+
+    Drawn as a grid of square markers rather than a heatmap, because selection (click) events
+    of Plotly charts in Streamlit do not fire for heatmaps; a selected point's ``x`` and ``y``
+    are the two electrodes. Cells are square (the y axis is anchored to x) and every electrode
+    is named on both axes.
+    """
     att = _check_square(att_2d, ch_names)
     names = list(ch_names)
+    n = len(names)
+    values = att.ravel()
+    lo, hi = zrange if zrange is not None else value_range(values, symmetric=False)
+    # the plot area is about the height less the title, tick labels and axis titles
+    cell = max(3.0, (height - (40 if title else 10) - 75) / max(n, 1) * 0.95)
     trace = dict(
-        type="heatmap", z=att, x=names, y=names, colorscale=_scale(colorscale), name="attention",
-        hovertemplate="<b>%{y}</b> looks at <b>%{x}</b><br>attention %{z:.4f}<extra></extra>",
-        colorbar=dict(title=dict(text="attention"), thickness=12))
-    if zrange is not None:
-        trace.update(zmin=float(zrange[0]), zmax=float(zrange[1]))
+        type="scatter", mode="markers", x=names * n, y=[r for r in names for _ in names],
+        customdata=values, name="attention",
+        hovertemplate="<b>%{y}</b> looks at <b>%{x}</b>: %{customdata:.4f}<extra></extra>",
+        marker=dict(symbol="square", size=cell, color=values, colorscale=_scale(colorscale),
+                    cmin=float(lo), cmax=float(hi), line=dict(width=0),
+                    colorbar=colorbar(colorbar_title)))
+    ticks = dict(type="category", tickmode="linear", tick0=0, dtick=1, tickfont=dict(size=8),
+                 showgrid=False, zeroline=False, constrain="domain")
     layout = dict(title=dict(text=title), height=height, margin=margin(title),
-                  xaxis=dict(title=dict(text="looked at (key)"), tickfont=dict(size=9),
-                             type="category"),
-                  yaxis=dict(title=dict(text="looking (query)"), tickfont=dict(size=9),
-                             autorange="reversed", type="category"))
+                  plot_bgcolor="white", hovermode="closest",
+                  xaxis=dict(title=dict(text="looked at (key)"), tickangle=-90, **ticks),
+                  yaxis=dict(title=dict(text="looking (query)"), autorange="reversed",
+                             scaleanchor="x", scaleratio=1, **ticks))
     return figure([trace], layout)

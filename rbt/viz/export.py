@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Mapping
 
 import numpy as np
@@ -41,3 +42,24 @@ def arrays_npz(arrays: Mapping[str, object]) -> bytes:
     buf = io.BytesIO()
     np.savez(buf, **{k: np.asarray(v) for k, v in arrays.items()})
     return buf.getvalue()
+
+
+def export_name(name: str, context: Mapping[str, object] | str | None = None) -> str:
+    """A file name (without extension) for an export: ``name`` and then the context, e.g.
+    ``attribution_subject-s01_trial-3_window-5_method-saliency`` for
+    ``{"subject": "s01", "trial": 3, "window": 5, "method": "saliency"}``. Exports of
+    different views so get different names instead of overwriting each other. Only letters,
+    digits, ``.``, ``_`` and ``-`` are kept; None values are left out."""
+    if isinstance(context, Mapping):
+        parts = [f"{k}-{v}" for k, v in context.items() if v is not None and v != ""]
+    else:
+        parts = [str(context)] if context else []
+    text = "_".join([str(name), *parts])
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("._-")[:150] or "figure"
+
+
+def context_text(context: Mapping[str, object] | str | None) -> str:
+    """The context as a line for a figure's title: "subject s01 · trial 3 · window 5"."""
+    if isinstance(context, Mapping):
+        return " · ".join(f"{k} {v}" for k, v in context.items() if v is not None and v != "")
+    return str(context or "")

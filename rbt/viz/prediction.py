@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from ._base import colorscale, figure, margin
+from ._base import colorscale, figure, margin, plain
 
 CORRECT, WRONG, NEUTRAL, OTHER = "#2ca02c", "#d62728", "#1f77b4", "#c7c7c7"
 
@@ -54,22 +54,38 @@ def confusion_matrix_figure(y_true, y_pred, class_names: Sequence[str], *,
 
 
 def accuracy_per_trial(frame: pd.DataFrame, *, title: str | None = None,
-                       height: int | None = None) -> go.Figure:
-    """Subjects x trials heatmap of the fraction of each trial's windows predicted right.
+                       height: int = 300) -> go.Figure:
+    """The fraction of each trial's windows predicted right: one bar per trial.
 
-    ``frame`` has one row per window with columns subject, trial and correct (bool).
+    ``frame`` has one row per window with columns subject, trial and correct (bool), and
+    optionally session. The x axis is categorical with "subject/trial" labels
+    ("subject/session/trial" when there are several sessions), so a filtered selection shows
+    which trials it holds rather than looking like a contiguous run; dotted lines separate the
+    subjects. The colour bar has a fixed length, so it stays readable with a single subject.
     """
-    acc = frame.groupby(["subject", "trial"])["correct"].agg(["mean", "size"]).reset_index()
-    grid = acc.pivot(index="subject", columns="trial", values="mean")
-    size = acc.pivot(index="subject", columns="trial", values="size")
+    keys = ["subject"] + (["session"] if "session" in frame and frame["session"].nunique() > 1
+                          else []) + ["trial"]
+    acc = frame.groupby(keys, sort=True)["correct"].agg(["mean", "size"]).reset_index()
+    where = acc[keys].astype(str)
+    labels = ["/".join(row) for row in where.itertuples(index=False)]
+    text = [", ".join(f"{k} {plain(v)}" for k, v in zip(keys, row))
+            for row in where.itertuples(index=False)]
     trace = dict(
-        type="heatmap", z=grid.to_numpy(dtype=float), x=[str(t) for t in grid.columns],
-        y=[str(s) for s in grid.index], customdata=size.to_numpy(dtype=float), zmin=0, zmax=1,
-        colorscale=colorscale("RdYlGn"), name="accuracy",
-        hovertemplate="subject %{y}, trial %{x}<br>accuracy %{z:.2f} of %{customdata} "
+        type="bar", x=labels, y=acc["mean"].to_numpy(dtype=float), name="accuracy",
+        customdata=np.column_stack([acc["size"].to_numpy(), text]).tolist(),
+        hovertemplate="%{customdata[1]}<br>accuracy %{y:.2f} of %{customdata[0]} "
                       "windows<extra></extra>",
-        colorbar=dict(title=dict(text="accuracy"), thickness=12))
-    layout = dict(title=dict(text=title), height=height or 140 + 22 * len(grid),
-                  margin=margin(title), xaxis=dict(title=dict(text="trial"), type="category"),
-                  yaxis=dict(title=dict(text="subject"), type="category", autorange="reversed"))
+        marker=dict(color=acc["mean"].to_numpy(dtype=float), cmin=0, cmax=1,
+                    colorscale=colorscale("RdYlGn"), line=dict(width=0),
+                    colorbar=dict(title=dict(text="accuracy"), thickness=12, lenmode="pixels",
+                                  len=min(180, height - 80), tickformat=".0%")))
+    subjects = where["subject"].to_numpy()
+    cuts = [i - 0.5 for i in range(1, len(labels)) if subjects[i] != subjects[i - 1]]
+    shapes = [dict(type="line", x0=c, x1=c, y0=0, y1=1, yref="paper", xref="x",
+                   line=dict(color="#999", width=1, dash="dot")) for c in cuts]
+    axis = "/".join(keys)
+    layout = dict(title=dict(text=title), height=height, margin=margin(title, bottom=10),
+                  showlegend=False, shapes=shapes, bargap=0.15,
+                  xaxis=dict(title=dict(text=axis), type="category"),
+                  yaxis=dict(title=dict(text="accuracy"), range=[0, 1.02], tickformat=".0%"))
     return figure([trace], layout)

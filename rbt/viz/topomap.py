@@ -14,7 +14,7 @@ against the lines it draws. Positions are :func:`rbt.montage.positions_2d` (MNE'
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 
 import numpy as np
 import plotly.graph_objects as go
@@ -22,7 +22,8 @@ from scipy.interpolate import CloughTocher2DInterpolator
 from scipy.spatial import Delaunay
 
 from ..montage import head_sphere, positions_2d
-from ._base import colorscale, column_domains, figure, margin, plain
+from ._base import column_domains, figure, margin, plain
+from .scales import color_range, coloraxis, infer_signed
 
 OUTLINE_COLOR = "#444"
 MODES = ("interpolated", "markers")
@@ -119,30 +120,6 @@ def interpolate(values, ch_names: Sequence[str], res: int = 64):
     head, NaN beyond 8 % outside the head circle (figures mask it at the circle itself)."""
     xs, ys, weights = _grid(tuple(ch_names), int(res))
     return xs, ys, (weights @ np.asarray(values, dtype=float)).reshape(res, res)
-
-
-# --------------------------------------------------------------------------------------------
-# Colour ranges
-
-
-def symmetric_range(values) -> tuple[float, float]:
-    """(-m, m) with m the largest absolute finite value; (-1, 1) when there is none."""
-    v = np.abs(np.asarray(values, dtype=float))
-    v = v[np.isfinite(v)]
-    m = float(v.max()) if v.size else 0.0
-    return (-m, m) if m > 0 else (-1.0, 1.0)
-
-
-def value_range(values, symmetric: bool) -> tuple[float, float]:
-    """The colour range for ``values``: symmetric about 0, or their min and max."""
-    if symmetric:
-        return symmetric_range(values)
-    v = np.asarray(values, dtype=float)
-    v = v[np.isfinite(v)]
-    if not v.size:
-        return (0.0, 1.0)
-    lo, hi = float(v.min()), float(v.max())
-    return (lo, hi) if hi > lo else (lo - 0.5, hi + 0.5)
 
 
 # --------------------------------------------------------------------------------------------
@@ -249,16 +226,11 @@ def head_axes(n: int = 1, domains: Sequence[tuple[float, float]] | None = None) 
     return out
 
 
-def _coloraxis(zrange, scale, title, **colorbar) -> dict:
-    return dict(cmin=float(zrange[0]), cmax=float(zrange[1]),
-                colorscale=colorscale(scale),
-                colorbar=dict(title=dict(text=title or ""), thickness=12, **colorbar))
-
-
 def scalp_topomap(values, ch_names: Sequence[str], *, title: str | None = None,
                   mode: str = "interpolated", contours: bool = False,
-                  zrange: tuple[float, float] | None = None, colorscale: str = "RdBu_r",
-                  symmetric: bool = True, colorbar_title: str | None = None, res: int = 64,
+                  zrange: tuple[float, float] | None = None, colorscale: str | None = None,
+                  symmetric: bool | None = None, signed: bool | None = None,
+                  colorbar_title: str | None = None, res: int = 64,
                   highlight: Sequence[str] = (), height: int = 380) -> go.Figure:
     """One scalp map of one value per electrode.
 
@@ -269,60 +241,99 @@ def scalp_topomap(values, ch_names: Sequence[str], *, title: str | None = None,
     mode : "interpolated" (a head map clipped to the head circle, sensors as dots) or
         "markers" (coloured sensors only, no interpolation).
     contours : draw iso-lines over the interpolated map.
-    zrange : colour range; default symmetric about 0 (``symmetric``) or the values' range.
-    colorscale : any Plotly colour scale name.
+    signed : whether the values have a sign (None: they do when any is below 0). Signed values
+        are drawn on a diverging scale symmetric about 0, unsigned ones (attention received,
+        saliency) on a sequential scale from their minimum to their maximum.
+    zrange, symmetric, colorscale : override the range, its symmetry or the scale name.
     highlight : electrodes to ring in red (e.g. where an effect is planted).
     """
-    zrange = zrange or value_range(values, symmetric)
+    rng, scale = color_range(values, signed=signed, symmetric=symmetric, scale=colorscale)
     data = topomap_traces(values, ch_names, mode=mode, contours=contours, res=res,
                           highlight=highlight, value_label=colorbar_title or "value")
     layout = dict(title=dict(text=title), height=height, margin=margin(title),
-                  coloraxis=_coloraxis(zrange, colorscale, colorbar_title),
+                  coloraxis=coloraxis(zrange or rng, scale, colorbar_title),
                   plot_bgcolor="white", hovermode="closest", **head_axes(1))
     return figure(data, layout)
 
 
+def _groups(names: list[str], shared_scale: bool, scale_groups) -> list[list[int]]:
+    """Indices of the maps sharing each colour axis, in order of first appearance."""
+    if scale_groups is None:
+        scale_groups = [0] * len(names) if shared_scale else list(range(len(names)))
+    if len(scale_groups) != len(names):
+        raise ValueError(f"scale_groups needs one entry per map ({len(names)}); got "
+                         f"{len(scale_groups)}")
+    order: dict = {}
+    for i, g in enumerate(scale_groups):
+        order.setdefault(g, []).append(i)
+    return list(order.values())
+
+
+def _group_signed(signed, members: list[int], values: np.ndarray) -> bool:
+    if signed is None or isinstance(signed, bool):
+        return infer_signed(values, signed)
+    given = [signed[i] for i in members]
+    if any(s is True for s in given):
+        return True
+    return infer_signed(values, False if all(s is False for s in given) else None)
+
+
 def topomap_row(maps: Mapping[str, np.ndarray], ch_names: Sequence[str], *,
                 title: str | None = None, shared_scale: bool = True,
+                scale_groups: Sequence[Hashable] | None = None,
+                signed: bool | Sequence[bool | None] | None = None,
                 mode: str = "interpolated", contours: bool = False,
-                colorscale: str | Sequence[str] = "RdBu_r", symmetric: bool = True,
+                colorscale: str | Sequence[str] | None = None, symmetric: bool | None = None,
                 zrange: tuple[float, float] | None = None, colorbar_title: str | None = None,
                 res: int = 48, highlight: Mapping[str, Sequence[str]] | None = None,
                 height: int = 300) -> go.Figure:
-    """Several topomaps side by side, with one shared colour scale or one per map.
+    """Several topomaps side by side, with one shared colour scale or several.
 
     ``maps`` is an ordered mapping of subplot title to values (one per electrode). With
-    ``shared_scale=False`` each map gets its own colour range and a colour bar beneath it.
-    ``highlight`` maps a subplot title to electrodes to ring in red.
+    ``shared_scale=False`` each map gets its own colour range and a titled colour bar beneath
+    it. ``scale_groups`` (one key per map) instead makes maps with the same key share one range
+    and one colour bar, e.g. ``["group", "group", "difference"]`` for two group means and their
+    difference. ``signed`` (one value, or one per map; None infers it from each colour axis's
+    values) picks a diverging scale about 0 or a sequential one (:func:`scalp_topomap`);
+    ``colorscale`` (one name, or one per map: the first map of a group names its scale),
+    ``symmetric`` and ``zrange`` override that choice. ``highlight`` maps a subplot title to
+    electrodes to ring in red.
     """
     names = list(maps)
     n = len(names)
     if n == 0:
         raise ValueError("topomap_row needs at least one map")
-    scales = [colorscale] * n if isinstance(colorscale, str) else list(colorscale)
+    values = [np.asarray(maps[k], dtype=float) for k in names]
+    groups = _groups(names, shared_scale, scale_groups)
     domains = column_domains(n)
-    data, layout = [], {}
+    data, layout, axis_of = [], {}, {}
+    for g, members in enumerate(groups):
+        cax = "coloraxis" if g == 0 else f"coloraxis{g + 1}"
+        together = np.concatenate([np.ravel(values[i]) for i in members])
+        scale = (colorscale if colorscale is None or isinstance(colorscale, str)
+                 else colorscale[members[0]])
+        rng, scale = color_range(together, signed=_group_signed(signed, members, together),
+                                 symmetric=symmetric, scale=scale)
+        if len(groups) == 1:
+            layout[cax] = coloraxis(zrange or rng, scale, colorbar_title)
+        else:  # beneath the maps it serves
+            x0, x1 = domains[members[0]][0], domains[members[-1]][1]
+            layout[cax] = coloraxis(zrange or rng, scale, colorbar_title, horizontal=True,
+                                    x=(x0 + x1) / 2, len=0.8 * (x1 - x0), y=-0.02,
+                                    yanchor="top")
+        axis_of.update(dict.fromkeys(members, cax))
     for i, name in enumerate(names):
-        axis = "" if i == 0 else str(i + 1)
-        cax = "coloraxis" if shared_scale or i == 0 else f"coloraxis{i + 1}"
-        data += topomap_traces(maps[name], ch_names, axis=axis, coloraxis=cax, mode=mode,
-                               contours=contours, res=res, value_label=colorbar_title or "value",
+        data += topomap_traces(values[i], ch_names, axis="" if i == 0 else str(i + 1),
+                               coloraxis=axis_of[i], mode=mode, contours=contours, res=res,
+                               value_label=colorbar_title or "value",
                                highlight=(highlight or {}).get(name, ()))
-        if not shared_scale:
-            rng = zrange or value_range(maps[name], symmetric)
-            layout[cax] = _coloraxis(rng, scales[i], None, orientation="h",
-                                     x=sum(domains[i]) / 2, len=0.8 / n, y=-0.02,
-                                     yanchor="top")
-    if shared_scale:
-        everything = np.concatenate([np.ravel(maps[k]) for k in names])
-        layout["coloraxis"] = _coloraxis(zrange or value_range(everything, symmetric),
-                                         scales[0], colorbar_title)
     annotations = [dict(text=f"<b>{plain(name)}</b>", x=sum(domains[i]) / 2, y=1.0, xref="paper",
                         yref="paper", xanchor="center", yanchor="bottom", showarrow=False)
                    for i, name in enumerate(names)]
     layout.update(title=dict(text=title), height=height, plot_bgcolor="white",
                   hovermode="closest", annotations=annotations,
-                  margin=dict(l=10, r=10, t=60 if title else 30, b=10 if shared_scale else 50),
+                  margin=dict(l=10, r=10, t=60 if title else 30,
+                              b=10 if len(groups) == 1 else 70),
                   **head_axes(n, domains))
     return figure(data, layout)
 
