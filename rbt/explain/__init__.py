@@ -34,6 +34,7 @@ _WHERE = {
     **dict.fromkeys(("TrustMetric", "attention_agreement", "randomised_copy", "row_spearman",
                      "sanity_check", "trust_metrics"), "trust"),
     **dict.fromkeys(("WhatIf", "edit_cells", "edit_window", "what_if"), "whatif"),
+    **dict.fromkeys(("GROUP_BY", "GroupMaps", "explanation_differences", "group_maps"), "groups"),
 }
 
 __all__ = sorted(_WHERE)
