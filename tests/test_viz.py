@@ -361,6 +361,20 @@ def test_teaching_figures():
     fig = valid(teaching.protocol_comparison(folds, chance=0.5))
     assert list(fig.data[0].x) == ["window-kfold", "trial-kfold"]
     assert fig.data[0].y[1] == pytest.approx(0.65)
+    assert fig.data[0].insidetextanchor == "start"  # bar labels at the base, clear of the dots
+    (chance,) = [a for a in fig.layout.annotations if a.name == "chance"]
+    assert chance.text == "chance 50%" and chance.y == 0.5
+
+
+def test_raw_traces_reach_the_outlined_window():
+    sig = np.random.default_rng(9).standard_normal((32, 128 * 60))
+    early = valid(teaching.eeg_traces(sig, EEG_CHANNELS, 128, picks=["Fz"], seconds=12,
+                                      window=(3, 7)))
+    assert early.data[0].x[-1] == pytest.approx(12 - 1 / 128)
+    late = valid(teaching.eeg_traces(sig, EEG_CHANNELS, 128, picks=["Fz"], seconds=12,
+                                     window=(40, 44)))
+    assert late.data[0].x[-1] >= 44 - 1 / 128  # the late window has its signal under it
+    assert late.layout.shapes[0].x0 == 40
 
 
 def test_export_names_and_titles_carry_the_context():

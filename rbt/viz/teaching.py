@@ -19,10 +19,17 @@ def eeg_traces(sig: np.ndarray, ch_names: Sequence[str], sfreq: float, *,
                baseline_s: float | None = None, window: tuple[float, float] | None = None,
                title: str | None = None, height: int = 420) -> go.Figure:
     """Stacked EEG traces (one row per channel), with the pre-stimulus baseline shaded and one
-    window outlined (times in seconds from the trial's start)."""
+    window outlined (times in seconds from the trial's start).
+
+    ``seconds`` limits the traces to the first seconds, but never ends them before ``window``
+    does: an outlined window always has its signal under it.
+    """
     names = list(ch_names)
     picks = list(picks or names)
-    n = sig.shape[1] if seconds is None else min(sig.shape[1], int(seconds * sfreq))
+    n = sig.shape[1]
+    if seconds is not None:
+        end = max(seconds, window[1] if window else 0.0)
+        n = min(n, int(np.ceil(end * sfreq)))
     t = np.arange(n) / sfreq
     spread = 4 * float(np.median([np.std(sig[names.index(c), :n]) for c in picks]) or 1.0)
     data = []
@@ -117,7 +124,8 @@ def similarity_heatmap(sim: np.ndarray, ch_names: Sequence[str], *, title: str |
 def protocol_comparison(folds: pd.DataFrame, *, chance: float | None = None,
                         title: str | None = None, height: int = 360) -> go.Figure:
     """Cross-validated accuracy per evaluation protocol: mean ± std bars with each fold as a
-    dot, and chance level as a dashed line."""
+    dot, and chance level as a labelled dashed line. The bars' values sit at their base, so
+    the fold dots (near the top) do not cover them."""
     data = []
     protocols = list(dict.fromkeys(folds["protocol"]))
     means = [folds.loc[folds["protocol"] == p, "accuracy"].mean() for p in protocols]
@@ -126,17 +134,24 @@ def protocol_comparison(folds: pd.DataFrame, *, chance: float | None = None,
                      error_y=dict(type="data", array=stds, visible=True),
                      marker=dict(color=["#ff7f0e" if "window" in p else "#1f77b4"
                                         for p in protocols]),
-                     text=[f"{m:.1%}" for m in means], textposition="inside",
+                     text=[f"mean {m:.1%}" for m in means], textposition="inside",
+                     insidetextanchor="start", textfont=dict(color="white"),
                      hovertemplate="%{x}: mean accuracy %{y:.3f}<extra></extra>"))
     data.append(dict(type="scatter", x=folds["protocol"], y=folds["accuracy"], mode="markers",
-                     name="folds", marker=dict(color="#222", size=7),
+                     name="folds", marker=dict(color="#222", size=7,
+                                               line=dict(width=1, color="white")),
                      text=[f"fold {f}" for f in folds["fold"]],
                      hovertemplate="%{x}, %{text}: %{y:.3f}<extra></extra>"))
-    shapes = []
+    shapes, annotations = [], []
     if chance is not None:
         shapes.append(dict(type="line", x0=-0.5, x1=len(protocols) - 0.5, y0=chance, y1=chance,
                            line=dict(dash="dash", color="#888")))
+        annotations.append(dict(text=f"chance {chance:.0%}", x=1, y=chance, xref="paper",
+                                yref="y", xanchor="right", yanchor="bottom", showarrow=False,
+                                font=dict(size=11, color="#555"), bgcolor="white",
+                                name="chance"))
     layout = dict(title=dict(text=title), height=height, margin=margin(title), shapes=shapes,
-                  showlegend=False, yaxis=dict(range=[0, 1.08], title=dict(text="accuracy")),
+                  annotations=annotations, showlegend=False,
+                  yaxis=dict(range=[0, 1.08], title=dict(text="accuracy"), tickformat=".0%"),
                   xaxis=dict(type="category"))
     return figure(data, layout)
