@@ -132,7 +132,7 @@ def attention_heatmap(att_2d, ch_names: Sequence[str], *, title: str | None = No
     att = _check_square(att_2d, ch_names)
     names = list(ch_names)
     n = len(names)
-    values = att.ravel()
+    values = att.ravel().astype(np.float32)  # n² points: half the bytes of float64
     lo, hi = zrange if zrange is not None else value_range(values, symmetric=False)
     # the plot area is about the height less the title, tick labels and axis titles
     cell = max(3.0, (height - (40 if title else 10) - 75) / max(n, 1) * 0.95)
