@@ -4,11 +4,15 @@ marked window, raw traces or band power below on the shared time axis, clickable
 from __future__ import annotations
 
 import dataclasses
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 
 import numpy as np
 import plotly.graph_objects as go
 import pytest
+from test_browser import CHROMIUM_ARGS, chromium, free_port, wait_until_healthy
 
 from rbt.checkpoint import load_checkpoint
 from rbt.infer import predict_array
@@ -152,3 +156,61 @@ def test_bad_inputs_say_what_was_expected():
     with pytest.raises(ValueError, match=r"band_power must be \(windows, bands\) = \(3, 1\)"):
         trial_timeline([0, 1, 2], p, ["a", "b"], window_s=1, band_power=np.zeros((2, 1)),
                        band_names=["alpha"])
+
+
+APP = textwrap.dedent("""
+    import numpy as np
+    import streamlit as st
+    from rbt.viz.timeline import selected_window, trial_timeline
+
+    p = np.linspace(0.2, 0.8, 10)
+    fig = trial_timeline(np.arange(10) * 0.9 + 3, np.column_stack([1 - p, p]), ["low", "high"],
+                         window_s=4, current=2, true=1, windows=np.arange(100, 110),
+                         band_power=np.linspace(0, 1, 20).reshape(10, 2),
+                         band_names=["theta", "alpha"])
+    event = st.plotly_chart(fig, on_select="rerun", selection_mode="points", key="timeline")
+    st.write(f"window={selected_window(event.selection)}")
+""")
+
+
+def test_a_window_chosen_in_the_browser_comes_back_as_its_id(tmp_path):
+    """Plotly selects marker points only, and a pointer on a window goes to the nearest trace's
+    point (here the class line under the window's marker): every point must carry the id."""
+    from playwright.sync_api import sync_playwright
+
+    exe = chromium()
+    (tmp_path / "app.py").write_text(APP)
+    port, log = free_port(), tmp_path / "streamlit.log"
+    with open(log, "w") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", str(tmp_path / "app.py"), "--server.port",
+             str(port), "--server.address", "127.0.0.1", "--server.headless", "true",
+             "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
+            stdout=out, stderr=subprocess.STDOUT)
+        try:
+            url = f"http://127.0.0.1:{port}"
+            wait_until_healthy(url, proc, log)
+            with sync_playwright() as pw:
+                browser = pw.chromium.launch(executable_path=exe, args=CHROMIUM_ARGS)
+                page = browser.new_page(viewport={"width": 1100, "height": 800})
+                page.goto(url)
+                page.wait_for_selector(".js-plotly-plot .scatterlayer .trace path.point",
+                                       timeout=60_000)
+                page.wait_for_timeout(1000)
+                for trace_no, point, want in ((2, 5, "window=105"), (3, 7, "window=107")):
+                    # the "windows" markers, then the first band's line
+                    box = page.locator(".js-plotly-plot .scatterlayer .trace").nth(
+                        trace_no).locator("path.point").nth(point).bounding_box()
+                    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+                    page.mouse.move(x - 6, y)
+                    page.mouse.move(x, y, steps=3)  # Plotly clicks what it hovers
+                    page.wait_for_timeout(300)
+                    page.mouse.click(x, y)
+                    page.get_by_text(want).wait_for(timeout=30_000)
+                browser.close()
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()

@@ -1,8 +1,9 @@
 """A trial's timeline: the class probabilities of every window, the true label, one window marked,
 and raw EEG or band power below on the same time axis.
 
-Each window is one point of the ``"windows"`` trace, whose ``customdata`` is the window's id
-(``windows``, by default its position in the trial). Shown with Streamlit as
+Each window is one point of the ``"windows"`` trace (and of each class's line and band's
+line), whose ``customdata`` is the window's id (``windows``, by default its position in the
+trial). Shown with Streamlit as
 ``event = st.plotly_chart(fig, on_select="rerun", selection_mode="points")``, a point chosen
 on the chart comes back in ``event.selection``; :func:`selected_window` reads the id from it.
 """
@@ -111,8 +112,11 @@ def trial_timeline(starts, probs, class_names: Sequence[str], *, window_s: float
     data: list[dict] = []
     at = "window %{customdata} at %{x:.2f} s<extra></extra>"
     for k, c in enumerate(names):
-        data.append(dict(type="scatter", x=starts, y=p[:, k], mode="lines", name=c,
-                         line=dict(color=_colour(k), width=2), customdata=ids, xaxis="x",
+        # markers, so that a point of a line is a window one can choose too (Plotly selects
+        # only marker points, and a click on a window goes to the nearest, often a line's)
+        data.append(dict(type="scatter", x=starts, y=p[:, k], mode="lines+markers", name=c,
+                         line=dict(color=_colour(k), width=2), marker=dict(size=4),
+                         customdata=ids, xaxis="x",
                          yaxis="y", hovertemplate=f"{plain(c)}: %{{y:.3f}}<br>{at}"))
     # right or wrong only where the label is one of the model's classes
     right = [None if labels is None or labels[i] not in names else names[pred[i]] == labels[i]
