@@ -162,3 +162,12 @@ def test_occlusion_equals_ablation_with_tiling_patches_and_differs_with_overlapp
                             strides=(1, 1), device="cpu")
     assert not np.allclose(overlapping, attribute(model, X, method="feature_ablation",
                                                   device="cpu"))
+
+
+def test_signedness_follows_the_maps(model, X):
+    for name, record in METHOD_REGISTRY.items():
+        if name in ("occlusion", "feature_ablation", "gradient_shap"):
+            continue  # slower; their sign follows the output change, as integrated gradients'
+        maps = attribute(model, X, method=name, device="cpu")
+        assert record.signed() == bool((maps < 0).any()), name
+    assert METHOD_REGISTRY["saliency"].signed(abs=False)

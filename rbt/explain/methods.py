@@ -86,6 +86,9 @@ class Method:
     check : callable or None
         ``check(opts, smoothgrad)`` raising ValueError for option combinations that make no
         sense for this method.
+
+    :meth:`signed` says whether its maps take both signs (figures draw unsigned ones on a
+    sequential scale).
     """
 
     name: str
@@ -101,6 +104,10 @@ class Method:
     baseline_set: bool = False
     complete: bool = False
     check: Callable[[Mapping, bool], None] | None = None
+
+    def signed(self, **options) -> bool:
+        """Can its maps be negative? Not when it reports magnitudes (saliency's ``abs``)."""
+        return not {**self.options, **options}.get("abs", False)
 
 
 # ---- what a mask removes -----------------------------------------------------------------------
