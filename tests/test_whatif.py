@@ -106,6 +106,10 @@ def test_cells_scale_and_baselines(small_fit):
 def test_regions_combine_and_names_are_checked(small_fit):
     cells = edit_cells(NAMES, BANDS, regions=["frontal", "right"])
     assert cells[NAMES.index("F4")].all() and cells.sum() == 4  # F4 only: Fp1 is left
+    cells = edit_cells(NAMES, BANDS, regions=["frontal", "temporal", "left", "midline"])
+    assert [NAMES[i] for i in np.flatnonzero(cells.any(axis=1))] == ["Fp1", "T7"]
+    cells = edit_cells(NAMES, BANDS, regions=["central", "occipital"])  # either lobe, any side
+    assert [NAMES[i] for i in np.flatnonzero(cells.any(axis=1))] == ["Cz", "O2"]
     cells = edit_cells(NAMES, BANDS, electrodes=["O2"], regions="left", bands="theta")
     assert [NAMES[i] for i in np.flatnonzero(cells[:, 0])] == ["Fp1", "T7", "P3", "O2"]
     assert cells.sum() == 4
@@ -115,7 +119,8 @@ def test_regions_combine_and_names_are_checked(small_fit):
         what_if(small_fit, 0, bands="delta")
     with pytest.raises(ValueError, match=r"unknown region\(s\) 'lobe'.*frontal, central"):
         what_if(small_fit, 0, regions="lobe")
-    with pytest.raises(ValueError, match="none of the model's electrodes is in occipital and"):
+    with pytest.raises(ValueError, match="no.* of the model's electrodes is in the regions "
+                                         "occipital, left"):
         what_if(small_fit, 0, regions=["occipital", "left"])
     for bad in (-1.0, float("nan"), float("inf"), True, "2"):
         with pytest.raises(ValueError, match="scale must be"):
@@ -162,3 +167,17 @@ def test_removing_the_planted_effect_lowers_its_class(demo_fit, baseline, drop):
                            bands=effect["band"], baseline=baseline, device="cpu").change[k]
                    for w in rows]
         assert abs(np.mean(control)) < abs(np.mean(planted)) / 5
+
+
+def test_the_demo_checkpoint_nothing_and_everything(demo_fit):
+    nothing = what_if(demo_fit, 100, device="cpu")
+    np.testing.assert_array_equal(nothing.edited_probs, nothing.probs)
+    np.testing.assert_array_equal(nothing.edited_attention, nothing.attention)
+    every = what_if(demo_fit, 100, regions=list(LOBES), device="cpu")  # the lobes: all
+    assert every.cells.all()
+    zero = predict_array(demo_fit.model, np.zeros((1, 32, 4), np.float32), device="cpu",
+                         attention=True)
+    np.testing.assert_allclose(every.edited_probs, zero.probs[0], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(every.probs, predict_array(
+        demo_fit.model, demo_fit.X[100:101], device="cpu").probs[0], rtol=1e-5, atol=1e-6)
+    assert every.attention.shape == (4, 6, 32, 32)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..infer import predict_array
-from ..montage import REGIONS, canonical_name, electrode_regions
+from ..montage import LOBES, REGIONS, SIDES, canonical_name, electrode_regions
 from .attention import select_attention
 from .inputs import baseline_reference, make_baseline
 
@@ -80,9 +80,10 @@ def edit_cells(ch_names: Sequence[str], band_names: Sequence[str], *, electrodes
                bands=(), regions=()) -> np.ndarray:
     """The ``(E, bands)`` cells an edit touches: the chosen electrodes x the chosen bands.
 
-    ``electrodes`` (names, matched as the montage does) and the electrodes in all of
-    ``regions`` (:data:`~rbt.montage.REGIONS`; ``["frontal", "left"]`` is the left frontal
-    electrodes) together give the rows, every electrode when neither is given; ``bands`` the
+    ``electrodes`` (names, matched as the montage does) and the electrodes of ``regions``
+    (:data:`~rbt.montage.REGIONS`: any of the lobes named and any of the sides named, so
+    ``["frontal", "temporal", "left"]`` is the left frontal and left temporal electrodes)
+    together give the rows, every electrode when neither is given; ``bands`` the
     columns, every band when none is given. Nothing given: no cell. A ValueError names the
     valid choices for an unknown name, and says so when the regions hold none of the electrodes.
     """
@@ -93,10 +94,13 @@ def edit_cells(ch_names: Sequence[str], band_names: Sequence[str], *, electrodes
     if region_names:
         by_region = electrode_regions(ch_names)
         inside = set(range(len(ch_names)))
-        for r in region_names:
-            inside &= {ch_names.index(n) for n in by_region[r.lower()]}
+        for kind in (LOBES, SIDES):  # either of the lobes, and either of the sides
+            chosen = [r.lower() for r in region_names if r.lower() in kind]
+            if chosen:
+                inside &= {ch_names.index(n) for r in chosen for n in by_region[r]}
         if not inside:
-            raise ValueError(f"none of the model's electrodes is in {' and '.join(region_names)}")
+            raise ValueError("none of the model's electrodes is in the regions "
+                             f"{', '.join(region_names)} (a lobe named there and a side)")
         rows += sorted(inside)
     cols = _match(_as_names(bands, "bands"), band_names, "band(s)", str.lower)
     cells = np.zeros((len(ch_names), len(band_names)), dtype=bool)
