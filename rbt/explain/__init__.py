@@ -9,6 +9,9 @@
 * :mod:`.aggregate`: means over subjects, trials, classes, predictions; group differences.
   (Streamed group means of attention are :func:`rbt.infer.group_mean_attention`.)
 * :mod:`.features`: :func:`explain_features`, all of it for a FeatureSet.
+* :mod:`.whatif`: :func:`what_if`, one window with electrodes, bands or a region edited
+  towards a baseline, predicted beside the original.
+* :mod:`.groups`: :func:`group_maps`, group means of a saved explanation (``rbt explain``).
 
 The names below are loaded on first use (PEP 562), so ``import rbt.explain.attention`` or
 reading :data:`METHODS` costs neither torch nor Captum.
