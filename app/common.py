@@ -310,33 +310,21 @@ def demo_bundle():
     return fit, (choice, path, stamp, device)
 
 
-# widget values that must survive moving between pages (Streamlit drops the state of widgets
-# that the new page has not drawn yet; re-assigning a value keeps it)
-PERSISTENT = ("source", "path_deap", "path_dreamer", "path_seed", "path_raw", "seed_ref",
-              "raw_how", "drop_unknown", "channel_map", "target_demo", "target_deap",
-              "target_dreamer",
-              "target_seed", "target_raw", "task_demo", "task_deap", "task_dreamer", "task_seed",
-              "task_raw", "model_kind", "model_path", "device", "image_format", "sel_subject",
-              "sel_trial", "sel_window", "map_mode", "map_contours", "map_scale", "map_planted",
-              "att_block", "att_head", "att_lines", "att_k", "att_threshold", "att_electrode",
-              "attr_method", "attr_baseline", "attr_target")
+def draw_sidebar() -> None:
+    """Draw the sidebar (once per run, for whichever page is shown) and keep what it chose
+    for the page's :func:`setup`."""
+    serving.upload_store().sweep(every=60)  # uploads idle past the TTL, of every session
+    st.session_state["_chosen"] = sidebar(str(demo_checkpoint()), card_of)
+    serving.network_notice(st.sidebar)
 
 
 def setup(title: str, heading: str | None = None, load_data: bool = True) -> Loaded | None:
-    """Start a page: configure it, show its heading, draw the sidebar and load (cached) what
-    the sidebar chose. Returns None, after saying what to fix, when nothing could be loaded.
-    """
-    st.set_page_config(page_title=f"{title} · rbt dashboard", page_icon=":material/psychology:",
-                       layout="wide")
+    """Start a page: show its heading and load (cached) what the sidebar chose. Returns None,
+    after saying what to fix, when nothing could be loaded."""
     st.title(heading or title)
-    for key in PERSISTENT:
-        if key in st.session_state:
-            st.session_state[key] = st.session_state[key]
-    serving.upload_store().sweep(every=60)  # uploads idle past the TTL, of every session
-    choice, model_path, device = sidebar(str(demo_checkpoint()), card_of)
-    serving.network_notice(st.sidebar)
     if not load_data:
         return None
+    choice, model_path, device = st.session_state["_chosen"]
     loaded = load(choice, model_path, device)
     if loaded is None:
         st.info("Nothing is loaded: fix the data or model choice in the sidebar (see the "

@@ -15,6 +15,7 @@ import serving
 import streamlit as st
 from choices import SOURCE_LABELS, DataChoice, data_stamp, parse_channel_map, targets_for, tasks_for
 from serving import plain, plain_message
+from state import FOLDER, SHIPPED, TYPED, selection
 from uploads import check_recording
 
 from rbt.device import available_devices
@@ -70,10 +71,13 @@ def _follow_card(source: str, card: ModelCard, model_id) -> dict:
     seen = f"_defaults_{source}"
     if st.session_state.get(seen) != model_id:
         st.session_state[seen] = model_id
+        pinned = selection().pinned  # what a link chose wins over the card, once
         for key, value, options in ((f"target_{source}", defaults["target"],
                                      targets_for(source)),
                                     (f"task_{source}", defaults["task"], tasks_for(source))):
-            if value is not None and value in options:
+            if key in pinned:
+                pinned.discard(key)
+            elif value is not None and value in options:
                 st.session_state[key] = value
         if source == "seed":
             st.session_state["seed_ref"] = defaults["seed_reference_filters"]
@@ -91,7 +95,7 @@ def _data_widgets(sb, source: str):
         if source == "seed":
             seed_box = sb.container()  # filled once the checkpoint's default is known
     elif source == "raw":
-        how = sb.radio("Recording", ["Upload", "Path on this machine"], key="raw_how",
+        how = sb.radio("Recording", ["Upload", TYPED], key="raw_how",
                        horizontal=True)
         if how == "Upload":
             gen = st.session_state.get("_upload_gen", 0)
@@ -133,11 +137,11 @@ def sidebar(demo_checkpoint: str, card_of: Callable[[str], tuple[ModelCard, obje
     if source == "demo":
         sb.caption("Synthetic EEG with planted effects: see Home.")
     sb.header("Model")
-    kind = sb.radio("Checkpoint", ["Shipped demo checkpoint", "Checkpoint folder"],
+    kind = sb.radio("Checkpoint", [SHIPPED, FOLDER],
                     key="model_kind",
                     help="A folder with config.json and model.safetensors: one rbt wrote, or "
                          "an official RBTransformer checkpoint.")
-    if kind == "Shipped demo checkpoint":
+    if kind == SHIPPED:
         model_path = demo_checkpoint
     else:
         model_path = serving.typed_path(sb, "Checkpoint folder", key="model_path") or ""

@@ -43,7 +43,7 @@ def main(argv=None) -> int:
     at = AppTest.from_file(str(ROOT / "app" / "Home.py"), default_timeout=300)
     at.session_state["device"] = "cpu"
     at.run()
-    at.switch_page("pages/1_One_trial.py").run()
+    at.switch_page("views/1_One_trial.py").run()
     if at.exception or at.error:
         print("the app did not load:", [e.message for e in at.exception],
               [e.value for e in at.error], file=sys.stderr)

@@ -29,7 +29,7 @@ from rbt.model_card import ModelCard
 HOME = str(Path(__file__).resolve().parent.parent / "app" / "Home.py")
 if str(Path(HOME).parent) not in sys.path:  # the app's modules, as Streamlit imports them
     sys.path.insert(0, str(Path(HOME).parent))
-TRIAL, ACROSS, LEARN = "pages/1_One_trial.py", "pages/2_Across_trials.py", "pages/3_Learn.py"
+TRIAL, ACROSS, LEARN = "views/1_One_trial.py", "views/2_Across_trials.py", "views/3_Learn.py"
 BANDS = ["theta", "alpha", "beta", "gamma"]
 
 

@@ -31,7 +31,7 @@ def test_it_is_set_once_and_no_request_changes_it():
     from streamlit.testing.v1 import AppTest
 
     at = AppTest.from_file(str(ROOT / "app" / "Home.py"), default_timeout=180).run()
-    at.switch_page("pages/1_One_trial.py").run()
+    at.switch_page("views/1_One_trial.py").run()
     at.selectbox(key="attr_method").set_value("gradient_shap").run()
     assert not at.exception and torch.get_num_threads() == n
     # only the start-up module sets it: no request path in the app or the library does

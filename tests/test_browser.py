@@ -183,3 +183,76 @@ def test_dashboard_in_chromium(dashboard):
                 screenshot(page, ARTIFACTS / f"{name.lower()}.png")
         finally:
             browser.close()
+
+
+def charts_drawn(page, n: int = 6) -> None:
+    page.wait_for_function(
+        f"() => document.querySelectorAll('.js-plotly-plot').length >= {n}", timeout=120_000)
+    wait_idle(page)
+    no_exception(page)
+
+
+def test_the_view_lives_in_the_url_and_survives_a_reload(dashboard):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium(), args=CHROMIUM_ARGS,
+                                    headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 1440, "height": 900})
+            page.goto(f"{dashboard}/One_trial?subject=s02&trial=3&window=5&block=2"
+                      "&method=saliency")
+            charts_drawn(page)
+            assert page.get_by_text("Subject s02, trial 3, window 6 of 18").count() == 1
+            assert page.get_by_text("Pairs: block 2, mean of heads").count() == 1
+            # the running indicator and its Stop button show while the page computes
+            box = page.get_by_test_id("stSelectbox").filter(
+                has=page.get_by_text("Trial", exact=True)).first
+            box.get_by_role("combobox").click()
+            page.get_by_role("option", name="trial 4", exact=True).click()
+            page.get_by_test_id("stStatusWidget").wait_for(timeout=10_000)
+            page.get_by_text("Subject s02, trial 4, window 6 of 18").wait_for(timeout=60_000)
+            wait_idle(page)
+            assert "subject=s02" in page.url and "trial=4" in page.url, page.url
+            assert "method=saliency" in page.url and "block=2" in page.url, page.url
+            page.reload()
+            charts_drawn(page)
+            assert page.get_by_text("Subject s02, trial 4, window 6 of 18").count() == 1
+            assert page.get_by_text("Pairs: block 2, mean of heads").count() == 1
+            assert page.get_by_text("Saliency:", exact=False).count() >= 1
+        finally:
+            browser.close()
+
+
+def test_an_upload_survives_a_page_change(dashboard, tmp_path):
+    import formats as F
+    from playwright.sync_api import sync_playwright
+
+    from rbt.data.deap import EEG_CHANNELS
+
+    raw = F.make_raw(EEG_CHANNELS, seconds=40,
+                     annotations=[(1, 12, "calm"), (16, 12, "tense"), (30, 8, "calm")])
+    recording = F.save_fif(raw, tmp_path / "kept_raw.fif")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium(), args=CHROMIUM_ARGS,
+                                    headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 1440, "height": 900})
+            page.goto(f"{dashboard}/One_trial")
+            charts_drawn(page)
+            choose(page, "Source", "EEG recording (EDF, BDF, FIF, BrainVision, EEGLAB, ...)")
+            page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(str(recording))
+            page.get_by_text("are not the model", exact=False).first.wait_for(timeout=120_000)
+            charts_drawn(page)
+            nav = page.get_by_test_id("stSidebarNav")
+            for name, marker in (("Across trials", "Predictions per window"),
+                                 ("One trial", "Attention between electrodes")):
+                nav.get_by_text(name, exact=True).click()
+                page.get_by_text(marker).first.wait_for(timeout=120_000)
+                charts_drawn(page, 3)
+                sidebar = page.get_by_test_id("stSidebar")
+                assert sidebar.get_by_text("kept_raw.fif").count() == 1  # still uploaded
+                assert page.get_by_text("Choose the data in the sidebar").count() == 0
+                assert "source=raw" in page.url and "kept_raw" not in page.url, page.url
+        finally:
+            browser.close()

@@ -39,7 +39,7 @@ from roots import configured_roots, is_loopback  # noqa: E402
 from uploads import UploadStore, check_recording  # noqa: E402
 
 MAX_MB = 200  # the shipped server.maxUploadSize
-TRIAL = "pages/1_One_trial.py"
+TRIAL = "views/1_One_trial.py"
 IMAGE = "![x](http://attacker.example/p.png)"
 LINK = "[click](http://attacker.example)"
 

@@ -73,7 +73,7 @@ def _cli(folder: Path, target: str, out: Path, capsys) -> tuple[int, str]:
 
 def _app(folder: Path, target: str) -> tuple[list[str], list[str], list[str]]:
     at = AppTest.from_file(str(APP / "Home.py"), default_timeout=180).run()
-    at.switch_page("pages/1_One_trial.py").run()
+    at.switch_page("views/1_One_trial.py").run()
     if folder != DEMO:
         at.radio(key="model_kind").set_value("Checkpoint folder").run()
         at.text_input(key="model_path").input(str(folder)).run()

@@ -57,7 +57,7 @@ def test_the_wheel_carries_the_app_and_the_demo_checkpoint(wheel):
     names = set(zipfile.ZipFile(wheel).namelist())
     app = [p for p in (ROOT / "app").rglob("*") if p.is_file() and "__pycache__" not in p.parts
            and (p.suffix == ".py" or p.name == "config.toml")]
-    assert {"Home.py", "locate.py", "pages/1_One_trial.py", ".streamlit/config.toml"} <= {
+    assert {"Home.py", "locate.py", "views/1_One_trial.py", ".streamlit/config.toml"} <= {
         p.relative_to(ROOT / "app").as_posix() for p in app}
     missing = [p for p in app if f"rbt/app/{p.relative_to(ROOT / 'app').as_posix()}" not in names]
     assert not missing, f"not in the wheel: {missing}"

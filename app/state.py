@@ -1,0 +1,203 @@
+"""The session's selection: one object that every page's widgets take their values from, and
+that lives in the URL (``st.query_params``) so a reload keeps the view and a link opens it.
+
+Streamlit forgets the value of a widget that the page now shown does not draw, so the
+selection keeps the last value of every widget it tracks and hands it back when the widget is
+drawn again. What the URL names is read once, on a session's first run: values that can be
+checked without the data (source, target, task, model, method, baseline) are checked there;
+the others (subject, trial, window, block, head, electrode) wait as text until the page that
+draws them knows its options (:meth:`Selection.resolve`). Unknown values are dropped with a
+quiet note. Uploaded files are never put in the URL, nor the subject named after one: they
+stay on the server, for this session only (a reload starts a new session without them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import streamlit as st
+from choices import SOURCE_LABELS, targets_for, tasks_for
+
+from rbt.explain import BASELINES, METHOD_REGISTRY
+
+SHIPPED = "Shipped demo checkpoint"
+FOLDER = "Checkpoint folder"
+TYPED = "Path on this machine"
+
+# widget keys whose values the selection keeps across pages (the URL holds a subset)
+SOURCES = tuple(SOURCE_LABELS)
+KEPT = (("source", "raw_how", "drop_unknown", "channel_map", "seed_ref", "model_kind",
+         "model_path", "device", "image_format", "sel_subject", "sel_trial", "sel_window",
+         "map_mode", "map_contours", "map_scale", "map_planted", "att_block", "att_head",
+         "att_lines", "att_k", "att_threshold", "att_electrode", "attr_method",
+         "attr_baseline", "attr_target")
+        + tuple(f"path_{s}" for s in SOURCES if s != "demo")
+        + tuple(f"{w}_{s}" for w in ("target", "task") for s in SOURCES))
+
+# URL name -> widget key, for the values resolved against the data where they are drawn
+LATER = {"subject": "sel_subject", "trial": "sel_trial", "window": "sel_window",
+         "block": "att_block", "head": "att_head", "electrode": "att_electrode"}
+URL_ORDER = ("source", "path", "model", "target", "task", *LATER, "method", "baseline")
+
+
+def trial_text(value) -> str:
+    """(session, trial) as the URL writes it: ``3`` in session 1, else ``2-3``."""
+    session, trial = value
+    return f"{trial}" if int(session) == 1 else f"{session}-{trial}"
+
+
+def numbered(value) -> str:
+    """A block or head as its label numbers it (from 1); rollout and mean by name."""
+    return str(value) if isinstance(value, str) else str(int(value) + 1)
+
+
+# how each later value is written (and matched against its options)
+TEXT: dict[str, Callable[[Any], str]] = {"sel_subject": str, "sel_trial": trial_text,
+                                          "sel_window": str, "att_block": numbered,
+                                          "att_head": numbered, "att_electrode": str}
+
+
+@dataclass
+class Selection:
+    """What this session has chosen: widget key -> value, the URL's values still to be
+    checked against the data (key -> text), keys set from the URL that the checkpoint's
+    defaults must not overwrite, and notes about ignored URL values."""
+
+    values: dict[str, Any] = field(default_factory=dict)
+    pending: dict[str, str] = field(default_factory=dict)
+    pinned: set[str] = field(default_factory=set)
+    notes: list[str] = field(default_factory=list)
+
+    # ---- the URL ---------------------------------------------------------------------------
+    @classmethod
+    def from_url(cls, params: dict[str, str]) -> Selection:
+        """The selection a link names; what is unknown is left out, with a note."""
+        sel = cls()
+        source = params.get("source", "demo")
+        if source not in SOURCE_LABELS:
+            sel.notes.append(f"source {source!r}")
+            source = "demo"
+        if "source" in params and source == params["source"]:
+            sel.values["source"] = source
+        if params.get("path") and source != "demo":
+            sel.values[f"path_{source}"] = params["path"]
+            if source == "raw":
+                sel.values["raw_how"] = TYPED
+        model = params.get("model")
+        if model == "shipped":
+            sel.values["model_kind"] = SHIPPED
+        elif model:
+            sel.values["model_kind"], sel.values["model_path"] = FOLDER, model
+        for name, options in (("target", targets_for(source)), ("task", tasks_for(source))):
+            if name in params:
+                sel._choose(f"{name}_{source}", params[name], options, name)
+        for name, options in (("method", METHOD_REGISTRY), ("baseline", BASELINES)):
+            if name in params:
+                sel._choose(f"attr_{name}", params[name], list(options), name)
+        for name, key in LATER.items():
+            if params.get(name):
+                sel.pending[key] = params[name]
+        return sel
+
+    def _choose(self, key: str, text: str, options: Sequence[str], name: str) -> None:
+        if text in options:
+            self.values[key] = text
+            self.pinned.add(key)
+        else:
+            self.notes.append(f"{name} {text!r}")
+
+    def url(self) -> dict[str, str]:
+        """The query parameters naming this selection (no uploads: they stay server-side)."""
+        v, out = self.values, {}
+        source = v.get("source", "demo")
+        out["source"] = source
+        if source in ("deap", "dreamer", "seed") or (source == "raw" and v.get("raw_how") == TYPED):
+            if v.get(f"path_{source}"):
+                out["path"] = v[f"path_{source}"]
+        if v.get("model_kind") == FOLDER and v.get("model_path"):
+            out["model"] = v["model_path"]
+        else:
+            out["model"] = "shipped"
+        for name in ("target", "task"):
+            if f"{name}_{source}" in v:
+                out[name] = str(v[f"{name}_{source}"])
+        upload = source == "raw" and v.get("raw_how") != TYPED
+        for name, key in LATER.items():
+            if name == "subject" and upload:
+                continue  # an upload's subject is its file's name: it stays in the session
+            if key in self.pending:
+                out[name] = self.pending[key]
+            elif key in v and v[key] is not None:
+                out[name] = TEXT[key](v[key])
+        for name in ("method", "baseline"):
+            if f"attr_{name}" in v:
+                out[name] = str(v[f"attr_{name}"])
+        return {k: out[k] for k in URL_ORDER if k in out}
+
+    # ---- the widgets -----------------------------------------------------------------------
+    def resolve(self, key: str, options: Sequence) -> None:
+        """Before drawing the widget ``key`` with ``options``: select what the URL named if it
+        is one of them (else note it), and drop a kept value that is no longer an option."""
+        if key in self.pending:
+            text = self.pending.pop(key)
+            found = [o for o in options if TEXT[key](o) == text]
+            if found:
+                st.session_state[key] = self.values[key] = found[0]
+            else:
+                name = next(n for n, k in LATER.items() if k == key)
+                self.notes.append(f"{name} {text!r}")
+        if key in st.session_state and st.session_state[key] not in list(options):
+            del st.session_state[key]
+            self.values.pop(key, None)
+
+    def show_notes(self) -> None:
+        """Say, once and quietly, which values of the link were not used."""
+        if self.notes:
+            st.toast("Not in these data or options, so left out of the view: "
+                     + ", ".join(self.notes) + ".", icon=":material/link_off:")
+            self.notes.clear()
+
+
+def selection() -> Selection:
+    """This session's selection; the first run reads it from the URL."""
+    sel = st.session_state.get("_selection")
+    if sel is None:
+        sel = Selection.from_url({k: st.query_params.get(k) for k in st.query_params})
+        st.session_state["_selection"] = sel
+        for key, value in sel.values.items():
+            st.session_state[key] = value
+    return sel
+
+
+def begin_run() -> Selection:
+    """At the start of every run: take the widgets' latest values into the selection and give
+    back those that Streamlit dropped while another page was shown."""
+    sel = selection()
+    state = st.session_state
+    for key in KEPT:
+        if key in state:
+            sel.values[key] = state[key]
+        elif key in sel.values:
+            state[key] = sel.values[key]
+    return sel
+
+
+def sync() -> None:
+    """Take the widgets drawn so far into the selection and put it in the URL, changing only
+    what differs (each change is a message to the browser)."""
+    sel = selection()
+    for key in KEPT:
+        if key in st.session_state:
+            sel.values[key] = st.session_state[key]
+    want = sel.url()
+    have = {k: st.query_params.get(k) for k in st.query_params}
+    if want == have:
+        return
+    for k in have:
+        if k not in want:
+            del st.query_params[k]
+    for k, v in want.items():
+        if have.get(k) != v:
+            st.query_params[k] = v

@@ -1,0 +1,122 @@
+"""The session's selection (app/state.py): one sidebar for every page, the view in the URL.
+
+AppTest runs app/Home.py (the st.navigation entry point) with query parameters, as a link or a
+reload would, and checks what is selected; changing widgets must write the URL, and values the
+data do not have are left out with a note, never an error.
+"""
+
+from __future__ import annotations
+
+from streamlit.testing.v1 import AppTest
+from test_app import HOME, TRIAL, assert_fine, demo_cache  # noqa: F401 (autouse fixture)
+
+LINK = {"subject": "s02", "trial": "3", "window": "5", "block": "2", "head": "3",
+        "electrode": "Cz", "method": "saliency", "baseline": "subject_mean"}
+
+
+def opened(params: dict, page: str | None = TRIAL) -> AppTest:
+    """The app opened from a URL with ``params`` (a link, or a reload of that URL)."""
+    at = AppTest.from_file(HOME, default_timeout=180)
+    at.query_params = dict(params)
+    at.run()
+    if page:
+        at.switch_page(page).run()
+    return at
+
+
+def test_selection_from_and_to_the_url_without_streamlit():
+    from state import Selection
+
+    sel = Selection.from_url({"source": "demo", "target": "arousal", "task": "nope",
+                              "method": "saliency", "trial": "2-7", "model": "shipped"})
+    assert sel.values == {"source": "demo", "target_demo": "arousal",
+                          "attr_method": "saliency", "model_kind": "Shipped demo checkpoint"}
+    assert sel.pinned == {"target_demo", "attr_method"}  # the card's defaults do not override
+    assert sel.pending == {"sel_trial": "2-7"}  # checked once the data's trials are known
+    assert sel.notes == ["task 'nope'"]
+    url = sel.url()
+    assert url == {"source": "demo", "model": "shipped", "target": "arousal", "trial": "2-7",
+                   "method": "saliency"}
+    sel.values.update(sel_trial=(1, 3), att_block=1, att_head="mean", sel_window=0)
+    sel.pending.clear()
+    assert {k: sel.url()[k] for k in ("trial", "block", "head", "window")} == {
+        "trial": "3", "block": "2", "head": "mean", "window": "0"}
+    # a typed path is part of the view; an upload is not (it stays on the server)
+    sel.values.update(source="raw", raw_how="Upload", path_raw="/data/x.edf",
+                      sel_subject="patient_x")
+    assert "path" not in sel.url() and "subject" not in sel.url()
+    sel.values["raw_how"] = "Path on this machine"
+    assert sel.url()["path"] == "/data/x.edf"
+
+
+def test_the_url_sets_the_view():
+    at = opened(LINK)
+    assert_fine(at)
+    assert at.selectbox(key="sel_subject").value == "s02"
+    assert at.selectbox(key="sel_trial").value == (1, 3)
+    assert at.slider(key="sel_window").value == 5
+    assert at.selectbox(key="att_block").value == 1  # "block 2"
+    assert at.selectbox(key="att_head").value == 2  # "head 3"
+    assert at.selectbox(key="att_electrode").value == "Cz"
+    assert at.selectbox(key="attr_method").value == "saliency"
+    assert at.selectbox(key="attr_baseline").value == "subject_mean"
+    assert any("Subject s02, trial 3, window 6 of" in c.value for c in at.caption)
+    assert {k: at.query_params[k] for k in LINK} == LINK  # the URL still names the view
+
+
+def test_a_link_to_home_keeps_the_view_for_the_trial_page():
+    at = opened(LINK, page=None)
+    assert_fine(at)
+    assert at.query_params["subject"] == "s02" and at.query_params["window"] == "5"
+    at.switch_page(TRIAL).run()
+    assert at.selectbox(key="sel_subject").value == "s02"
+    assert at.slider(key="sel_window").value == 5
+
+
+def test_unknown_values_in_the_url_are_ignored_with_a_note():
+    at = opened({"source": "nowhere", "subject": "s99", "trial": "x", "window": "500",
+                 "block": "9", "electrode": "Zz", "method": "magic", "baseline": "zeros"},
+                page=None)
+    notes = " ".join(t.value for t in at.toast)  # what can be checked before the data
+    at.switch_page(TRIAL).run()
+    assert_fine(at)
+    assert at.selectbox(key="source").value == "demo"
+    assert at.selectbox(key="sel_subject").value == "s01"
+    assert at.slider(key="sel_window").value == 0
+    assert at.selectbox(key="att_block").value == "rollout"
+    assert at.selectbox(key="attr_method").value == "integrated_gradients"
+    assert at.selectbox(key="attr_baseline").value == "zeros"
+    notes += " ".join(t.value for t in at.toast)
+    for bad in ("source 'nowhere'", "method 'magic'", "subject 's99'", "window '500'",
+                "block '9'", "electrode 'Zz'"):
+        assert bad in notes, notes
+    assert at.query_params["subject"] == "s01"  # the URL now names what is shown
+
+
+def test_changing_widgets_writes_the_url_and_the_url_reopens_the_view():
+    at = opened({})
+    at.selectbox(key="sel_subject").set_value("s03").run()
+    at.selectbox(key="sel_trial").set_value((1, 4)).run()
+    at.slider(key="sel_window").set_value(7).run()
+    at.selectbox(key="att_block").set_value(0).run()
+    at.selectbox(key="attr_method").set_value("saliency").run()
+    assert_fine(at)
+    url = dict(at.query_params)
+    assert {k: url[k] for k in ("subject", "trial", "window", "block", "method")} == {
+        "subject": "s03", "trial": "4", "window": "7", "block": "1", "method": "saliency"}
+    again = opened(url)  # a reload: a new session from the same URL
+    assert again.selectbox(key="sel_subject").value == "s03"
+    assert again.selectbox(key="sel_trial").value == (1, 4)
+    assert again.slider(key="sel_window").value == 7
+    assert again.selectbox(key="att_block").value == 0
+    assert again.selectbox(key="attr_method").value == "saliency"
+
+
+def test_one_sidebar_for_every_page_keeps_its_choices():
+    at = opened({})
+    at.radio(key="image_format").set_value("svg").run()
+    for page in ("views/2_Across_trials.py", "views/3_Learn.py", "views/0_Overview.py", TRIAL):
+        at.switch_page(page).run()
+        assert_fine(at)
+        assert at.radio(key="image_format").value == "svg"
+        assert at.selectbox(key="source").value == "demo"
