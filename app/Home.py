@@ -12,16 +12,17 @@ import state
 import streamlit as st
 
 PAGES = [
-    st.Page("views/0_Overview.py", title="Overview", icon=":material/home:", default=True),
-    st.Page("views/1_One_trial.py", title="One trial", icon=":material/search:",
+    st.Page("views/0_Overview.py", title="Overview", icon="🏠", default=True),
+    st.Page("views/1_One_trial.py", title="One trial", icon="🔍",
             url_path="One_trial"),
-    st.Page("views/2_Across_trials.py", title="Across trials", icon=":material/grid_view:",
+    st.Page("views/2_Across_trials.py", title="Across trials", icon="📊",
             url_path="Across_trials"),
-    st.Page("views/3_Learn.py", title="Learn", icon=":material/school:", url_path="Learn"),
+    st.Page("views/3_Learn.py", title="Learn", icon="🎓", url_path="Learn"),
 ]
 
 page = st.navigation(PAGES)
-# an emoji icon is drawn by the browser itself (a material icon is fetched from a font host)
+# emoji icons are drawn by the browser itself: a page's icon is also its tab's icon, and
+# Streamlit fetches a material icon for the tab from a web font host (which fails offline)
 st.set_page_config(page_title=f"{page.title} · rbt dashboard", page_icon="🧠", layout="wide")
 selection = state.begin_run()
 common.draw_sidebar()

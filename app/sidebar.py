@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
+from pathlib import Path
 
 import serving
 import streamlit as st
 from choices import SOURCE_LABELS, DataChoice, data_stamp, parse_channel_map, targets_for, tasks_for
 from serving import plain, plain_message
 from state import FOLDER, SHIPPED, TYPED, selection
-from uploads import check_recording
+from uploads import RECORDING_SUFFIXES, check_recording
 
 from rbt.device import available_devices
 from rbt.model_card import EMPTY_CARD, ModelCard
@@ -53,14 +54,21 @@ def handle_upload(files) -> str | None:
         idle = f"{ttl / 60:.0f} min" if ttl >= 120 else f"{ttl:.0f} s"
         st.warning(f"The upload was deleted after {idle} without use. Upload it again.")
         return None
+    use = files
+    if saved:  # a new recording dropped beside the kept one replaces it; companions join it
+        new = [f for f in files if (f.name, f.size) not in saved[2]]
+        if any(f.name.lower().endswith(RECORDING_SUFFIXES) for f in new):
+            use = new
     try:
-        path = str(uploads.save([(f.name, f.getvalue()) for f in files],
+        path = str(uploads.save([(f.name, f.getvalue()) for f in use],
                                 max_mb=max_upload_mb(), validate=check_recording))
     except Exception as err:  # any failure to keep or open it is the upload's fault
         st.session_state.pop("_upload", None)
         st.error(f"Upload refused: {plain_message(str(err).strip() or type(err).__name__)}")
         return None
-    st.session_state["_upload"] = (key, path)
+    # every file the widget holds now, by id (kept: nothing to do) and by name and size (a
+    # browser keeps the ids of files already dropped; a test harness gives new ones)
+    st.session_state["_upload"] = (key, path, {(f.name, f.size) for f in files})
     return path
 
 
@@ -106,6 +114,8 @@ def _data_widgets(sb, source: str):
                      "it is deleted when the session ends or after an idle time.")
             path = handle_upload(files)
             uploaded = path is not None
+            if uploaded and len(files or ()) > 1:
+                sb.caption(f"In use: {plain(Path(path).name)}")
         else:
             path = serving.typed_path(sb, "Path to the recording", key="path_raw")
         drop_unknown = sb.checkbox("Drop channels that are not 10-05 electrodes",

@@ -120,3 +120,28 @@ def test_one_sidebar_for_every_page_keeps_its_choices():
         assert_fine(at)
         assert at.radio(key="image_format").value == "svg"
         assert at.selectbox(key="source").value == "demo"
+
+
+def test_an_upload_stays_across_pages_and_a_second_recording_replaces_it(tmp_path):
+    import formats as F
+
+    from rbt.data.deap import EEG_CHANNELS
+
+    raw = F.make_raw(EEG_CHANNELS, seconds=40,
+                     annotations=[(1, 12, "calm"), (16, 12, "tense"), (30, 8, "calm")])
+    first = F.save_fif(raw, tmp_path / "first_raw.fif").read_bytes()
+    second = F.save_fif(raw, tmp_path / "second_raw.fif").read_bytes()
+    at = opened({"source": "raw"})
+    at.file_uploader(key="upload").set_value([("first_raw.fif", first, "application/x")]).run()
+    assert not at.exception and at.selectbox(key="sel_subject").value == "first_raw"
+    for page in ("views/2_Across_trials.py", TRIAL):
+        at.switch_page(page).run()
+        assert not at.exception, [e.message for e in at.exception]
+        assert not any("Choose the data" in i.value for i in at.info)
+    assert at.selectbox(key="sel_subject").value == "first_raw"
+    assert "first_raw" not in str(at.query_params)  # an upload is not part of the link
+    at.file_uploader(key="upload").set_value([("first_raw.fif", first, "application/x"),
+                                              ("second_raw.fif", second, "application/x")]
+                                             ).run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert at.selectbox(key="sel_subject").value == "second_raw"
