@@ -136,11 +136,11 @@ def test_trial_view_shows_prediction_maps_attention_and_attributions():
     at = app(TRIAL)
     assert_fine(at)
     figs = figures(at)
-    assert len(figs) == 6
+    assert len(figs) == 7
     p = probabilities(at)
     assert p.shape == (2,) and p.sum() == pytest.approx(1.0, abs=1e-6)
-    check_topomaps(figs[1], 4)  # BDE: one interpolated map per band
-    assert [a["text"] for a in figs[1]["layout"]["annotations"]] == [f"<b>{b}</b>" for b in BANDS]
+    check_topomaps(figs[2], 4)  # BDE: one interpolated map per band
+    assert [a["text"] for a in figs[2]["layout"]["annotations"]] == [f"<b>{b}</b>" for b in BANDS]
     lines = by_title(at, "Pairs: rollout")
     assert len(traces(lines, "pairs")[0]["text"]) == 12  # top 12 pairs by default
     assert traces(lines, "sensors")[0]["text"] == EEG_CHANNELS
@@ -149,7 +149,7 @@ def test_trial_view_shows_prediction_maps_attention_and_attributions():
     rows = decode(matrix["customdata"]).reshape(32, 32).sum(axis=1)
     np.testing.assert_allclose(rows, 1, atol=1e-4)  # rollout rows are distributions
     check_topomaps(by_title(at, "Where Fp1 looks"), 1)
-    check_topomaps(figs[5], 5)  # attributions: 4 bands + total
+    check_topomaps(figs[6], 5)  # attributions: 4 bands + total
     assert at.markdown[0].value.startswith("**Predicted:**")
 
 
@@ -177,18 +177,18 @@ def test_trial_view_interactions():
     for method in METHODS:
         at.selectbox(key="attr_method").set_value(method).run()
         assert_fine(at)
-        check_topomaps(figures(at)[5], 5)
+        check_topomaps(figures(at)[6], 5)
     at.selectbox(key="attr_baseline").set_value("subject_mean").run()
     at.radio(key="attr_target").set_value("true").run()
     assert_fine(at)
     # map options: markers only (no interpolation), contours, per-band scales
     at.radio(key="map_mode").set_value("markers").run()
-    assert not traces(figures(at)[1], "map") and len(traces(figures(at)[1], "sensors")) == 4
+    assert not traces(figures(at)[2], "map") and len(traces(figures(at)[2], "sensors")) == 4
     at.radio(key="map_mode").set_value("interpolated").run()
     at.toggle(key="map_contours").set_value(True).run()
     at.radio(key="map_scale").set_value("per band").run()
     assert_fine(at)
-    bde = figures(at)[1]
+    bde = figures(at)[2]
     assert len(traces(bde, "contours")) == 4 and "coloraxis4" in bde["layout"]
     # the selection survives a visit to another page
     at.switch_page(ACROSS).run()
@@ -381,7 +381,7 @@ def test_recording_with_numbered_channels_is_renamed_in_the_sidebar(tmp_path):
     at.text_input(key="channel_map").input(renames).run()
     assert not at.exception and not at.error, [e.value for e in at.error]
     assert probabilities(at).sum() == pytest.approx(1.0, abs=1e-6)
-    check_topomaps(figures(at)[1], 4)
+    check_topomaps(figures(at)[2], 4)
 
 
 def test_uploaded_recording_with_annotations_is_predicted(tmp_path):
@@ -396,7 +396,7 @@ def test_uploaded_recording_with_annotations_is_predicted(tmp_path):
     assert any("classes (calm, tense) are not the model's (low, high)" in unescape(w.value)
                for w in at.warning)
     assert probabilities(at).sum() == pytest.approx(1.0, abs=1e-6)
-    check_topomaps(figures(at)[1], 4)
+    check_topomaps(figures(at)[2], 4)
     _recovers(at)
 
 
@@ -418,7 +418,7 @@ def test_deap_folder_and_an_official_checkpoint_folder(tmp_path):
     assert any("no rbt metadata" in unescape(i.value) for i in at.info)  # a note
     assert at.selectbox(key="sel_subject").value == "s01"
     assert probabilities(at).sum() == pytest.approx(1.0, abs=1e-6)
-    check_topomaps(figures(at)[1], 4)
+    check_topomaps(figures(at)[2], 4)
     _recovers(at)
 
 

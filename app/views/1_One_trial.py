@@ -4,12 +4,14 @@ import common
 import pandas as pd
 import state
 import streamlit as st
+import trial_parts
 from serving import plain, plain_message
 
 from rbt.data.demo import planted_electrodes
 from rbt.explain import BASELINES, METHOD_REGISTRY, select_attention
 from rbt.viz.attention import attention_heatmap, attention_lines
 from rbt.viz.prediction import probability_bar
+from rbt.viz.timeline import trial_timeline
 from rbt.viz.topomap import band_topomaps, scalp_topomap, topomap_row
 
 
@@ -67,6 +69,23 @@ def render() -> None:
     with right:
         common.chart(probability_bar(probs, f.class_names, true=true), "probabilities",
                      pd.DataFrame({"class": f.class_names, "probability": probs}), key="fig_prob")
+
+    # ---- the trial's timeline: every window's prediction; choosing one selects it --------------
+    starts = table["start"].to_numpy()[rows] / f.fs.sfreq
+    power = f.X[rows].mean(axis=1)  # (windows, bands): each band's BDE over the electrodes
+    timeline = trial_timeline(
+        starts, trial_probs, f.class_names, window_s=f.fs.params["window"] / f.fs.sfreq,
+        current=window, true=None if f.y is None else f.y[rows], band_power=power,
+        band_names=f.band_names, title="This trial, window by window")
+    trial_parts.window_chart(
+        timeline, "timeline",
+        pd.DataFrame({"window": range(len(rows)), "start_s": starts}
+                     | {f"p_{c}": trial_probs[:, k] for k, c in enumerate(f.class_names)}
+                     | {f"bde_{b}": power[:, k] for k, b in enumerate(f.band_names)}),
+        key="fig_timeline", n_windows=len(rows), context={"subject": subject, "trial": trial[1]})
+    st.caption("Choose a window on the timeline (click its point) to look at it. Dots: the "
+               "predicted class's probability, green when right, red when wrong; the shaded "
+               "band is the window shown below.")
 
     # ---- map options -----------------------------------------------------------------------------
     with st.expander("Map options", icon=":material/tune:"):

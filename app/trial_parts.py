@@ -1,0 +1,108 @@
+"""One trial's clickable parts: charts whose chosen point selects a window or an electrode.
+
+A chart drawn with :func:`clickable` calls back before the next run, and the callback sets the
+page's widget key (``sel_window``, ``att_electrode``) from the point chosen. A callback runs
+only when the chart's selection changes, so a selection left on the chart never pulls the
+slider or the select box back after the user moved them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, MutableMapping, Sequence
+
+import streamlit as st
+from charts import PLOT_CONFIG, export_menu
+
+from rbt.viz.timeline import selected_window
+
+WINDOW_KEY, ELECTRODE_KEY = "sel_window", "att_electrode"
+
+
+def _selection(state: Mapping, chart_key: str) -> Mapping | None:
+    event = state.get(chart_key)
+    if event is None:
+        return None
+    try:
+        return event["selection"]
+    except (KeyError, TypeError):
+        return None
+
+
+def apply_window_pick(state: MutableMapping, chart_key: str, n_windows: int) -> int | None:
+    """Select in ``state`` the window chosen on the timeline ``chart_key`` (its point's id is
+    the window's position in the trial); the window, or None when no window was chosen."""
+    window = selected_window(_selection(state, chart_key))
+    if window is None or not 0 <= window < n_windows:
+        return None
+    state[WINDOW_KEY] = window
+    return window
+
+
+def trace_names(fig) -> list[tuple[str | None, list | None]]:
+    """(name, text) of each trace of ``fig``: what a chosen point's curve number refers to."""
+    out = []
+    for trace in fig.data:
+        text = getattr(trace, "text", None)
+        out.append((trace.name, list(text) if text is not None and not isinstance(text, str)
+                    else None))
+    return out
+
+
+def picked_electrode(selection: Mapping | None, traces: Sequence[tuple[str | None, list | None]],
+                     ch_names: Sequence[str]) -> str | None:
+    """The electrode a chosen point names: a sensor of a scalp map or of the attention lines
+    (its text), the looking electrode of an attention matrix cell (its y) or of a pair on the
+    lines ("Fz → Pz": Fz). None when no such point was chosen (the last one when several)."""
+    names = [str(c) for c in ch_names]
+    for point in reversed((selection or {}).get("points") or []):
+        curve, index = point.get("curve_number"), point.get("point_index")
+        if curve is None or not 0 <= curve < len(traces):
+            continue
+        name, text = traces[curve]
+        value = None
+        if name == "attention":  # a matrix cell: y is the electrode that looks
+            value = point.get("y")
+        elif name in ("sensors", "pairs") and text is not None and index is not None \
+                and 0 <= index < len(text):
+            value = str(text[index]).split(" → ")[0]
+        if value is not None and str(value) in names:
+            return str(value)
+    return None
+
+
+def apply_electrode_pick(state: MutableMapping, chart_key: str, traces, ch_names) -> str | None:
+    """Select in ``state`` the electrode chosen on the chart ``chart_key``; it, or None."""
+    electrode = picked_electrode(_selection(state, chart_key), traces, ch_names)
+    if electrode is not None:
+        state[ELECTRODE_KEY] = electrode
+    return electrode
+
+
+def clickable(fig, name: str, data, key: str, on_pick: Callable[[], object],
+              context=None) -> None:
+    """Draw ``fig`` like :func:`charts.chart`, with points that can be chosen: choosing one
+    calls ``on_pick`` before the next run."""
+    from rbt.viz import context_text, export_name, with_context
+
+    if context:
+        with_context(fig, context_text(context))
+    fmt = st.session_state.get("image_format", "png")
+    config = {**PLOT_CONFIG, "toImageButtonOptions": {
+        "format": fmt, "filename": export_name(name, context), "scale": 2}}
+    st.plotly_chart(fig, config=config, key=key, on_select=lambda: on_pick(),
+                    selection_mode="points")
+    export_menu(fig, name, data, context=context)
+
+
+def window_chart(fig, name: str, data, key: str, n_windows: int, context=None) -> None:
+    """A timeline whose chosen window becomes the page's window."""
+    clickable(fig, name, data, key, lambda: apply_window_pick(st.session_state, key, n_windows),
+              context=context)
+
+
+def electrode_chart(fig, name: str, data, key: str, ch_names, context=None) -> None:
+    """A scalp map, attention lines or matrix whose chosen electrode becomes the page's."""
+    traces = trace_names(fig)
+    clickable(fig, name, data, key,
+              lambda: apply_electrode_pick(st.session_state, key, traces, ch_names),
+              context=context)

@@ -1,0 +1,52 @@
+"""One trial's exploring parts (AppTest): the timeline, choosing a window or an electrode on a
+chart, and what if.
+
+AppTest cannot click a Plotly chart (it sends no selection events), so choosing a point is
+tested through the callbacks' functions with the selection Streamlit hands them (a real
+browser's clicks are tested in tests/test_browser.py).
+"""
+
+from __future__ import annotations
+
+import pytest
+from test_app import TRIAL, app, assert_fine, by_title, decode, demo_cache, traces  # noqa: F401
+
+
+def timeline(at) -> dict:
+    return by_title(at, "This trial, window by window")
+
+
+def test_timeline_has_a_point_per_window_and_marks_the_current_one():
+    at = app(TRIAL)
+    at.selectbox(key="sel_subject").set_value("s03").run()
+    at.selectbox(key="sel_trial").set_value((1, 5)).run()
+    at.slider(key="sel_window").set_value(4).run()
+    assert_fine(at)
+    fig = timeline(at)
+    windows = traces(fig, "windows")[0]
+    assert list(decode(windows["customdata"])) == list(range(18))  # 18 windows in this trial
+    x = decode(windows["x"])
+    current = [s for s in fig["layout"]["shapes"] if s.get("name") == "current window"]
+    assert len(current) == 1 and current[0]["x0"] == pytest.approx(x[4])
+    # a probability line per class and a band-power line per band, on the windows' times
+    assert [len(decode(t["y"])) for t in fig["data"] if t["name"] in ("low", "high")] == [18, 18]
+    assert len([t for t in fig["data"] if t.get("yaxis") == "y2"]) == 4
+    assert any(s.get("name") == "true label" for s in fig["layout"]["shapes"])
+    assert "subject s03" in fig["layout"]["title"]["subtitle"]["text"]
+
+
+def test_choosing_a_window_on_the_timeline_selects_it():
+    import trial_parts  # app/ is on the path once test_app is imported
+
+    state = {"fig_timeline": {"selection": {"points": [
+        {"curve_number": 2, "point_index": 7, "x": 3.1, "y": 0.8, "customdata": 7}]}}}
+    assert trial_parts.apply_window_pick(state, "fig_timeline", 18) == 7
+    assert state["sel_window"] == 7
+    # Streamlit may wrap customdata in a list; a point outside the trial or none changes nothing
+    state["fig_timeline"] = {"selection": {"points": [{"customdata": [3]}]}}
+    assert trial_parts.apply_window_pick(state, "fig_timeline", 18) == 3
+    state["fig_timeline"] = {"selection": {"points": [{"customdata": 40}]}}
+    assert trial_parts.apply_window_pick(state, "fig_timeline", 18) is None
+    state["fig_timeline"] = {"selection": {"points": []}}
+    assert trial_parts.apply_window_pick(state, "fig_timeline", 18) is None
+    assert state["sel_window"] == 3
