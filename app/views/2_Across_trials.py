@@ -1,11 +1,12 @@
 """Across trials and subjects: predictions table, confusion matrix, accuracy per trial, and
 class- or subject-mean maps of BDE, attention and attributions, with their differences."""
 
+import across_parts as parts
 import common
 import numpy as np
 import pandas as pd
 import streamlit as st
-from selection import filter_frame, group_labels, sample_rows
+from selection import filter_frame, group_labels
 from serving import plain_message
 
 from rbt.data.demo import planted_electrodes
@@ -13,6 +14,20 @@ from rbt.explain import BASELINES, METHOD_REGISTRY, attention_received, compare_
 from rbt.viz.attention import attention_heatmap
 from rbt.viz.prediction import accuracy_per_trial, confusion_matrix_figure
 from rbt.viz.topomap import band_topomaps, topomap_row
+
+ONE_TRIAL = "views/1_One_trial.py"  # the page's path as app/Home.py names it
+
+
+def _opener(fit, shown):
+    """The table's on-select callback: a clicked row becomes the One trial selection (its
+    subject, trial and window), and the page then opens One trial (:func:`render`)."""
+    def open_clicked() -> None:
+        event = st.session_state.get("x_table")
+        row = parts.clicked_row(shown, event.get("selection") if event else None)
+        if row is not None:
+            st.session_state.update(parts.window_of(fit.table, row, fit.fs.trial_rows))
+            st.session_state["_x_open"] = True
+    return open_clicked
 
 
 def render() -> None:
@@ -36,24 +51,21 @@ def render() -> None:
     outcome = c3.radio("Windows", ["all", "correct", "wrong"], key="x_outcome",
                        disabled=not labelled)
     shown = filter_frame(frame, subjects, classes, outcome if labelled else "all",
-                              class_column=class_col)
-    if labelled and len(shown):
-        seen = int(shown["in_training"].sum()) if "in_training" in shown else 0
-        st.caption(f"{len(shown)} of {len(frame)} windows; accuracy in this selection "
-                   f"{shown['correct'].mean():.1%}"
-                   + (f" ({'all' if seen == len(shown) else seen} from trials the model was "
-                      "trained on: a training score, not a held-out one)." if seen else "."))
-    else:
-        st.caption(f"{len(shown)} of {len(frame)} windows.")
-    st.dataframe(shown, hide_index=True, height=260, key="x_table",
+                         class_column=class_col)
+    chosen = filter_frame(frame, subjects, classes, "all", class_column=class_col)
+    st.caption(parts.selection_caption(frame, shown, chosen, outcome if labelled else "all"))
+    st.dataframe(shown, hide_index=True, height=260, key="x_table", on_select=_opener(f, shown),
+                 selection_mode="single-row",
                  column_config={c: st.column_config.NumberColumn(format="%.3f")
                                 for c in shown.columns if c.startswith("p_") or c == "confidence"})
+    st.caption("Click a row (the box at its left) to open that window on the One trial page.")
+    if st.session_state.pop("_x_open", False):
+        st.switch_page(ONE_TRIAL)
     common.export_menu(None, "predictions", shown)
 
     # ---- confusion matrix and accuracy per trial -----------------------------------------------
     if labelled:
         left, right = st.columns([1, 2])
-        chosen = filter_frame(frame, subjects, classes, "all", class_column=class_col)
         idx = chosen.index.to_numpy()
         with left:
             normalize = st.toggle("Rates per true class", key="x_normalize")
@@ -72,6 +84,7 @@ def render() -> None:
 
     # ---- group means and differences ------------------------------------------------------------
     st.subheader("Means and differences")
+    st.caption(parts.filter_note(subjects, classes, outcome if labelled else "all"))
     g1, g2, g3, g4 = st.columns(4)
     quantity = g1.radio("Map", ["BDE", "attention", "attribution"], key="x_quantity")
     by = g2.radio("Group by", ["class", "subject"], key="x_by",
@@ -86,6 +99,7 @@ def render() -> None:
     b = g4.selectbox("Group B", [g for g in groups if g != a], key="x_b")
     names = [f"{a}", f"{b}", f"{a} − {b}"]
     highlight = planted_electrodes(f.fs.dataset, f.fs.target) if by == "class" else {}
+    pair = f"{a} vs {b}"
 
     if quantity == "BDE":
         mean_a, mean_b, diff = compare_groups(f.X, labels, a, b)
@@ -93,7 +107,7 @@ def render() -> None:
             common.chart(band_topomaps(values, f.ch_names, f.band_names, title=f"Mean BDE: {name}",
                                        colorbar_title="BDE", highlight=highlight),
                          f"bde_mean_{name}", common.band_frame(values, f.ch_names, f.band_names),
-                         key=f"x_bde_{name}")
+                         key=f"x_bde_{name}", context={"groups": pair})
         st.caption("The difference row shows where group A has more (red) or less (blue) band "
                    "power than group B. On the demo data the planted electrodes are ringed.")
     elif quantity == "attention":
@@ -113,19 +127,23 @@ def render() -> None:
         mean_a, mean_b = means[a], means[b]
         diff = mean_a - mean_b
         received = {n: attention_received(m) for n, m in zip(names, (mean_a, mean_b, diff))}
-        common.chart(topomap_row(received, f.ch_names, shared_scale=False,
-                                 colorscale=["Viridis", "Viridis", "RdBu_r"],
+        what = "rollout" if block == "rollout" else f"block {block + 1}, " + (
+            "mean of heads" if head == "mean" else f"head {head + 1}")
+        context = {"groups": pair, "attention": what}
+        # A and B share one sequential range (attention is positive); A − B is signed
+        common.chart(topomap_row(received, f.ch_names, scale_groups=["groups", "groups", "diff"],
+                                 signed=[False, False, True],
                                  title="Attention each electrode receives (column mean)",
-                                 colorbar_title="attention", height=320),
+                                 colorbar_title="attention received", height=340),
                      "attention_received_means",
                      pd.DataFrame(received, index=f.ch_names).rename_axis("electrode")
-                     .reset_index(), key="x_att_received")
+                     .reset_index(), key="x_att_received", context=context)
         common.chart(attention_heatmap(diff, f.ch_names, colorscale="RdBu_r",
                                        zrange=(-np.abs(diff).max(), np.abs(diff).max()),
                                        title=f"Attention matrix: {a} − {b}"),
                      "attention_matrix_difference",
                      {"mean_a": mean_a, "mean_b": mean_b, "difference": diff,
-                      "ch_names": f.ch_names}, key="x_att_diff")
+                      "ch_names": f.ch_names}, key="x_att_diff", context=context)
     else:
         h1, h2, h3 = st.columns(3)
         method = h1.selectbox("Method", list(METHOD_REGISTRY), key="x_method",
@@ -135,11 +153,18 @@ def render() -> None:
         baseline = h2.selectbox("Baseline", list(BASELINES), key="x_baseline",
                                 format_func=lambda b: BASELINES[b].label,
                                 disabled=not record.uses_baseline)
-        per_group = h3.slider("Windows per group", 10, 300, 60, step=10, key="x_per_group",
-                              help="A seeded random sample of each group, so slow methods stay "
-                                   "quick; each selection is computed once.")
-        rows = sample_rows(labels, [a, b], per_group)
+        everything = h3.toggle("All windows", key="x_all",
+                               help="Every window of both groups instead of a sample (slow "
+                                    "methods can take minutes).")
+        per_group = h3.slider("Windows per group", 10, 300, parts.DEFAULT_PER_GROUP, step=10,
+                              key="x_per_group", disabled=everything,
+                              help="A seeded sample of each group, drawn evenly across "
+                                   "subjects, so slow methods stay quick; each selection is "
+                                   "computed once.")
+        strata = f.table["subject"].astype(str).to_numpy()
+        rows = parts.stratified_rows(labels, strata, [a, b], None if everything else per_group)
         st.caption(record.meaning)
+        st.caption(parts.sample_note(labels, rows, [a, b], everything))
         job = (loaded.key, rows, method, baseline)
         if st.session_state.get("_x_attr_job") != job:
             st.button(f"Compute {record.label} for {len(rows)} windows",
@@ -155,14 +180,23 @@ def render() -> None:
                          "method or baseline.")
             else:
                 mean_a, mean_b, diff = compare_groups(A, labels[list(rows)], a, b)
-                for name, values in zip(names, (mean_a, mean_b, diff)):
-                    maps = {band: values[:, j] for j, band in enumerate(f.band_names)}
-                    maps["total"] = values.sum(axis=1)
+                signed = record.signed()
+                means = {name: {band: values[:, j] for j, band in enumerate(f.band_names)}
+                         | {"total": values.sum(axis=1)}
+                         for name, values in zip(names, (mean_a, mean_b, diff))}
+                # the two groups' maps share one range, so equal colours are equal values
+                together = parts.shared_zrange(
+                    [v for name in names[:2] for v in means[name].values()], signed)
+                context = {"groups": pair, "method": method}
+                for k, name in enumerate(names):
+                    maps = means[name]
                     common.chart(topomap_row(maps, f.ch_names, title=f"Mean attribution: {name}",
-                                             colorbar_title="attribution", highlight=highlight),
+                                             colorbar_title="attribution", highlight=highlight,
+                                             signed=signed if k < 2 else True,
+                                             zrange=together if k < 2 else None),
                                  f"attribution_mean_{name}",
                                  pd.DataFrame(maps, index=f.ch_names).rename_axis("electrode")
-                                 .reset_index(), key=f"x_attr_{name}")
+                                 .reset_index(), key=f"x_attr_{name}", context=context)
                 st.caption("Attributions explain each window's predicted class. Compare the maps "
                            "of two classes to see which electrodes and bands each relies on.")
 

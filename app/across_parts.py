@@ -1,0 +1,112 @@
+"""Pieces of the Across trials page that can be checked without drawing it: what the table's
+caption and the means' note say, the bounded sample of windows for group attributions, one
+colour range for two group maps, and the window a clicked table row names."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from rbt.viz.scales import color_range
+
+#: group attributions use at most this many windows per group unless all are asked for
+DEFAULT_PER_GROUP = 60
+
+
+def selection_caption(frame: pd.DataFrame, shown: pd.DataFrame, chosen: pd.DataFrame,
+                      outcome: str) -> str:
+    """The line under the table's filters. A "wrong" (or "correct") filter makes accuracy 0
+    (or 1) by construction, so it then counts the windows and gives the accuracy of the chosen
+    subjects and classes instead."""
+    head = f"{len(shown)} of {len(frame)} windows"
+    if "correct" not in shown or not len(chosen):
+        return head + "."
+    if outcome in ("wrong", "correct"):
+        acc = chosen["correct"].mean()
+        text = (f"{head}: {len(shown)} {outcome} window{'s' if len(shown) != 1 else ''} of "
+                f"{len(chosen)} in the chosen subjects and classes (accuracy there {acc:.1%})")
+    else:
+        text = f"{head}; accuracy in this selection {shown['correct'].mean():.1%}"
+    seen = int(shown["in_training"].sum()) if "in_training" in shown and len(shown) else 0
+    if seen:
+        text += (f" ({'all' if seen == len(shown) else seen} from trials the model was trained "
+                 "on: a training score, not a held-out one)")
+    return text + "."
+
+
+def filter_note(subjects: Sequence, classes: Sequence, outcome: str) -> str:
+    """What the means below use: every window of each group, whatever the table shows."""
+    active = [name for name, on in (("subjects", bool(subjects)), ("classes", bool(classes)),
+                                    (f"{outcome} windows only", outcome != "all")) if on]
+    if not active:
+        return ("The means use every window of each group (the table's filters do not apply "
+                "to them).")
+    return ("The means use every window of each group: the table's filters ("
+            + ", ".join(active) + ") do not apply to them.")
+
+
+def stratified_rows(labels: np.ndarray, strata: np.ndarray, groups: Sequence[str],
+                    per_group: int | None, seed: int = 0) -> tuple[int, ...]:
+    """Up to ``per_group`` windows of each group (all of them when None), spread evenly over
+    the group's strata (its subjects), with a fixed seed; sorted indices.
+
+    A plain random draw can leave a subject out of a small sample; drawing the strata in turn
+    keeps every subject in it, as long as the sample has room for one window each."""
+    rng = np.random.default_rng(seed)
+    picked: list[int] = []
+    for g in groups:
+        idx = np.flatnonzero(labels == g)
+        if per_group is None or len(idx) <= per_group:
+            picked.extend(int(i) for i in idx)
+            continue
+        pools = [rng.permutation(idx[strata[idx] == s]) for s in np.unique(strata[idx])]
+        take = []
+        for depth in range(max(len(p) for p in pools)):  # one from each stratum, in turn
+            take.extend(int(p[depth]) for p in pools if depth < len(p))
+            if len(take) >= per_group:
+                break
+        picked.extend(take[:per_group])
+    return tuple(sorted(set(picked)))
+
+
+def sample_note(labels: np.ndarray, rows: Sequence[int], groups: Sequence[str],
+                everything: bool) -> str:
+    """How many windows of each group the maps average, and whether that is a sample."""
+    chosen = labels[list(rows)]
+    counts = ", ".join(f"{int((chosen == g).sum())} of {int((labels == g).sum())} windows of "
+                       f"{g}" for g in groups)
+    if everything:
+        return f"Means over all windows: {counts}."
+    return (f"Means over a seeded sample, drawn evenly across subjects: {counts}. Turn on "
+            "\"All windows\" for every window (slower).")
+
+
+def shared_zrange(arrays: Sequence[np.ndarray], signed: bool) -> tuple[float, float]:
+    """One colour range for several maps (two groups' means), so equal colours mean equal
+    values across them."""
+    together = np.concatenate([np.ravel(np.asarray(a, dtype=float)) for a in arrays])
+    return color_range(together, signed=signed)[0]
+
+
+def window_of(table: pd.DataFrame, row: int, trial_rows) -> dict:
+    """The One trial selection that shows window ``row`` (a row index of the fit's table):
+    subject, (session, trial) and the window's position in its trial (the window slider's
+    value). ``trial_rows(subject, session, trial)`` gives a trial's rows in window order."""
+    subject = str(table["subject"].iloc[row])
+    session, trial = int(table["session"].iloc[row]), int(table["trial"].iloc[row])
+    order = [int(r) for r in trial_rows(subject, session, trial)]
+    return {"sel_subject": subject, "sel_trial": (session, trial),
+            "sel_window": order.index(int(row))}
+
+
+def clicked_row(shown: pd.DataFrame, selection) -> int | None:
+    """The fit's row index of the table row a dataframe selection names (its positions are
+    those of the rows shown, after filtering), or None when nothing is selected."""
+    found = (selection.get("rows") if isinstance(selection, Mapping)
+             else getattr(selection, "rows", None))
+    rows = list(found or [])
+    if not rows or not 0 <= int(rows[0]) < len(shown):
+        return None
+    return int(shown.index[int(rows[0])])

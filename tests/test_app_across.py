@@ -1,0 +1,132 @@
+"""AppTest tests for the Across trials page's group maps, filter notes, sampled attributions
+and table-row jump, and for what Overview says about the checkpoint's accuracy (the real app
+on the demo data with the shipped checkpoint, and a real recording)."""
+
+from __future__ import annotations
+
+import importlib
+
+import numpy as np
+import pandas as pd
+import pytest
+import test_app
+from test_app import ACROSS, TRIAL, app, assert_fine, by_title, traces, unescape
+
+demo_cache = test_app.demo_cache  # its autouse fixture: the demo cache, the server address
+parts = importlib.import_module("across_parts")  # an app module: test_app put app/ on sys.path
+
+
+def ranges(fig: dict) -> list[tuple[str, float, float]]:
+    """Each map's colour axis and its (cmin, cmax)."""
+    out = []
+    for t in traces(fig, "map"):
+        axis = fig["layout"][t["coloraxis"]]
+        out.append((t["coloraxis"], axis["cmin"], axis["cmax"]))
+    return out
+
+
+def captions(at) -> str:
+    return unescape(" ".join(c.value for c in at.caption))
+
+
+def test_attention_received_groups_share_a_positive_range_and_the_difference_is_signed():
+    at = app(ACROSS)
+    at.radio(key="x_quantity").set_value("attention").run()
+    assert_fine(at)
+    fig = by_title(at, "Attention each electrode receives")
+    (ax_a, lo_a, hi_a), (ax_b, lo_b, hi_b), (ax_d, lo_d, hi_d) = ranges(fig)
+    assert ax_a == ax_b != ax_d and (lo_a, hi_a) == (lo_b, hi_b)
+    assert lo_a >= 0  # attention received is positive: a sequential scale, not one about 0
+    assert lo_d == pytest.approx(-hi_d)
+    assert fig["layout"][ax_a]["colorbar"]["title"]["text"] == "attention received"
+    # the context (groups, attention) is under the title and in the export names
+    assert "groups high vs low" in fig["layout"]["title"]["subtitle"]["text"]
+
+
+@pytest.mark.parametrize("method, signed", [("deeplift", True), ("saliency", False)])
+def test_group_attributions_share_one_range_on_a_bounded_stratified_sample(method, signed):
+    at = app(ACROSS)
+    at.radio(key="x_quantity").set_value("attribution").run()
+    at.selectbox(key="x_method").set_value(method).run()
+    at.slider(key="x_per_group").set_value(20).run()
+    # the sample's size is said before anything is computed
+    assert "20 of 720 windows of high, 20 of 720 windows of low" in captions(at)
+    assert at.button(key="x_compute").label.endswith("for 40 windows")
+    at.button(key="x_compute").click().run()
+    assert_fine(at)
+    maps = [by_title(at, f"Mean attribution: {n}") for n in ("high", "low", "high − low")]
+    (ra,), (rb,), (rd,) = ({r[1:] for r in ranges(f)} for f in maps)
+    assert ra == rb  # one range for the two groups' maps
+    assert (ra[0] == pytest.approx(-ra[1])) is signed  # saliency is unsigned: not about 0
+    if not signed:
+        assert ra[0] >= 0
+    assert rd[0] == pytest.approx(-rd[1])  # a difference is signed
+    assert f"method {method}" in maps[0]["layout"]["title"]["subtitle"]["text"]
+    # every window instead of the sample
+    at.toggle(key="x_all").set_value(True).run()
+    assert "Means over all windows: 720 of 720 windows of high" in captions(at)
+    assert at.slider(key="x_per_group").disabled
+
+
+def test_means_say_that_the_table_filters_do_not_apply():
+    at = app(ACROSS)
+    assert "the table's filters do not apply" in captions(at)
+    at.multiselect(key="x_subjects").set_value(["s02"]).run()
+    at.radio(key="x_outcome").set_value("wrong").run()
+    assert_fine(at)
+    assert ("the table's filters (subjects, wrong windows only) do not apply to them"
+            in captions(at))
+
+
+def test_wrong_filter_counts_windows_instead_of_a_zero_accuracy():
+    at = app(ACROSS)
+    at.radio(key="x_outcome").set_value("wrong").run()
+    assert_fine(at)
+    n = len(at.dataframe[0].value)
+    text = captions(at)
+    assert "accuracy in this selection 0.0%" not in text
+    assert f"{n} wrong window" in text and "of 1440 in the chosen subjects and classes" in text
+
+
+def test_selection_caption_and_stratified_rows_without_the_app():
+    frame = pd.DataFrame({"correct": [True, False, False, True], "subject": list("aabb")})
+    shown = frame[~frame["correct"]]
+    assert parts.selection_caption(frame, shown, frame, "wrong") == (
+        "2 of 4 windows: 2 wrong windows of 4 in the chosen subjects and classes (accuracy "
+        "there 50.0%).")
+    labels = np.array(["x"] * 90 + ["y"] * 10)
+    strata = np.array(["s1"] * 80 + ["s2"] * 10 + ["s1"] * 10)
+    rows = parts.stratified_rows(labels, strata, ["x", "y"], 6)
+    assert len(rows) == 12 and rows == parts.stratified_rows(labels, strata, ["x", "y"], 6)
+    # the small subject s2 gets half of group x's sample although it has 1/9 of its windows
+    assert sum(strata[r] == "s2" for r in rows if labels[r] == "x") == 3
+
+
+def test_a_clicked_table_row_opens_that_window_on_one_trial():
+    """AppTest cannot click a dataframe row, so the handler's pieces are run on the page's
+    real table with a selection as Streamlit hands it over, and the selection they make is
+    then opened on the real One trial page."""
+    from rbt.data import load_features
+
+    at = app(ACROSS)
+    at.radio(key="x_outcome").set_value("wrong").run()
+    shown = at.dataframe[0].value  # the rows shown, indexed by their rows in the fit's table
+    fs = load_features("demo", target="valence", task="binary", progress=False)
+    assert parts.clicked_row(shown, {"rows": []}) is None
+    pos = len(shown) // 2
+    row = parts.clicked_row(shown, {"rows": [pos], "columns": []})
+    assert row != pos  # the filtered table's positions are not the fit's rows
+    where = ["subject", "session", "trial", "window"]
+    assert fs.table[where].iloc[row].astype(str).tolist() == \
+        shown[where].iloc[pos].astype(str).tolist()
+    chosen = parts.window_of(fs.table, row, fs.trial_rows)
+    assert chosen["sel_subject"] == str(fs.table["subject"].iloc[row])
+    assert fs.trial_rows(chosen["sel_subject"], *chosen["sel_trial"])[chosen["sel_window"]] == row
+    for key, value in chosen.items():
+        at.session_state[key] = value
+    at.switch_page(TRIAL).run()
+    assert_fine(at)
+    assert at.selectbox(key="sel_subject").value == chosen["sel_subject"]
+    assert at.selectbox(key="sel_trial").value == chosen["sel_trial"]
+    assert at.slider(key="sel_window").value == chosen["sel_window"]
+    assert ":red-background" in " ".join(m.value for m in at.markdown)  # a wrong window
