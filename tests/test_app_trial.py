@@ -50,3 +50,47 @@ def test_choosing_a_window_on_the_timeline_selects_it():
     state["fig_timeline"] = {"selection": {"points": []}}
     assert trial_parts.apply_window_pick(state, "fig_timeline", 18) is None
     assert state["sel_window"] == 3
+
+
+def test_choosing_an_electrode_on_a_map_the_lines_or_the_matrix_selects_it():
+    import numpy as np
+    import trial_parts
+
+    from rbt.data.deap import EEG_CHANNELS as names
+    from rbt.viz.attention import attention_heatmap, attention_lines
+    from rbt.viz.topomap import band_topomaps
+
+    rng = np.random.default_rng(0)
+    att = rng.random((32, 32))
+    att /= att.sum(axis=1, keepdims=True)
+
+    def pick(fig, point: dict):
+        state = {"fig": {"selection": {"points": [point]}}}
+        got = trial_parts.apply_electrode_pick(state, "fig", trial_parts.trace_names(fig), names)
+        assert state.get("att_electrode") == got
+        return got
+
+    def curve(fig, name: str, which: int = 0) -> int:
+        return [i for i, t in enumerate(fig.data) if t.name == name][which]
+
+    matrix = attention_heatmap(att, names)  # a cell: y is the electrode that looks
+    assert pick(matrix, {"curve_number": 0, "point_index": 70, "x": "Fp1", "y": "F3"}) == "F3"
+    lines = attention_lines(att, names, k=5)
+    assert pick(lines, {"curve_number": curve(lines, "sensors"), "point_index": 12}) == names[12]
+    pair = lines.data[curve(lines, "pairs")].text[0]
+    assert pick(lines, {"curve_number": curve(lines, "pairs"), "point_index": 0}) \
+        == pair.split(" → ")[0]
+    maps = band_topomaps(rng.random((32, 4)), names, ["theta", "alpha", "beta", "gamma"])
+    assert pick(maps, {"curve_number": curve(maps, "sensors", 2), "point_index": 23}) == names[23]
+    # the outline, a point beyond the names or no point select nothing
+    assert pick(maps, {"curve_number": curve(maps, "head"), "point_index": 3}) is None
+    assert pick(maps, {"curve_number": curve(maps, "sensors"), "point_index": 99}) is None
+    assert trial_parts.apply_electrode_pick({}, "fig", [], names) is None
+
+
+def test_every_map_of_the_page_can_choose_an_electrode():
+    at = app(TRIAL)
+    assert_fine(at)
+    for key in ("fig_bde", "fig_lines", "fig_matrix", "fig_row", "fig_attr"):
+        chart = [c for c in at.get("plotly_chart") if key in c.proto.id]
+        assert chart and chart[0].proto.selection_mode, key  # points can be chosen

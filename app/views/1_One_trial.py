@@ -106,10 +106,10 @@ def render() -> None:
     st.caption("Each map is one band's BDE per electrode, relative to the trial's pre-stimulus "
                "baseline where there is one: red is more band power than at rest, blue less.")
     x = f.X[i]
-    common.chart(band_topomaps(x, f.ch_names, f.band_names, shared_scale=shared,
-                               colorbar_title="BDE", highlight=highlight, **opts),
-                 "bde_window", pd.DataFrame(x, index=f.ch_names, columns=f.band_names)
-                 .rename_axis("electrode").reset_index(), key="fig_bde")
+    trial_parts.electrode_chart(
+        band_topomaps(x, f.ch_names, f.band_names, shared_scale=shared, colorbar_title="BDE",
+                      highlight=highlight, **opts),
+        "bde_window", common.band_frame(x, f.ch_names, f.band_names), "fig_bde", f.ch_names)
 
     # ---- attention -------------------------------------------------------------------------------
     st.subheader("Attention between electrodes")
@@ -145,20 +145,24 @@ def render() -> None:
     g1, g2, g3 = st.columns(3)
     with g1:
         fig = attention_lines(a2d, f.ch_names, k=k, threshold=threshold, title=f"Pairs: {what}")
-        common.chart(fig, "attention_lines", common.pairs_frame(a2d, f.ch_names, k, threshold),
-                     key="fig_lines")
+        trial_parts.electrode_chart(fig, "attention_lines",
+                                    common.pairs_frame(a2d, f.ch_names, k, threshold),
+                                    "fig_lines", f.ch_names)
     with g2:
-        common.chart(attention_heatmap(a2d, f.ch_names, title=f"Matrix: {what}"),
-                     "attention_matrix",
-                     {"attention": a2d, "ch_names": f.ch_names}, key="fig_matrix")
+        trial_parts.electrode_chart(attention_heatmap(a2d, f.ch_names, title=f"Matrix: {what}"),
+                                    "attention_matrix",
+                                    {"attention": a2d, "ch_names": f.ch_names}, "fig_matrix",
+                                    f.ch_names)
     with g3:
-        common.chart(scalp_topomap(a2d[e], f.ch_names, title=f"Where {electrode} looks",
-                                   symmetric=False, colorscale="Viridis",
-                                   colorbar_title="attention",
-                                   highlight=[electrode], **opts),
-                     "attention_row", pd.DataFrame({"electrode": f.ch_names, "attention": a2d[e]}),
-                     key="fig_row")
-    st.caption("Row i of the matrix is where electrode i looks; each row sums to 1. The rollout "
+        trial_parts.electrode_chart(
+            scalp_topomap(a2d[e], f.ch_names, title=f"Where {electrode} looks", symmetric=False,
+                          colorscale="Viridis", colorbar_title="attention",
+                          highlight=[electrode], **opts),
+            "attention_row", pd.DataFrame({"electrode": f.ch_names, "attention": a2d[e]}),
+            "fig_row", f.ch_names)
+    st.caption("Choose an electrode on any map, on the lines or in the matrix (its row) to see "
+               "where it looks. "
+               "Row i of the matrix is where electrode i looks; each row sums to 1. The rollout "
                "multiplies the blocks' head-mean attention (with the residual path) to follow "
                "attention from the input to the last block.")
 
@@ -186,12 +190,12 @@ def render() -> None:
         maps = {b: Ai[:, j] for j, b in enumerate(f.band_names)} | {"total": Ai.sum(axis=1)}
         left, right = st.columns([5, 1])
         with left:
-            common.chart(topomap_row(maps, f.ch_names, shared_scale=shared, highlight=highlight,
-                                     colorbar_title="attribution", **opts),
-                         f"attribution_{method}",
-                         pd.DataFrame(maps, index=f.ch_names).rename_axis("electrode")
-                         .reset_index(),
-                         key="fig_attr")
+            trial_parts.electrode_chart(
+                topomap_row(maps, f.ch_names, shared_scale=shared, highlight=highlight,
+                            colorbar_title="attribution", **opts),
+                f"attribution_{method}",
+                pd.DataFrame(maps, index=f.ch_names).rename_axis("electrode").reset_index(),
+                "fig_attr", f.ch_names)
         with right:
             common.trust_panel(trust)
         st.caption((f"{record.label.capitalize()} is unsigned: larger means the output is more "
