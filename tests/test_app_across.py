@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import importlib
 
+import formats as F
 import numpy as np
 import pandas as pd
 import pytest
 import test_app
 from test_app import ACROSS, TRIAL, app, assert_fine, by_title, traces, unescape
+
+from rbt.data.deap import EEG_CHANNELS
 
 demo_cache = test_app.demo_cache  # its autouse fixture: the demo cache, the server address
 parts = importlib.import_module("across_parts")  # an app module: test_app put app/ on sys.path
@@ -130,3 +133,29 @@ def test_a_clicked_table_row_opens_that_window_on_one_trial():
     assert at.selectbox(key="sel_trial").value == chosen["sel_trial"]
     assert at.slider(key="sel_window").value == chosen["sel_window"]
     assert ":red-background" in " ".join(m.value for m in at.markdown)  # a wrong window
+# --------------------------------------------------------------------------------------------
+# Overview: the checkpoint's accuracy and the data's own labels
+
+
+def test_overview_names_what_the_checkpoint_accuracy_was_measured_on():
+    at = app()
+    assert_fine(at)
+    metric = next(m for m in at.metric if m.label == "Cross-validated accuracy")
+    assert "demo" in metric.help and "trial-kfold" in unescape(metric.help)
+    text = unescape(" ".join(m.value for m in at.markdown))
+    assert "measured on demo" in text
+
+
+def test_overview_says_a_recording_is_not_what_the_accuracy_was_measured_on(tmp_path):
+    raw = F.make_raw(EEG_CHANNELS, seconds=40,
+                     annotations=[(1, 12, "calm"), (16, 12, "tense"), (30, 8, "calm")])
+    fif = F.save_fif(raw, tmp_path / "session_raw.fif").read_bytes()
+    at = app()
+    at.selectbox(key="source").set_value("raw").run()
+    at.file_uploader(key="upload").set_value([("session_raw.fif", fif, "application/x")]).run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert "Cross-validated accuracy" not in [m.label for m in at.metric]
+    text = unescape(" ".join(m.value for m in at.markdown) + " ".join(c.value for c in at.caption))
+    assert "not an accuracy on these data" in text
+    assert "calm (" in text and "tense (" in text  # the recording's own labels
+    assert "labelled by its annotations" in text

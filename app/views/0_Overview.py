@@ -1,12 +1,30 @@
 """Overview: what the dashboard shows, what is loaded, and the pages."""
 
 import common
+import numpy as np
 import streamlit as st
 from choices import SOURCE_LABELS
 from serving import plain, plain_message
 
 from rbt.data.demo import PLANTED_EFFECTS
 from rbt.provenance import training_note
+
+
+def data_labels(f) -> str:
+    """The labels the data themselves have (a recording's annotations, a dataset's rated
+    classes), with how many windows carry each, and the model's classes when they differ."""
+    fs = f.fs
+    if fs.y is None or not fs.class_names:
+        text = "without labels"
+    else:
+        counts = np.bincount(np.asarray(fs.y, dtype=int), minlength=len(fs.class_names))
+        what = ("by its annotations" if not fs.target or fs.target.startswith("annotation")
+                else f"{fs.target}{'/' + fs.task if fs.task else ''}")
+        text = (f"labelled {what}: " + ", ".join(f"{c} ({n} windows)" for c, n in
+                                                   zip(fs.class_names, counts)))
+    if list(fs.class_names or []) != list(f.class_names):
+        text += f"; the model predicts {', '.join(map(str, f.class_names))}"
+    return plain(text)
 
 
 def render() -> None:
@@ -31,21 +49,34 @@ def render() -> None:
     cols[3].metric("Blocks × heads", f"{cfg.depth} × {cfg.heads}")
     cv = card.scores.accuracy if card.scores else None
     protocol = plain(card.scores.protocol) if card.scores else ""
-    if cv:
+    measured_on = plain(card.dataset) if card.dataset else "data its card does not name"
+    # the card's score is about the data it was measured on; only there is it this data's score
+    same_data = bool(card.dataset) and card.dataset == f.fs.dataset
+    if cv and same_data:
         cols[4].metric("Cross-validated accuracy", f"{cv.mean:.1%}",
-                       help=f"{protocol}, from the checkpoint's model card")
+                       help=f"Measured on {measured_on} under {protocol}, from the "
+                            "checkpoint's model card")
+    elif cv:
+        cols[4].metric(f"CV accuracy on {measured_on}", f"{cv.mean:.1%}",
+                       help=f"The checkpoint's cross-validated accuracy, measured on "
+                            f"{measured_on} under {protocol}: not an accuracy on these data")
     trained = (f", trained on {plain(card.dataset)} for {plain(card.target)}/{plain(card.task)}"
                if card.target else "")
-    honest = (f"; cross-validated accuracy {cv.mean:.1%} ± {cv.std:.1%} under {protocol}"
+    honest = (f"; cross-validated accuracy {cv.mean:.1%} ± {cv.std:.1%} under {protocol}, "
+              f"measured on {measured_on}" + ("" if same_data else
+                                               " (not an accuracy on these data)")
               if cv else "")
     model = ("the shipped demo checkpoint"
              if loaded.model_path == str(common.demo_checkpoint())
              else plain_message(loaded.model_path))
-    labels = plain(f"{f.fs.target or 'without labels'}{'/' + f.fs.task if f.fs.task else ''} "
-                   f"({', '.join(map(str, f.class_names))})")
     st.markdown(
-        f"**Data:** {SOURCE_LABELS[loaded.choice.source]}, labelled {labels}.  \n"
+        f"**Data:** {SOURCE_LABELS[loaded.choice.source]}, {data_labels(f)}.  \n"
         f"**Model:** {model}{trained}{honest}.")
+    if cv and not same_data:
+        st.caption(f"The checkpoint's cross-validated accuracy ({cv.mean:.1%}) was measured on "
+                   f"{measured_on} under {protocol}: it is not an accuracy on these data. The "
+                   "Across trials page scores the model on these data's labels where they are "
+                   "the model's classes.")
     seen_note = training_note(f.in_training, where="") if f.y is not None else None
     if seen_note:
         st.caption(f"{seen_note[0].upper()}{seen_note[1:]}. The Learn page shows how the "
