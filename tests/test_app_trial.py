@@ -94,3 +94,25 @@ def test_every_map_of_the_page_can_choose_an_electrode():
     for key in ("fig_bde", "fig_lines", "fig_matrix", "fig_row", "fig_attr"):
         chart = [c for c in at.get("plotly_chart") if key in c.proto.id]
         assert chart and chart[0].proto.selection_mode, key  # points can be chosen
+
+
+def test_figures_say_what_they_show_and_saliency_is_drawn_unsigned():
+    import json
+
+    at = app(TRIAL)
+    at.selectbox(key="sel_subject").set_value("s02").run()
+    at.slider(key="sel_window").set_value(3).run()
+    at.selectbox(key="attr_method").set_value("saliency").run()
+    assert_fine(at)
+    matrix = by_title(at, "Matrix: rollout")["layout"]["title"]["subtitle"]["text"]
+    assert matrix == "subject s02 · trial 1 · window 3 · block rollout"
+
+    def colours(method: str) -> dict:
+        spec = [c.proto.spec for c in at.get("plotly_chart") if f"method {method}" in c.proto.spec]
+        assert spec, f"the attribution maps name their method {method}"
+        return json.loads(spec[0])["layout"]["coloraxis"]
+
+    assert colours("saliency")["cmin"] >= 0  # magnitudes: min to max, not about 0
+    at.selectbox(key="attr_method").set_value("integrated_gradients").run()
+    signed = colours("integrated_gradients")
+    assert signed["cmin"] == pytest.approx(-signed["cmax"])  # signed: symmetric about 0

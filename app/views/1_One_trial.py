@@ -48,6 +48,9 @@ def render() -> None:
     i = int(rows[window])
     key = loaded.key
     row_key = tuple(int(r) for r in rows)
+    # what every figure shows, under its title and in its exports' file names
+    where = {"subject": subject, "trial": state.trial_text(trial)}
+    here = where | {"window": window}
 
     # ---- prediction ------------------------------------------------------------------------------
     trial_probs, trial_pred = loaded.window_predictions(rows)
@@ -68,7 +71,8 @@ def render() -> None:
                    f"{len(rows)}, starting at sample {start} ({start / f.fs.sfreq:.1f} s).")
     with right:
         common.chart(probability_bar(probs, f.class_names, true=true), "probabilities",
-                     pd.DataFrame({"class": f.class_names, "probability": probs}), key="fig_prob")
+                     pd.DataFrame({"class": f.class_names, "probability": probs}), key="fig_prob",
+                     context=here)
 
     # ---- the trial's timeline: every window's prediction; choosing one selects it --------------
     starts = table["start"].to_numpy()[rows] / f.fs.sfreq
@@ -82,7 +86,7 @@ def render() -> None:
         pd.DataFrame({"window": range(len(rows)), "start_s": starts}
                      | {f"p_{c}": trial_probs[:, k] for k, c in enumerate(f.class_names)}
                      | {f"bde_{b}": power[:, k] for k, b in enumerate(f.band_names)}),
-        key="fig_timeline", n_windows=len(rows), context={"subject": subject, "trial": trial[1]})
+        key="fig_timeline", n_windows=len(rows), context=where)
     st.caption("Choose a window on the timeline (click its point) to look at it. Dots: the "
                "predicted class's probability, green when right, red when wrong; the shaded "
                "band is the window shown below.")
@@ -109,7 +113,8 @@ def render() -> None:
     trial_parts.electrode_chart(
         band_topomaps(x, f.ch_names, f.band_names, shared_scale=shared, colorbar_title="BDE",
                       highlight=highlight, **opts),
-        "bde_window", common.band_frame(x, f.ch_names, f.band_names), "fig_bde", f.ch_names)
+        "bde_window", common.band_frame(x, f.ch_names, f.band_names), "fig_bde", f.ch_names,
+        context=here)
 
     # ---- attention -------------------------------------------------------------------------------
     st.subheader("Attention between electrodes")
@@ -142,24 +147,26 @@ def render() -> None:
     what = "rollout" if block == "rollout" else (
         f"block {block + 1}, " + ("mean of heads" if head == "mean" else f"head {head + 1}"))
     e = f.ch_names.index(electrode)
+    seen = here | ({"block": "rollout"} if block == "rollout" else
+                   {"block": block + 1, "head": head if head == "mean" else head + 1})
     g1, g2, g3 = st.columns(3)
     with g1:
         fig = attention_lines(a2d, f.ch_names, k=k, threshold=threshold, title=f"Pairs: {what}")
         trial_parts.electrode_chart(fig, "attention_lines",
                                     common.pairs_frame(a2d, f.ch_names, k, threshold),
-                                    "fig_lines", f.ch_names)
+                                    "fig_lines", f.ch_names, context=seen)
     with g2:
         trial_parts.electrode_chart(attention_heatmap(a2d, f.ch_names, title=f"Matrix: {what}"),
                                     "attention_matrix",
                                     {"attention": a2d, "ch_names": f.ch_names}, "fig_matrix",
-                                    f.ch_names)
+                                    f.ch_names, context=seen)
     with g3:
         trial_parts.electrode_chart(
             scalp_topomap(a2d[e], f.ch_names, title=f"Where {electrode} looks", symmetric=False,
                           colorscale="Viridis", colorbar_title="attention",
                           highlight=[electrode], **opts),
             "attention_row", pd.DataFrame({"electrode": f.ch_names, "attention": a2d[e]}),
-            "fig_row", f.ch_names)
+            "fig_row", f.ch_names, context=seen | {"electrode": electrode})
     st.caption("Choose an electrode on any map, on the lines or in the matrix (its row) to see "
                "where it looks. "
                "Row i of the matrix is where electrode i looks; each row sums to 1. The rollout "
@@ -192,14 +199,15 @@ def render() -> None:
         with left:
             trial_parts.electrode_chart(
                 topomap_row(maps, f.ch_names, shared_scale=shared, highlight=highlight,
-                            colorbar_title="attribution", **opts),
+                            colorbar_title="attribution", signed=record.signed(), **opts),
                 f"attribution_{method}",
                 pd.DataFrame(maps, index=f.ch_names).rename_axis("electrode").reset_index(),
-                "fig_attr", f.ch_names)
+                "fig_attr", f.ch_names, context=here | {"method": method} | (
+                    {"baseline": baseline} if record.uses_baseline else {}))
         with right:
             common.trust_panel(trust)
         st.caption((f"{record.label.capitalize()} is unsigned: larger means the output is more "
-                    "sensitive there. " if record.options.get("abs") else
+                    "sensitive there. " if not record.signed() else
                     "Red: the electrode and band pushed the model towards the explained class; "
                     "blue: away from it. ")
                    + "The total map sums the four bands. Each method runs once per window and is "
