@@ -5,6 +5,7 @@ on the demo data with the shipped checkpoint, and a real recording)."""
 from __future__ import annotations
 
 import importlib
+from pathlib import Path
 
 import formats as F
 import numpy as np
@@ -159,3 +160,54 @@ def test_overview_says_a_recording_is_not_what_the_accuracy_was_measured_on(tmp_
     assert "not an accuracy on these data" in text
     assert "calm (" in text and "tense (" in text  # the recording's own labels
     assert "labelled by its annotations" in text
+
+
+# --------------------------------------------------------------------------------------------
+# an rbt explain file, opened on Across trials
+
+
+@pytest.fixture
+def explain_file(demo_cache, tmp_path):
+    """Saliency and attention of two demo subjects, written by the real `rbt explain`."""
+    from rbt.cli import main
+
+    out = tmp_path / "explained.npz"
+    shipped = Path(test_app.HOME).parents[1] / "assets" / "demo-checkpoint"
+    assert main(["explain", "--model", str(shipped), "--source", "demo",
+                 "--method", "saliency", "--attention", "--subjects", "s01", "s02",
+                 "--device", "cpu", "--out", str(out)]) == 0
+    return out
+
+
+def test_an_explain_file_gives_group_maps_at_once(explain_file, tmp_path):
+    at = app(ACROSS)
+    at.radio(key="x_ex_how").set_value("Path on this machine").run()
+    at.text_input(key="x_ex_path").input(str(explain_file)).run()
+    assert_fine(at)
+    assert not at.warning  # the file's model is the loaded one
+    high, low = (by_title(at, f"Mean attribution from the file: {g}") for g in ("high", "low"))
+    assert {r[1:] for r in ranges(high)} == {r[1:] for r in ranges(low)}  # one shared range
+    assert ranges(high)[0][1] >= 0  # saliency is unsigned
+    diff = by_title(at, "Mean attribution from the file: high − low")
+    assert all(lo == pytest.approx(-hi) for _, lo, hi in ranges(diff))
+    assert "576 in the file" in captions(at)
+    at.selectbox(key="x_ex_by").set_value("subject").run()
+    at.radio(key="x_ex_values").set_value("rollout").run()
+    assert_fine(at)
+    assert by_title(at, "Attention each electrode receives (rollout")
+    # the same file uploaded, with its electrodes reordered: drawn, with a warning
+    with np.load(explain_file) as z:
+        arrays = {k: z[k] for k in z.files}
+    arrays["ch_names"] = arrays["ch_names"][::-1]
+    other = tmp_path / "reordered.npz"
+    np.savez(other, **arrays)
+    at.radio(key="x_ex_how").set_value("Upload").run()
+    at.file_uploader(key="x_ex_upload").set_value(
+        [("reordered.npz", other.read_bytes(), "application/octet-stream")]).run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert any("its electrodes are in another order" in unescape(w.value) for w in at.warning)
+    # a file that is not an rbt explain file says so
+    at.file_uploader(key="x_ex_upload").set_value(
+        [("notes.npz", b"not a zip file", "application/octet-stream")]).run()
+    assert not at.exception
+    assert any("could not be read as an rbt explain file" in unescape(e.value) for e in at.error)

@@ -1,6 +1,7 @@
 """Across trials and subjects: predictions table, confusion matrix, accuracy per trial, and
 class- or subject-mean maps of BDE, attention and attributions, with their differences."""
 
+import across_explain
 import across_parts as parts
 import common
 import numpy as np
@@ -84,6 +85,7 @@ def render() -> None:
 
     # ---- group means and differences ------------------------------------------------------------
     st.subheader("Means and differences")
+    across_explain.explanation_section(f)
     st.caption(parts.filter_note(subjects, classes, outcome if labelled else "all"))
     g1, g2, g3, g4 = st.columns(4)
     quantity = g1.radio("Map", ["BDE", "attention", "attribution"], key="x_quantity")
