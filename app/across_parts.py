@@ -25,8 +25,9 @@ def selection_caption(frame: pd.DataFrame, shown: pd.DataFrame, chosen: pd.DataF
         return head + "."
     if outcome in ("wrong", "correct"):
         acc = chosen["correct"].mean()
-        text = (f"{head}: {len(shown)} {outcome} window{'s' if len(shown) != 1 else ''} of "
-                f"{len(chosen)} in the chosen subjects and classes (accuracy there {acc:.1%})")
+        text = (f"{len(shown)} {outcome} window{'s' if len(shown) != 1 else ''} of "
+                f"{len(chosen)} in the chosen subjects and classes (accuracy there {acc:.1%}"
+                + (")" if len(chosen) == len(frame) else f"; {len(frame)} windows in all)"))
     else:
         text = f"{head}; accuracy in this selection {shown['correct'].mean():.1%}"
     seen = int(shown["in_training"].sum()) if "in_training" in shown and len(shown) else 0

@@ -96,8 +96,10 @@ def test_selection_caption_and_stratified_rows_without_the_app():
     frame = pd.DataFrame({"correct": [True, False, False, True], "subject": list("aabb")})
     shown = frame[~frame["correct"]]
     assert parts.selection_caption(frame, shown, frame, "wrong") == (
-        "2 of 4 windows: 2 wrong windows of 4 in the chosen subjects and classes (accuracy "
-        "there 50.0%).")
+        "2 wrong windows of 4 in the chosen subjects and classes (accuracy there 50.0%).")
+    assert parts.selection_caption(frame, shown[:1], frame[:2], "wrong") == (
+        "1 wrong window of 2 in the chosen subjects and classes (accuracy there 50.0%; 4 "
+        "windows in all).")
     labels = np.array(["x"] * 90 + ["y"] * 10)
     strata = np.array(["s1"] * 80 + ["s2"] * 10 + ["s1"] * 10)
     rows = parts.stratified_rows(labels, strata, ["x", "y"], 6)

@@ -1,0 +1,39 @@
+"""The Across trials table in a real browser (Playwright, Debian's Chromium, `streamlit run`):
+clicking a row opens that window on One trial. AppTest cannot click a dataframe row, so this
+is where the jump itself is checked."""
+
+from __future__ import annotations
+
+import test_browser
+from test_browser import CHROMIUM_ARGS, chromium, no_exception, wait_idle
+
+dashboard = test_browser.dashboard  # the fixture: `streamlit run` on the shared demo cache
+ROW, MARKER = 35, 15  # the grid's row height and the row-marker column's middle (pixels)
+
+
+def test_clicking_a_wrong_window_in_the_table_opens_it_on_one_trial(dashboard):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium(), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(f"{dashboard}/Across_trials")
+            page.wait_for_selector('[data-testid="stDataFrame"]', timeout=180_000)
+            wait_idle(page, 180_000)
+            page.get_by_text("wrong", exact=True).click()
+            wait_idle(page)
+            caption = page.get_by_text("wrong windows of 1440", exact=False)
+            assert caption.count() == 1
+            box = page.locator('[data-testid="stDataFrame"]').first.bounding_box()
+            # the third row (below the header), clicked on its selection box
+            page.mouse.click(box["x"] + MARKER, box["y"] + ROW * 3 + ROW // 2)
+            page.wait_for_url("**/One_trial?**", timeout=60_000)
+            wait_idle(page, 120_000)
+            no_exception(page)
+            url = page.url
+            assert "subject=" in url and "trial=" in url and "window=" in url
+            # the window opened is a wrong one, as every row of the filtered table
+            assert page.get_by_text("Wrong", exact=True).count() >= 1
+        finally:
+            browser.close()
