@@ -58,6 +58,8 @@ def test_group_attributions_share_one_range_on_a_bounded_stratified_sample(metho
     assert at.button(key="x_compute").label.endswith("for 40 windows")
     at.button(key="x_compute").click().run()
     assert_fine(at)
+    # computed in two chunks behind a progress bar and a Stop button, both gone once done
+    assert not [b for b in at.button if b.key == "x_stop"]
     maps = [by_title(at, f"Mean attribution: {n}") for n in ("high", "low", "high − low")]
     (ra,), (rb,), (rd,) = ({r[1:] for r in ranges(f)} for f in maps)
     assert ra == rb  # one range for the two groups' maps

@@ -1,11 +1,11 @@
 """The Across trials table in a real browser (Playwright, Debian's Chromium, `streamlit run`):
 clicking a row opens that window on One trial. AppTest cannot click a dataframe row, so this
-is where the jump itself is checked."""
+is where the jump itself is checked; and a long group attribution can be stopped."""
 
 from __future__ import annotations
 
 import test_browser
-from test_browser import CHROMIUM_ARGS, chromium, no_exception, wait_idle
+from test_browser import CHROMIUM_ARGS, choose, chromium, no_exception, wait_idle
 
 dashboard = test_browser.dashboard  # the fixture: `streamlit run` on the shared demo cache
 ROW, MARKER = 35, 15  # the grid's row height and the row-marker column's middle (pixels)
@@ -35,5 +35,38 @@ def test_clicking_a_wrong_window_in_the_table_opens_it_on_one_trial(dashboard):
             assert "subject=" in url and "trial=" in url and "window=" in url
             # the window opened is a wrong one, as every row of the filtered table
             assert page.get_by_text("Wrong", exact=True).count() >= 1
+        finally:
+            browser.close()
+
+
+def test_a_long_group_attribution_shows_progress_and_can_be_stopped(dashboard):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium(), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(f"{dashboard}/Across_trials")
+            page.wait_for_selector('[data-testid="stDataFrame"]', timeout=180_000)
+            wait_idle(page, 180_000)
+            page.get_by_test_id("stRadio").filter(has_text="Map").get_by_text(
+                "attribution", exact=True).click()
+            wait_idle(page)
+            choose(page, "Method", "integrated gradients")
+            page.get_by_text("All windows", exact=True).click()
+            wait_idle(page)
+            page.get_by_role("button", name="Compute integrated gradients for 1440 windows"
+                             ).click()
+            stop = page.get_by_role("button", name="Stop")
+            stop.wait_for(timeout=60_000)
+            page.get_by_text("s left", exact=False).first.wait_for(timeout=60_000)
+            stop.click()
+            wait_idle(page, 60_000)
+            no_exception(page)
+            # stopped: nothing drawn, the Compute button back for another try
+            assert page.get_by_role("button", name="Stop").count() == 0
+            assert page.get_by_role("button", name="Compute integrated gradients for 1440 "
+                                    "windows").count() == 1
+            assert page.get_by_text("Mean attribution", exact=False).count() == 0
         finally:
             browser.close()

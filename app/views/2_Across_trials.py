@@ -1,6 +1,8 @@
 """Across trials and subjects: predictions table, confusion matrix, accuracy per trial, and
 class- or subject-mean maps of BDE, attention and attributions, with their differences."""
 
+import time
+
 import across_explain
 import across_parts as parts
 import common
@@ -16,7 +18,31 @@ from rbt.viz.attention import attention_heatmap
 from rbt.viz.prediction import accuracy_per_trial, confusion_matrix_figure
 from rbt.viz.topomap import band_topomaps, topomap_row
 
+CHUNK = 32  # windows per cached attribution call: the progress bar's step
 ONE_TRIAL = "views/1_One_trial.py"  # the page's path as app/Home.py names it
+
+
+def _attributions_with_progress(loaded, rows, method, baseline, label):
+    """Attributions of ``rows`` in chunks (each cached), with a progress bar, an estimate of
+    the time left and a Stop button: clicking it (or any other widget) interrupts the run
+    between chunks, and the chunks already done are kept for the next try."""
+    chunks = [rows[i:i + CHUNK] for i in range(0, len(rows), CHUNK)]
+    if len(chunks) == 1:
+        with st.spinner(f"Computing {label} for {len(rows)} windows…"):
+            return common.attributions(*loaded.key, rows, method, baseline, "predicted")
+    box = st.empty()
+    with box.container():
+        bar = st.progress(0.0, text=f"Computing {label} for {len(rows)} windows…")
+        st.button("Stop", key="x_stop", icon=":material/stop_circle:",
+                  on_click=lambda: st.session_state.pop("_x_attr_job", None))
+    found, start = [], time.monotonic()
+    for k, chunk in enumerate(chunks, start=1):
+        found.append(common.attributions(*loaded.key, chunk, method, baseline, "predicted"))
+        left = (time.monotonic() - start) / k * (len(chunks) - k)
+        bar.progress(k / len(chunks), text=f"{label}: {min(k * CHUNK, len(rows))} of "
+                                           f"{len(rows)} windows, about {left:.0f} s left")
+    box.empty()
+    return np.concatenate(found)
 
 
 def _opener(fit, shown):
@@ -174,8 +200,7 @@ def render() -> None:
                       on_click=lambda: st.session_state.update(_x_attr_job=job))
         else:
             try:
-                with st.spinner(f"Computing {record.label} for {len(rows)} windows…"):
-                    A = common.attributions(*loaded.key, rows, method, baseline, "predicted")
+                A = _attributions_with_progress(loaded, rows, method, baseline, record.label)
             except common.USER_ERRORS as err:
                 st.error("These attributions could not be computed: "
                          f"{plain_message(err)}. Try another "
