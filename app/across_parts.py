@@ -111,3 +111,12 @@ def clicked_row(shown: pd.DataFrame, selection) -> int | None:
     if not rows or not 0 <= int(rows[0]) < len(shown):
         return None
     return int(shown.index[int(rows[0])])
+
+
+def own_labels(fit) -> np.ndarray | None:
+    """Each window's label in the data's own classes (a recording's annotations) when they
+    are not the model's classes, so they stay a column and a grouping; None otherwise."""
+    fs = fit.fs
+    if fit.y is not None or fs.y is None or not fs.class_names:
+        return None
+    return np.asarray(fs.class_names, dtype=object)[np.asarray(fs.y, dtype=int)].astype(str)

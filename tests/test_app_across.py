@@ -215,3 +215,28 @@ def test_an_explain_file_gives_group_maps_at_once(explain_file, tmp_path):
         [("notes.npz", b"not a zip file", "application/octet-stream")]).run()
     assert not at.exception
     assert any("could not be read as an rbt explain file" in unescape(e.value) for e in at.error)
+
+
+def test_a_recordings_own_labels_stay_a_column_and_a_grouping(tmp_path):
+    raw = F.make_raw(EEG_CHANNELS, seconds=40,
+                     annotations=[(1, 12, "calm"), (16, 12, "tense"), (30, 8, "calm")])
+    fif = F.save_fif(raw, tmp_path / "session_raw.fif").read_bytes()
+    at = app()
+    at.selectbox(key="source").set_value("raw").run()
+    at.file_uploader(key="upload").set_value([("session_raw.fif", fif, "application/x")]).run()
+    at.switch_page(ACROSS).run()
+    assert not at.exception, [e.message for e in at.exception]
+    table = at.dataframe[0].value
+    assert set(table["label"]) == {"calm", "tense"} and "true" not in table
+    at.multiselect(key="x_classes").set_value(["tense"]).run()
+    assert set(at.dataframe[0].value["label"]) == {"tense"}
+    at.radio(key="x_by").set_value("label").run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert by_title(at, "Mean BDE: calm − tense")
+    at.radio(key="x_quantity").set_value("attention").run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert len(traces(by_title(at, "Attention each electrode receives"), "map")) == 3
+    # back on the demo, the kept grouping and class filter that it has no labels for are dropped
+    at.selectbox(key="source").set_value("demo").run()
+    assert_fine(at)
+    assert at.radio(key="x_by").value == "class" and at.multiselect(key="x_classes").value == []

@@ -45,6 +45,29 @@ def _attributions_with_progress(loaded, rows, method, baseline, label):
     return np.concatenate(found)
 
 
+def _keep_valid(key: str, options, many: bool = False) -> None:
+    """Drop a kept choice that the options (other data, other labels) no longer have."""
+    if key not in st.session_state:
+        return
+    value = st.session_state[key]
+    if many:
+        kept = [v for v in value if v in list(options)]
+        if kept != list(value):
+            st.session_state[key] = kept
+    elif value not in list(options):
+        del st.session_state[key]
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _own_label_attention(choice, model_path, stamp, device, block, head) -> dict:
+    """Label -> mean attention map, grouped by the data's own labels (parts.own_labels)."""
+    from rbt.infer import group_mean_attention
+
+    f = common.fit_resource(choice, model_path, stamp)
+    return group_mean_attention(common.device_model(model_path, stamp, device), f.X,
+                                parts.own_labels(f), block, head, device=device)
+
+
 def _opener(fit, shown):
     """The table's on-select callback: a clicked row becomes the One trial selection (its
     subject, trial and window), and the page then opens One trial (:func:`render`)."""
@@ -66,14 +89,19 @@ def render() -> None:
     frame = common.prediction_table(*loaded.key)
     _, pred = loaded.predictions()
     labelled = "correct" in frame
+    own = parts.own_labels(f)  # the data's own labels, when they are not the model's classes
+    if own is not None:
+        frame.insert(frame.columns.get_loc("predicted"), "label", own)
 
     # ---- predictions table -----------------------------------------------------------------------
     st.subheader("Predictions per window")
     c1, c2, c3 = st.columns([2, 2, 1])
     subjects = c1.multiselect("Subjects", f.fs.subjects(), key="x_subjects",
                               placeholder="all subjects")
-    class_col = "true" if labelled else "predicted"
-    classes = c2.multiselect(f"Classes ({class_col})", f.class_names, key="x_classes",
+    class_col = "true" if labelled else "label" if own is not None else "predicted"
+    class_names = f.fs.class_names if class_col == "label" else f.class_names
+    _keep_valid("x_classes", class_names, many=True)
+    classes = c2.multiselect(f"Classes ({class_col})", class_names, key="x_classes",
                              placeholder="all classes")
     outcome = c3.radio("Windows", ["all", "correct", "wrong"], key="x_outcome",
                        disabled=not labelled)
@@ -85,7 +113,9 @@ def render() -> None:
                  selection_mode="single-row",
                  column_config={c: st.column_config.NumberColumn(format="%.3f")
                                 for c in shown.columns if c.startswith("p_") or c == "confidence"})
-    st.caption("Click a row (the box at its left) to open that window on the One trial page.")
+    st.caption("Click a row (the box at its left) to open that window on the One trial page."
+               + (" label: the data's own labels (annotations), kept although the model "
+                  "predicts other classes." if own is not None else ""))
     if st.session_state.pop("_x_open", False):
         st.switch_page(ONE_TRIAL)
     common.export_menu(None, "predictions", shown)
@@ -115,15 +145,21 @@ def render() -> None:
     st.caption(parts.filter_note(subjects, classes, outcome if labelled else "all"))
     g1, g2, g3, g4 = st.columns(4)
     quantity = g1.radio("Map", ["BDE", "attention", "attribution"], key="x_quantity")
-    by = g2.radio("Group by", ["class", "subject"], key="x_by",
-                  format_func=lambda b: "class (true)" if b == "class" and labelled else b)
-    labels = group_labels(f, pred, by)
-    groups = f.class_names if by == "class" else f.fs.subjects()
+    ways = ["class", "subject"] + (["label"] if own is not None else [])
+    _keep_valid("x_by", ways)
+    by = g2.radio("Group by", ways, key="x_by",
+                  format_func=lambda b: "class (true)" if b == "class" and labelled else
+                  "class (predicted)" if b == "class" else
+                  "label (the data's own)" if b == "label" else b)
+    labels = own if by == "label" else group_labels(f, pred, by)
+    groups = {"class": f.class_names, "label": f.fs.class_names}.get(by) or f.fs.subjects()
     groups = [g for g in groups if (labels == g).any()]
     if len(groups) < 2:
         st.info("There is only one group here, so there is nothing to compare.")
         st.stop()
+    _keep_valid("x_a", groups)
     a = g3.selectbox("Group A", groups, index=len(groups) - 1 if by == "class" else 0, key="x_a")
+    _keep_valid("x_b", [g for g in groups if g != a])
     b = g4.selectbox("Group B", [g for g in groups if g != a], key="x_b")
     names = [f"{a}", f"{b}", f"{a} − {b}"]
     highlight = planted_electrodes(f.fs.dataset, f.fs.target) if by == "class" else {}
@@ -151,7 +187,8 @@ def render() -> None:
         head = "mean" if block == "rollout" else head
         with st.spinner(f"Averaging attention over all {len(f.X)} windows (once per block, head "
                         "and grouping)…"):
-            means = common.group_attention(*loaded.key, block, head, by)
+            means = (_own_label_attention(*loaded.key, block, head) if by == "label" else
+                     common.group_attention(*loaded.key, block, head, by))
         mean_a, mean_b = means[a], means[b]
         diff = mean_a - mean_b
         received = {n: attention_received(m) for n, m in zip(names, (mean_a, mean_b, diff))}
