@@ -43,6 +43,11 @@ def read_explanation(name: str, data: bytes | None, stamp: float):
     return load_explanation(name if data is None else _Named(data, name))
 
 
+def _roomy_chart(fig, *args, **kwargs) -> None:
+    """common.chart for a row of maps, with room for its context line (parts.with_room)."""
+    common.chart(parts.with_room(fig), *args, **kwargs)
+
+
 def _chosen_file():
     """(name, bytes or None, stamp) of the file the user chose, or None."""
     how = st.radio("Explain file", ["Upload", TYPED], key="x_ex_how", horizontal=True,
@@ -108,7 +113,7 @@ def _draw(gm, shown, signed) -> None:
     context = {"file_by": gm.by, "method": gm.method}
     if gm.values == "rollout":
         received = {g: attention_received(gm.means[g]) for g in shown}
-        common.chart(topomap_row(received, gm.ch_names, signed=False,
+        _roomy_chart(topomap_row(received, gm.ch_names, signed=False,
                                  title="Attention each electrode receives (rollout, column "
                                        "mean), from the file",
                                  colorbar_title="attention received"),
@@ -121,7 +126,7 @@ def _draw(gm, shown, signed) -> None:
     # the groups share one range, so equal colours are equal values across them
     together = parts.shared_zrange([v for g in shown for v in means[g].values()], signed)
     for g in shown:
-        common.chart(topomap_row(means[g], gm.ch_names, signed=signed, zrange=together,
+        _roomy_chart(topomap_row(means[g], gm.ch_names, signed=signed, zrange=together,
                                  title=f"Mean attribution from the file: {g}",
                                  colorbar_title="attribution"),
                      f"file_attribution_{g}",
@@ -130,7 +135,7 @@ def _draw(gm, shown, signed) -> None:
     if len(shown) == 2:
         a, b = shown
         diff = {k: np.asarray(means[a][k]) - np.asarray(means[b][k]) for k in means[a]}
-        common.chart(topomap_row(diff, gm.ch_names, signed=True,
+        _roomy_chart(topomap_row(diff, gm.ch_names, signed=True,
                                  title=f"Mean attribution from the file: {a} − {b}",
                                  colorbar_title="difference"),
                      "file_attribution_difference",

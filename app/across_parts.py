@@ -120,3 +120,14 @@ def own_labels(fit) -> np.ndarray | None:
     if fit.y is not None or fs.y is None or not fs.class_names:
         return None
     return np.asarray(fs.class_names, dtype=object)[np.asarray(fs.y, dtype=int)].astype(str)
+
+
+def with_room(fig, top: int = 95):
+    """A row of maps with room above its subplot titles for the context line that
+    :func:`common.chart` puts under the title (else the two overlap); the maps keep their
+    size."""
+    have = fig.layout.margin.t or 0
+    if have < top:
+        fig.layout.margin.t = top
+        fig.layout.height = (fig.layout.height or 300) + top - have
+    return fig

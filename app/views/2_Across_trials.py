@@ -45,6 +45,11 @@ def _attributions_with_progress(loaded, rows, method, baseline, label):
     return np.concatenate(found)
 
 
+def _roomy_chart(fig, *args, **kwargs) -> None:
+    """common.chart for a row of maps, with room for its context line (parts.with_room)."""
+    common.chart(parts.with_room(fig), *args, **kwargs)
+
+
 def _keep_valid(key: str, options, many: bool = False) -> None:
     """Drop a kept choice that the options (other data, other labels) no longer have."""
     if key not in st.session_state:
@@ -168,7 +173,7 @@ def render() -> None:
     if quantity == "BDE":
         mean_a, mean_b, diff = compare_groups(f.X, labels, a, b)
         for name, values in zip(names, (mean_a, mean_b, diff)):
-            common.chart(band_topomaps(values, f.ch_names, f.band_names, title=f"Mean BDE: {name}",
+            _roomy_chart(band_topomaps(values, f.ch_names, f.band_names, title=f"Mean BDE: {name}",
                                        colorbar_title="BDE", highlight=highlight),
                          f"bde_mean_{name}", common.band_frame(values, f.ch_names, f.band_names),
                          key=f"x_bde_{name}", context={"groups": pair})
@@ -196,7 +201,7 @@ def render() -> None:
             "mean of heads" if head == "mean" else f"head {head + 1}")
         context = {"groups": pair, "attention": what}
         # A and B share one sequential range (attention is positive); A − B is signed
-        common.chart(topomap_row(received, f.ch_names, scale_groups=["groups", "groups", "diff"],
+        _roomy_chart(topomap_row(received, f.ch_names, scale_groups=["groups", "groups", "diff"],
                                  signed=[False, False, True],
                                  title="Attention each electrode receives (column mean)",
                                  colorbar_title="attention received", height=340),
@@ -254,7 +259,7 @@ def render() -> None:
                 context = {"groups": pair, "method": method}
                 for k, name in enumerate(names):
                     maps = means[name]
-                    common.chart(topomap_row(maps, f.ch_names, title=f"Mean attribution: {name}",
+                    _roomy_chart(topomap_row(maps, f.ch_names, title=f"Mean attribution: {name}",
                                              colorbar_title="attribution", highlight=highlight,
                                              signed=signed if k < 2 else True,
                                              zrange=together if k < 2 else None),
