@@ -45,6 +45,7 @@ def test_attention_received_groups_share_a_positive_range_and_the_difference_is_
     assert fig["layout"][ax_a]["colorbar"]["title"]["text"] == "attention received"
     # the context (groups, attention) is under the title and in the export names
     assert "groups high vs low" in fig["layout"]["title"]["subtitle"]["text"]
+    assert fig["layout"]["margin"]["t"] >= 95  # room for it above the maps' own titles
 
 
 @pytest.mark.parametrize("method, signed", [("deeplift", True), ("saliency", False)])
