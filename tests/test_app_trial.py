@@ -116,3 +116,43 @@ def test_figures_say_what_they_show_and_saliency_is_drawn_unsigned():
     at.selectbox(key="attr_method").set_value("integrated_gradients").run()
     signed = colours("integrated_gradients")
     assert signed["cmin"] == pytest.approx(-signed["cmax"])  # signed: symmetric about 0
+
+
+def test_what_if_the_planted_electrodes_are_removed():
+    import numpy as np
+    from test_app import figures
+
+    from rbt.data.demo import planted_electrodes
+
+    at = app(TRIAL)
+    assert_fine(at)
+    before = len(figures(at))
+    assert any("Choose electrodes, regions or bands" in i.value for i in at.info)
+    planted = sorted({e for es in planted_electrodes("demo", "valence").values() for e in es})
+    at.button(key="wi_planted").click().run()  # the demo's planted electrodes, in one click
+    assert at.multiselect(key="wi_electrodes").value == planted
+    assert_fine(at)
+    assert len(figures(at)) == before + 4  # probabilities and attention, as it is and edited
+
+    def bars(title: str) -> np.ndarray:
+        return decode(by_title(at, title)["data"][0]["x"])
+
+    original, edited = bars("As it is"), bars("Edited")
+    assert original.sum() == pytest.approx(1, abs=1e-5) and edited.sum() == pytest.approx(1,
+                                                                                          abs=1e-5)
+    assert np.abs(edited - original).max() > 1e-3  # removing the planted effects changes it
+    deltas = [float(m.proto.delta) for m in at.metric if m.proto.delta]  # not the trust ones
+    np.testing.assert_allclose(deltas, edited - original, atol=1e-3)
+    lines, new = by_title(at, "Pairs as it is: rollout"), by_title(at, "Pairs edited: rollout")
+    assert traces(lines, "pairs") and traces(new, "pairs")
+    # scale 1 keeps the window: nothing changes
+    at.slider(key="wi_scale").set_value(1.0).run()
+    assert_fine(at)
+    np.testing.assert_allclose(bars("Edited"), bars("As it is"), atol=1e-6)
+    # a region and a band: the left frontal electrodes' alpha
+    at.multiselect(key="wi_electrodes").set_value([]).run()
+    at.slider(key="wi_scale").set_value(0.0).run()
+    at.multiselect(key="wi_regions").set_value(["frontal", "left"]).run()
+    at.multiselect(key="wi_bands").set_value(["alpha"]).run()
+    assert_fine(at)
+    assert any("band(s)** removed" in m.value and "alpha" in m.value for m in at.markdown)

@@ -213,6 +213,11 @@ def render() -> None:
                    + "The total map sums the four bands. Each method runs once per window and is "
                    "then remembered.")
 
+    # ---- what if ---------------------------------------------------------------------------------
+    trial_parts.what_if_section(
+        f, i, baseline, block, head, k, threshold, true=true, context=here,
+        planted=[e for es in planted_electrodes(f.fs.dataset, f.fs.target).values() for e in es])
+
 
 if __name__ == "__main__":  # run as a page by st.navigation (app/Home.py)
     render()
