@@ -53,6 +53,15 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def stop_server(proc: subprocess.Popen) -> None:
+    """Terminate a server, killing it if it does not exit within 15 s."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
 def wait_until_healthy(url: str, proc: subprocess.Popen, log: Path, timeout: float = 90) -> None:
     """Wait for a Streamlit server's health check; fail with its log if it dies or is late."""
     deadline = time.monotonic() + timeout
@@ -86,11 +95,7 @@ def dashboard(demo_valence, tmp_path):
         wait_until_healthy(url, proc, tmp_path / "streamlit.log")
         yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_server(proc)
         log.close()
 
 

@@ -11,16 +11,22 @@ dashboard = test_browser.dashboard  # the fixture: `streamlit run` on the shared
 ROW, MARKER = 35, 15  # the grid's row height and the row-marker column's middle (pixels)
 
 
+def _across_trials(browser, url: str):
+    """A new page on Across trials, its table drawn and the app idle."""
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(f"{url}/Across_trials")
+    page.wait_for_selector('[data-testid="stDataFrame"]', timeout=180_000)
+    wait_idle(page, 180_000)
+    return page
+
+
 def test_clicking_a_wrong_window_in_the_table_opens_it_on_one_trial(dashboard):
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium(), args=CHROMIUM_ARGS)
         try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.goto(f"{dashboard}/Across_trials")
-            page.wait_for_selector('[data-testid="stDataFrame"]', timeout=180_000)
-            wait_idle(page, 180_000)
+            page = _across_trials(browser, dashboard)
             page.get_by_text("wrong", exact=True).click()
             wait_idle(page)
             caption = page.get_by_text("wrong windows of 1440", exact=False)
@@ -45,10 +51,7 @@ def test_a_long_group_attribution_shows_progress_and_can_be_stopped(dashboard):
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium(), args=CHROMIUM_ARGS)
         try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.goto(f"{dashboard}/Across_trials")
-            page.wait_for_selector('[data-testid="stDataFrame"]', timeout=180_000)
-            wait_idle(page, 180_000)
+            page = _across_trials(browser, dashboard)
             page.get_by_test_id("stRadio").filter(has_text="Map").get_by_text(
                 "attribution", exact=True).click()
             wait_idle(page)

@@ -24,6 +24,7 @@ from test_browser import (
     chromium,
     free_port,
     no_exception,
+    stop_server,
     wait_idle,
     wait_until_healthy,
 )
@@ -59,11 +60,7 @@ def served(demo_valence, tmp_path):
         wait_until_healthy(url, proc, log_path)
         yield url, {"root": root, "uploads": uploads, "tmp": tmp_path}
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_server(proc)
         log.close()
 
 
