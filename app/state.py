@@ -32,7 +32,8 @@ KEPT = (("source", "raw_how", "drop_unknown", "channel_map", "seed_ref", "model_
          "model_path", "device", "image_format", "sel_subject", "sel_trial", "sel_window",
          "map_mode", "map_contours", "map_scale", "map_planted", "att_block", "att_head",
          "att_lines", "att_k", "att_threshold", "att_electrode", "attr_method",
-         "attr_baseline", "attr_target")
+         "attr_baseline", "attr_target", "wi_electrodes", "wi_regions", "wi_bands", "wi_scale",
+         "wi_baseline", "wi_view")
         + tuple(f"path_{s}" for s in SOURCES if s != "demo")
         + tuple(f"{w}_{s}" for w in ("target", "task") for s in SOURCES))
 

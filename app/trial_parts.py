@@ -1,24 +1,24 @@
-"""One trial's exploring parts: charts whose chosen point selects a window or an electrode,
-and the what-if section.
+"""One trial's charts whose chosen point selects a window or an electrode.
 
 A chart drawn with :func:`clickable` calls back before the next run, and the callback sets the
 page's widget key (``sel_window``, ``att_electrode``) from the point chosen. A callback runs
 only when the chart's selection changes, so a selection left on the chart never pulls the
-slider or the select box back after the user moved them.
+slider or the select box back after the user moved them. A chart in a fragment reruns only
+its fragment: one outside the attention section (``outside=True``) asks for a whole-page
+rerun (:func:`follow_electrode_pick`), so the attention shows the electrode chosen.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, MutableMapping, Sequence
 
-import pandas as pd
 import streamlit as st
-from charts import PLOT_CONFIG, chart, export_menu
-from serving import plain, plain_message
+from charts import PLOT_CONFIG, export_menu
 
 from rbt.viz.timeline import selected_window
 
 WINDOW_KEY, ELECTRODE_KEY = "sel_window", "att_electrode"
+RERUN_KEY = "_electrode_picked_outside"
 
 
 def _selection(state: Mapping, chart_key: str) -> Mapping | None:
@@ -103,93 +103,21 @@ def window_chart(fig, name: str, data, key: str, n_windows: int, context=None) -
               context=context)
 
 
-def electrode_chart(fig, name: str, data, key: str, ch_names, context=None) -> None:
-    """A scalp map, attention lines or matrix whose chosen electrode becomes the page's."""
+def electrode_chart(fig, name: str, data, key: str, ch_names, context=None,
+                    outside: bool = False) -> None:
+    """A scalp map, attention lines or matrix whose chosen electrode becomes the page's;
+    ``outside``: the chart is in a fragment that does not hold the attention section."""
     traces = trace_names(fig)
-    clickable(fig, name, data, key,
-              lambda: apply_electrode_pick(st.session_state, key, traces, ch_names),
-              context=context)
+
+    def pick() -> None:
+        if apply_electrode_pick(st.session_state, key, traces, ch_names) and outside:
+            st.session_state[RERUN_KEY] = True
+
+    clickable(fig, name, data, key, pick, context=context)
 
 
-# ---- what if -----------------------------------------------------------------------------------
-
-def _fill(key: str, electrodes: Sequence[str]) -> None:
-    st.session_state[key] = list(electrodes)
-
-
-@st.fragment
-def what_if_section(fit, row: int, baseline: str, block, head, k: int, threshold,
-                    true: int | None = None, context=None, planted: Sequence[str] = ()) -> None:
-    """Edit window ``row`` of ``fit`` (electrodes, bands, regions; a scale) and show its
-    probabilities and attention beside the original's. Its widgets rerun only this section."""
-    from rbt.explain import BASELINES
-    from rbt.explain.whatif import what_if
-    from rbt.montage import REGIONS
-    from rbt.viz.attention import attention_lines
-    from rbt.viz.prediction import probability_bar
-
-    with st.expander("What if…", icon=":material/science:"):
-        st.caption("Remove or scale some electrodes, bands or a region of this window (they "
-                   f"move towards the baseline: {BASELINES[baseline].label}, as chosen under "
-                   "Attributions) and predict it again.")
-        c1, c2, c3, c4 = st.columns([2, 1.4, 1.2, 1.2])
-        electrodes = c1.multiselect("Electrodes", list(fit.ch_names), key="wi_electrodes")
-        if planted:
-            c1.button("The demo's planted electrodes", key="wi_planted", on_click=_fill,
-                      args=("wi_electrodes", sorted(set(planted))),
-                      help="where the demo data carry their class effects")
-        regions = c2.multiselect("Regions", list(REGIONS), key="wi_regions",
-                                 help="a lobe and a side together: that side of the lobe "
-                                      "(frontal + left: the left frontal electrodes)")
-        bands = c3.multiselect("Bands", list(fit.band_names), key="wi_bands",
-                               help="none chosen: every band of the chosen electrodes; bands "
-                                    "alone: those bands of every electrode")
-        st.session_state.setdefault("wi_scale", 0.0)
-        scale = c4.slider("Scale", 0.0, 2.0, step=0.1, key="wi_scale",
-                          help="0 removes them (the baseline's values), 1 keeps them, 2 "
-                               "doubles their difference from the baseline")
-        if not (electrodes or regions or bands):
-            st.info("Choose electrodes, regions or bands to edit.")
-            return
-        try:
-            # on the CPU: the fit's model is shared and stays where it is (3 ms a window)
-            wi = what_if(fit, row, electrodes=electrodes, bands=bands, regions=regions,
-                         scale=float(scale), baseline=baseline, device="cpu")
-        except ValueError as err:
-            st.warning(plain_message(str(err)))
-            return
-        how = "removed" if wi.scale == 0 else f"scaled by {wi.scale:g}"
-        st.markdown(f"**{len(wi.electrodes)} electrode(s)** × **{len(wi.bands)} band(s)** "
-                    f"{how}: {plain(', '.join(wi.electrodes))}; "
-                    f"{plain(', '.join(wi.bands))}.")
-        if not wi.changed:
-            st.caption("This edit leaves the window as it is (the baseline equals it there).")
-        ctx = dict(context or {}) | {"edit": f"{len(wi.electrodes)}x{len(wi.bands)}",
-                                     "scale": f"{wi.scale:g}"}
-        frame = pd.DataFrame({"class": wi.class_names, "as it is": wi.probs,
-                              "edited": wi.edited_probs, "change": wi.change})
-        p1, p2, p3 = st.columns([2, 2, 1])
-        with p1:
-            chart(probability_bar(wi.probs, wi.class_names, true=true, title="As it is"),
-                  "whatif_probabilities", frame, key="fig_wi_prob", context=context)
-        with p2:
-            chart(probability_bar(wi.edited_probs, wi.class_names, true=true, title="Edited"),
-                  "whatif_probabilities_edited", frame, key="fig_wi_prob_edited", context=ctx)
-        with p3:
-            for name, before, change in zip(wi.class_names, wi.probs, wi.change):
-                st.metric(plain(name), f"{before + change:.3f}", delta=f"{change:+.3f}",
-                          help=f"was {before:.3f}")
-        what = "rollout" if block == "rollout" else (
-            f"block {block + 1}, " + ("mean of heads" if head == "mean" else f"head {head + 1}"))
-        original, edited = wi.maps(block, "mean" if block == "rollout" else head)
-        a1, a2 = st.columns(2)
-        with a1:
-            chart(attention_lines(original, wi.ch_names, k=k, threshold=threshold,
-                                  title=f"Pairs as it is: {what}"),
-                  "whatif_attention", {"attention": original, "ch_names": wi.ch_names},
-                  key="fig_wi_lines", context=context)
-        with a2:
-            chart(attention_lines(edited, wi.ch_names, k=k, threshold=threshold,
-                                  title=f"Pairs edited: {what}"),
-                  "whatif_attention_edited", {"attention": edited, "ch_names": wi.ch_names},
-                  key="fig_wi_lines_edited", context=ctx)
+def follow_electrode_pick() -> None:
+    """At the start of a fragment with ``outside`` charts: rerun the whole page when one of
+    them chose an electrode, so that every section shows it."""
+    if st.session_state.pop(RERUN_KEY, False):
+        st.rerun(scope="app")

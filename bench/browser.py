@@ -229,7 +229,8 @@ def act(page, kind: str, box, r: int) -> str | None:
 
 
 def timed(tab: Tab, kind: str, r: int, timeout_ms: int = 120_000):
-    """(ms from the input to drawn, KB received) for one interaction, or a reason string."""
+    """(ms from the input to drawn, KB received, ms from the input to the run's end) for one
+    interaction, or a reason string."""
     page = tab.page
     box = widget(page, kind)
     if box is None:
@@ -244,10 +245,11 @@ def timed(tab: Tab, kind: str, r: int, timeout_ms: int = 120_000):
         page.wait_for_function(DONE, arg=since, timeout=timeout_ms)
     except Exception:  # noqa: BLE001 (a timeout or a closed page: say so, keep going)
         return f"not done within {timeout_ms / 1000:.0f} s"
-    t = page.evaluate("[window.__rbt.input, Math.max(window.__rbt.mut, window.__rbt.runEnd)]")
+    t = page.evaluate("[window.__rbt.input, Math.max(window.__rbt.mut, window.__rbt.runEnd), "
+                      "window.__rbt.runEnd]")
     if page.get_by_test_id("stException").count():
         return "exception on the page"
-    return t[1] - t[0], tab.received / 1024
+    return t[1] - t[0], tab.received / 1024, t[2] - t[0]
 
 
 def pct(values, q: float) -> float:
@@ -255,11 +257,11 @@ def pct(values, q: float) -> float:
     return s[min(len(s) - 1, int(round(q * (len(s) - 1))))]
 
 
-def interactions(tab: Tab, rounds: int) -> dict:
-    results: dict = {k: [] for k in KINDS}
+def interactions(tab: Tab, rounds: int, kinds=KINDS) -> dict:
+    results: dict = {k: [] for k in kinds}
     skipped: dict = {}
     for r in range(rounds):
-        for kind in KINDS:
+        for kind in kinds:
             if kind in skipped:
                 continue
             if kind == "baseline":
@@ -420,6 +422,8 @@ def main(argv=None) -> int:
                              "e.g. a `git archive HEAD` copy while the work tree is in flux")
     parser.add_argument("--tabs", type=int, default=3, help="new tabs to time")
     parser.add_argument("--no-apptest", action="store_true", help="skip AppTest script times")
+    parser.add_argument("--kinds", nargs="+", choices=list(KINDS), default=list(KINDS),
+                        metavar="KIND", help="only these interactions (quoted: 'window step')")
     args = parser.parse_args(argv)
     from playwright.sync_api import sync_playwright
 
@@ -427,7 +431,7 @@ def main(argv=None) -> int:
     port = args.port or free_port()
     tmp = Path(tempfile.mkdtemp(prefix="rbt-bench-browser-"))
     cache = args.cache or tmp / "cache"
-    rows: list = []  # (kind, ms values, KB values, target ms)
+    rows: list = []  # (kind, ms values, KB values, target ms, ms to the run's end)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         context = browser.new_context(viewport={"width": 1440, "height": 900})
@@ -448,7 +452,8 @@ def main(argv=None) -> int:
             tab.first_chart(url)
             start = time.perf_counter() - server.started
             tab.settle()
-            rows.append(("start, features cached", [start * 1000], [tab.received / 1024], 8000))
+            rows.append(("start, features cached", [start * 1000], [tab.received / 1024], 8000,
+                         None))
             # 3. new tabs on the running server (new sessions), to their first chart
             tabs = []
             for _ in range(args.tabs):
@@ -458,12 +463,13 @@ def main(argv=None) -> int:
                 tabs.append(((time.perf_counter() - t0) * 1000, new.received / 1024))
                 new.settle()
                 new.page.close()
-            rows.append(("new tab", [t for t, _ in tabs], [b for _, b in tabs], 2000))
+            rows.append(("new tab", [t for t, _ in tabs], [b for _, b in tabs], 2000, None))
             # 4. interactions on One trial
-            found = interactions(tab, args.rounds)
+            found = interactions(tab, args.rounds, [k for k in KINDS if k in args.kinds])
             for kind, got in found.items():
                 if got:
-                    rows.append((kind, [t for t, _ in got], [b for _, b in got], KINDS[kind][2]))
+                    rows.append((kind, [g[0] for g in got], [g[1] for g in got], KINDS[kind][2],
+                                 [g[2] for g in got]))
             if args.sessions > 1:
                 times, firsts, errors = sessions(CHROMIUM, url, args.sessions,
                                                  args.session_rounds)
@@ -474,12 +480,13 @@ def main(argv=None) -> int:
     script = {} if args.no_apptest else script_times(args.app, max(2, args.rounds // 4))
 
     print(f"\n{'kind':24s} {'n':>3s} {'median ms':>10s} {'p90 ms':>8s} {'median KB':>10s} "
-          f"{'target':>8s} {'AppTest ms':>10s}")
-    for kind, ms, kb, target in rows:
+          f"{'target':>8s} {'run ends':>8s} {'AppTest ms':>10s}")
+    for kind, ms, kb, target, run in rows:
         med = statistics.median(ms)
         st_ms = f"{statistics.median(script[kind]):.0f}" if script.get(kind) else "-"
+        run_ms = f"{statistics.median(run):.0f}" if run else "-"
         print(f"{kind:24s} {len(ms):3d} {med:10.0f} {pct(ms, 0.9):8.0f} "
-              f"{statistics.median(kb):10.1f} {'<=' + str(target):>8s} {st_ms:>10s}"
+              f"{statistics.median(kb):10.1f} {'<=' + str(target):>8s} {run_ms:>8s} {st_ms:>10s}"
               f"{'' if med <= target else '  missed'}")
     if args.sessions > 1:
         print(f"\n{args.sessions} concurrent sessions: {len(times)} switches, {len(errors)} errors")

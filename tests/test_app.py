@@ -159,7 +159,7 @@ def test_trial_view_interactions():
     at.selectbox(key="sel_trial").set_value((1, 5)).run()
     at.slider(key="sel_window").set_value(4).run()
     assert_fine(at)
-    assert any("Subject s03, trial 5, window 5 of 18" in c.value for c in at.caption)
+    assert any("Subject s03, trial 5, window 4 (of 0–17)" in c.value for c in at.caption)
     assert probabilities(at).sum() == pytest.approx(1.0, abs=1e-6)
     at.selectbox(key="att_block").set_value(2).run()
     at.selectbox(key="att_head").set_value(3).run()

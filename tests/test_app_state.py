@@ -60,7 +60,7 @@ def test_the_url_sets_the_view():
     assert at.selectbox(key="att_electrode").value == "Cz"
     assert at.selectbox(key="attr_method").value == "saliency"
     assert at.selectbox(key="attr_baseline").value == "subject_mean"
-    assert any("Subject s02, trial 3, window 6 of" in c.value for c in at.caption)
+    assert any("Subject s02, trial 3, window 5 (of 0–" in c.value for c in at.caption)
     assert {k: at.query_params[k] for k in LINK} == LINK  # the URL still names the view
 
 

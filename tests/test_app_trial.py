@@ -156,3 +156,19 @@ def test_what_if_the_planted_electrodes_are_removed():
     at.multiselect(key="wi_bands").set_value(["alpha"]).run()
     assert_fine(at)
     assert any("band(s)** removed" in m.value and "alpha" in m.value for m in at.markdown)
+
+
+def test_what_if_keeps_its_choices_across_pages_and_has_its_own_baseline():
+    at = app(TRIAL)
+    at.multiselect(key="wi_electrodes").set_value(["Fz", "Cz"]).run()
+    at.selectbox(key="wi_baseline").set_value("subject_mean").run()
+    at.selectbox(key="wi_view").set_value((1, "mean")).run()
+    assert_fine(at)
+    assert by_title(at, "Pairs edited: block 2, mean of heads")
+    assert at.selectbox(key="attr_baseline").value == "zeros"  # the attributions keep theirs
+    at.switch_page("views/0_Overview.py").run()
+    at.switch_page(TRIAL).run()
+    assert_fine(at)
+    assert at.multiselect(key="wi_electrodes").value == ["Fz", "Cz"]
+    assert at.selectbox(key="wi_baseline").value == "subject_mean"
+    assert by_title(at, "Pairs edited: block 2, mean of heads")

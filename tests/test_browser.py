@@ -160,10 +160,10 @@ def test_dashboard_in_chromium(dashboard):
                 timeout=120_000)
             wait_idle(page)
             no_exception(page)
-            assert page.get_by_text("Subject s01, trial 1, window 1 of 18").count() == 1
+            assert page.get_by_text("Subject s01, trial 1, window 0 (of 0–17)").count() == 1
 
             choose(page, "Trial", "trial 5")
-            page.get_by_text("Subject s01, trial 5, window 1 of 18").wait_for(timeout=60_000)
+            page.get_by_text("Subject s01, trial 5, window 0 (of 0–17)").wait_for(timeout=60_000)
             choose(page, "Block", "block 2")
             choose(page, "Head", "head 3")
             page.get_by_text("Pairs: block 2, head 3").first.wait_for(timeout=60_000)
@@ -228,15 +228,15 @@ def test_the_view_lives_in_the_url_and_survives_a_reload(dashboard):
             charts_drawn(page)
             # the first run loads the model and the data: it showed "Running…" and Stop
             assert page.evaluate("() => window.__running") == {"shown": True, "stop": True}
-            assert page.get_by_text("Subject s02, trial 3, window 6 of 18").count() == 1
+            assert page.get_by_text("Subject s02, trial 3, window 5 (of 0–17)").count() == 1
             assert page.get_by_text("Pairs: block 2, mean of heads").count() == 1
             choose(page, "Trial", "trial 4")
-            page.get_by_text("Subject s02, trial 4, window 6 of 18").wait_for(timeout=60_000)
+            page.get_by_text("Subject s02, trial 4, window 5 (of 0–17)").wait_for(timeout=60_000)
             assert "subject=s02" in page.url and "trial=4" in page.url, page.url
             assert "method=saliency" in page.url and "block=2" in page.url, page.url
             page.reload()
             charts_drawn(page)
-            assert page.get_by_text("Subject s02, trial 4, window 6 of 18").count() == 1
+            assert page.get_by_text("Subject s02, trial 4, window 5 (of 0–17)").count() == 1
             assert page.get_by_text("Pairs: block 2, mean of heads").count() == 1
             assert page.get_by_text("Saliency:", exact=False).count() >= 1
             assert not away, away

@@ -141,7 +141,7 @@ def test_two_sessions_keep_their_uploads_and_paths_apart(served):
             assert sidebar_errors(b) == seen[kept]
             type_path(b, "Path to data_preprocessed_python/",
                       str(where["root"] / "data_preprocessed_python"))
-            b.get_by_text("Subject s01, trial 1, window 1 of", exact=False).wait_for(
+            b.get_by_text("Subject s01, trial 1, window 0 (of", exact=False).wait_for(
                 timeout=120_000)
             no_exception(b)
             assert not fetched, fetched  # no browser fetched the injected image

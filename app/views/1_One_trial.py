@@ -5,14 +5,13 @@ import pandas as pd
 import state
 import streamlit as st
 import trial_parts
-from serving import plain, plain_message
+import trial_sections
+import what_if_part
+from serving import plain
 
 from rbt.data.demo import planted_electrodes
-from rbt.explain import BASELINES, METHOD_REGISTRY, select_attention
-from rbt.viz.attention import attention_heatmap, attention_lines
 from rbt.viz.prediction import probability_bar
 from rbt.viz.timeline import trial_timeline
-from rbt.viz.topomap import band_topomaps, scalp_topomap, topomap_row
 
 
 def render() -> None:
@@ -46,11 +45,11 @@ def render() -> None:
                             f"{f.fs.params['stride']} samples, so neighbours overlap.")
     window = min(window, len(rows) - 1)
     i = int(rows[window])
-    key = loaded.key
     row_key = tuple(int(r) for r in rows)
     # what every figure shows, under its title and in its exports' file names
     where = {"subject": subject, "trial": state.trial_text(trial)}
     here = where | {"window": window}
+    state.sync()
 
     # ---- prediction ------------------------------------------------------------------------------
     trial_probs, trial_pred = loaded.window_predictions(rows)
@@ -67,8 +66,8 @@ def render() -> None:
             st.markdown(":green-background[:material/check_circle: **Right**]" if true == pred
                         else ":red-background[:material/cancel: **Wrong**]")
         start = int(table["start"].iloc[i])
-        st.caption(f"Subject {plain(subject)}, trial {trial[1]}, window {window + 1} of "
-                   f"{len(rows)}, starting at sample {start} ({start / f.fs.sfreq:.1f} s).")
+        st.caption(f"Subject {plain(subject)}, trial {trial[1]}, window {window} (of 0–"
+                   f"{len(rows) - 1}), starting at sample {start} ({start / f.fs.sfreq:.1f} s).")
     with right:
         common.chart(probability_bar(probs, f.class_names, true=true), "probabilities",
                      pd.DataFrame({"class": f.class_names, "probability": probs}), key="fig_prob",
@@ -91,132 +90,12 @@ def render() -> None:
                "predicted class's probability, green when right, red when wrong; the shaded "
                "band is the window shown below.")
 
-    # ---- map options -----------------------------------------------------------------------------
-    with st.expander("Map options", icon=":material/tune:"):
-        o1, o2, o3, o4 = st.columns(4)
-        mode = o1.radio("Drawing", ["interpolated", "markers"], key="map_mode", horizontal=True,
-                        help="markers: the sensors only, no interpolation between them")
-        contours = o2.toggle("Contours", key="map_contours")
-        shared = o3.radio("Colour scale", ["shared", "per band"], key="map_scale",
-                          horizontal=True) == "shared"
-        st.session_state.setdefault("map_planted", True)
-        planted = o4.toggle("Ring planted electrodes (demo)", key="map_planted",
-                            disabled=f.fs.dataset != "demo")
-    opts = dict(mode=mode, contours=contours)
-    highlight = planted_electrodes(f.fs.dataset, f.fs.target) if planted else {}
-
-    # ---- BDE -------------------------------------------------------------------------------------
-    st.subheader("Band differential entropy of this window")
-    st.caption("Each map is one band's BDE per electrode, relative to the trial's pre-stimulus "
-               "baseline where there is one: red is more band power than at rest, blue less.")
-    x = f.X[i]
-    trial_parts.electrode_chart(
-        band_topomaps(x, f.ch_names, f.band_names, shared_scale=shared, colorbar_title="BDE",
-                      highlight=highlight, **opts),
-        "bde_window", common.band_frame(x, f.ch_names, f.band_names), "fig_bde", f.ch_names,
-        context=here)
-
-    # ---- attention -------------------------------------------------------------------------------
-    st.subheader("Attention between electrodes")
-    att = common.trial_attention(*key, row_key)[window]  # (depth, heads, E, E)
-    depth, heads = att.shape[0], att.shape[1]
-    a1, a2, a3, a4, a5 = st.columns([1.2, 1, 1, 1.2, 1])
-    sel.resolve("att_block", ["rollout"] + list(range(depth)))
-    sel.resolve("att_head", ["mean"] + list(range(heads)))
-    block = a1.selectbox("Block", ["rollout"] + list(range(depth)), key="att_block",
-                         format_func=lambda b: "rollout (all blocks)" if b == "rollout"
-                         else f"block {b + 1}")
-    head = a2.selectbox("Head", ["mean"] + list(range(heads)), key="att_head",
-                        format_func=lambda h: "mean of heads" if h == "mean" else f"head {h + 1}",
-                        disabled=block == "rollout")
-    lines = a3.radio("Lines", ["top k", "above"], key="att_lines", horizontal=True)
-    if lines == "top k":
-        st.session_state.setdefault("att_k", 12)
-        k = a4.slider("Strongest pairs", 1, 60, key="att_k")
-        threshold = None
-    else:
-        k = len(f.ch_names) ** 2
-        st.session_state.setdefault("att_threshold", 0.08)
-        threshold = a4.slider("Threshold", 0.0, 0.5, step=0.005, format="%.3f",
-                              key="att_threshold")
-    sel.resolve("att_electrode", f.ch_names)
-    electrode = a5.selectbox("Electrode", f.ch_names, key="att_electrode")
-    sel.show_notes()  # the link's values these data do not have
-    state.sync()
-    a2d = select_attention(att, block=block, head="mean" if block == "rollout" else head)
-    what = "rollout" if block == "rollout" else (
-        f"block {block + 1}, " + ("mean of heads" if head == "mean" else f"head {head + 1}"))
-    e = f.ch_names.index(electrode)
-    seen = here | ({"block": "rollout"} if block == "rollout" else
-                   {"block": block + 1, "head": head if head == "mean" else head + 1})
-    g1, g2, g3 = st.columns(3)
-    with g1:
-        fig = attention_lines(a2d, f.ch_names, k=k, threshold=threshold, title=f"Pairs: {what}")
-        trial_parts.electrode_chart(fig, "attention_lines",
-                                    common.pairs_frame(a2d, f.ch_names, k, threshold),
-                                    "fig_lines", f.ch_names, context=seen)
-    with g2:
-        trial_parts.electrode_chart(attention_heatmap(a2d, f.ch_names, title=f"Matrix: {what}"),
-                                    "attention_matrix",
-                                    {"attention": a2d, "ch_names": f.ch_names}, "fig_matrix",
-                                    f.ch_names, context=seen)
-    with g3:
-        trial_parts.electrode_chart(
-            scalp_topomap(a2d[e], f.ch_names, title=f"Where {electrode} looks", symmetric=False,
-                          colorscale="Viridis", colorbar_title="attention",
-                          highlight=[electrode], **opts),
-            "attention_row", pd.DataFrame({"electrode": f.ch_names, "attention": a2d[e]}),
-            "fig_row", f.ch_names, context=seen | {"electrode": electrode})
-    st.caption("Choose an electrode on any map, on the lines or in the matrix (its row) to see "
-               "where it looks. "
-               "Row i of the matrix is where electrode i looks; each row sums to 1. The rollout "
-               "multiplies the blocks' head-mean attention (with the residual path) to follow "
-               "attention from the input to the last block.")
-
-    # ---- attributions ----------------------------------------------------------------------------
-    st.subheader("Attributions")
-    m1, m2, m3 = st.columns(3)
-    method = m1.selectbox("Method", list(METHOD_REGISTRY), key="attr_method",
-                          format_func=lambda m: METHOD_REGISTRY[m].label)
-    record = METHOD_REGISTRY[method]
-    baseline = m2.selectbox("Baseline", list(BASELINES), key="attr_baseline",
-                            format_func=lambda b: BASELINES[b].label,
-                            disabled=not record.uses_baseline)
-    explain = m3.radio("Explain the", ["predicted", "true"], key="attr_target", horizontal=True,
-                       disabled=f.y is None, format_func=lambda t: f"{t} class")
-    st.caption(record.meaning + (f" Baseline: {BASELINES[baseline].meaning}"
-                                 if record.uses_baseline else ""))
-    try:
-        with st.spinner(f"Computing {record.label} for this window…"):
-            Ai = common.attributions(*key, (i,), method, baseline, explain)[0]
-            trust = common.trust(*key, (i,), method, baseline, explain)
-    except common.USER_ERRORS as err:
-        st.error(f"These attributions could not be computed: {plain_message(err)}. Try another "
-                 "method or baseline.")
-    else:
-        maps = {b: Ai[:, j] for j, b in enumerate(f.band_names)} | {"total": Ai.sum(axis=1)}
-        left, right = st.columns([5, 1])
-        with left:
-            trial_parts.electrode_chart(
-                topomap_row(maps, f.ch_names, shared_scale=shared, highlight=highlight,
-                            colorbar_title="attribution", signed=record.signed(), **opts),
-                f"attribution_{method}",
-                pd.DataFrame(maps, index=f.ch_names).rename_axis("electrode").reset_index(),
-                "fig_attr", f.ch_names, context=here | {"method": method} | (
-                    {"baseline": baseline} if record.uses_baseline else {}))
-        with right:
-            common.trust_panel(trust)
-        st.caption((f"{record.label.capitalize()} is unsigned: larger means the output is more "
-                    "sensitive there. " if not record.signed() else
-                    "Red: the electrode and band pushed the model towards the explained class; "
-                    "blue: away from it. ")
-                   + "The total map sums the four bands. Each method runs once per window and is "
-                   "then remembered.")
-
-    # ---- what if ---------------------------------------------------------------------------------
-    trial_parts.what_if_section(
-        f, i, baseline, block, head, k, threshold, true=true, context=here,
-        planted=[e for es in planted_electrodes(f.fs.dataset, f.fs.target).values() for e in es])
+    # ---- the window's sections: each reruns alone when only its own widgets change ---------
+    shown = trial_sections.Shown(loaded, subject, trial, row_key, window)
+    trial_sections.window_views(shown)
+    what_if_part.what_if_section(
+        shown, planted=[e for es in planted_electrodes(f.fs.dataset, f.fs.target).values()
+                        for e in es])
 
 
 if __name__ == "__main__":  # run as a page by st.navigation (app/Home.py)

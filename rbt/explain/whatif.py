@@ -128,7 +128,7 @@ def edit_window(x: np.ndarray, cells: np.ndarray, base: np.ndarray,
 
 
 def what_if(fit, window: int, *, electrodes=(), bands=(), regions=(), scale: float = 0.0,
-            baseline="zeros", seed: int = 0, device="auto") -> WhatIf:
+            baseline="zeros", seed: int = 0, device="auto", model=None) -> WhatIf:
     """Predict window ``window`` of a :class:`~rbt.model_fit.DataFit` as it is and edited.
 
     Parameters
@@ -145,6 +145,7 @@ def what_if(fit, window: int, *, electrodes=(), bands=(), regions=(), scale: flo
     baseline : str or ndarray
         ``"zeros"``, ``"subject_mean"`` (the mean of the window's subject's windows),
         ``"sample"`` (another window, drawn with ``seed``) or an ``(E, bands)`` array.
+    model : the model to run (default: the fit's own), e.g. a copy already on ``device``.
 
     Returns
     -------
@@ -172,7 +173,8 @@ def what_if(fit, window: int, *, electrodes=(), bands=(), regions=(), scale: flo
         name = "array"
     edited = edit_window(x, cells, base, scale)
     same = np.array_equal(edited, x)  # one row then: nothing changed means exactly nothing
-    pred = predict_array(fit.model, x[None] if same else np.stack([x, edited]), device=device,
+    pred = predict_array(fit.model if model is None else model,
+                         x[None] if same else np.stack([x, edited]), device=device,
                          attention=True)
     after = 0 if same else 1
     rows, cols = cells.any(axis=1), cells.any(axis=0)

@@ -143,7 +143,7 @@ def _axis_ranges() -> tuple[list[float], list[float]]:
 
 
 @functools.lru_cache(maxsize=1)
-def _mask_xy() -> tuple[list, list]:
+def _mask_xy() -> tuple[np.ndarray, np.ndarray]:
     """A white ring from the head circle out past the axes, as one polygon with a hairline
     slit, so the map looks clipped to the head circle with a smooth edge."""
     x0, y0, _, radius = head_sphere()
@@ -151,8 +151,11 @@ def _mask_xy() -> tuple[list, list]:
     big = 2 * max(xb - xa, yb - ya)
     angle = np.linspace(0, 2 * np.pi, 181)
     cx, cy = x0 + radius * np.cos(angle), y0 + radius * np.sin(angle)
-    xs = [x0 + big, x0 + big, x0 - big, x0 - big, x0 + big, x0 + big] + list(cx[::-1])
-    ys = [y0, y0 + big, y0 + big, y0 - big, y0 - big, y0] + list(cy[::-1])
+    xs = np.r_[[x0 + big, x0 + big, x0 - big, x0 - big, x0 + big, x0 + big], cx[::-1]]
+    ys = np.r_[[y0, y0 + big, y0 + big, y0 - big, y0 - big, y0], cy[::-1]]
+    xs, ys = xs.astype(np.float32), ys.astype(np.float32)  # arrays are sent as binary
+    xs.setflags(write=False)
+    ys.setflags(write=False)  # shared by every figure (cached)
     return xs, ys
 
 
@@ -186,8 +189,11 @@ def topomap_traces(values, ch_names: Sequence[str], *, axis: str = "",
     traces = []
     if mode == "interpolated":
         xs, ys, z = interpolate(values, ch_names, res)
-        traces.append(dict(type="heatmap", x=xs, y=ys, z=z, coloraxis=coloraxis, zsmooth="best",
-                           hoverinfo="skip", name="map", **axes))
+        # float32 halves what the browser is sent; "fast" lets the browser scale the grid's
+        # image smoothly, where "best" interpolates every pixel in JavaScript (twice as slow)
+        traces.append(dict(type="heatmap", x=xs, y=ys, z=z.astype(np.float32),
+                           coloraxis=coloraxis, zsmooth="fast", hoverinfo="skip", name="map",
+                           **axes))
         if contours:
             traces.append(dict(type="contour", x=xs, y=ys, z=z, ncontours=8,
                                contours=dict(coloring="none"), showscale=False,

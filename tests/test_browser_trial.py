@@ -1,0 +1,115 @@
+"""One trial in a real browser (Playwright + Debian's Chromium): its sections rerun alone, and
+an electrode clicked on a scalp map, in the attention matrix or on an attribution map is
+selected everywhere on the page."""
+
+from __future__ import annotations
+
+from test_browser import CHROMIUM_ARGS, choose, chromium, dashboard, no_exception  # noqa: F401
+
+from rbt.data.deap import EEG_CHANNELS
+
+
+def _open(p, url):
+    browser = p.chromium.launch(executable_path=chromium(), args=CHROMIUM_ARGS, headless=True)
+    page = browser.new_page(viewport={"width": 1440, "height": 1400})
+    frames: list[bytes] = []
+    page.on("websocket", lambda ws: ws.on(
+        "framereceived", lambda f: frames.append(f if isinstance(f, bytes) else f.encode())))
+    page.goto(f"{url}/One_trial")
+    page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot').length >= 6",
+                           timeout=120_000)
+    page.get_by_text("Where Fp1 looks").first.wait_for(timeout=60_000)
+    page.wait_for_selector('[data-test-script-state="notRunning"]', state="attached",
+                           timeout=120_000)
+    page.wait_for_timeout(500)
+    return browser, page, frames
+
+
+def _sent(frames: list[bytes], text: str) -> bool:
+    return any(text.encode() in f for f in frames)
+
+
+def test_a_block_or_method_change_reruns_only_its_own_section(dashboard):  # noqa: F811
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser, page, frames = _open(p, dashboard)
+        try:
+            assert _sent(frames, "Band differential entropy of this window")  # the first run
+            frames.clear()
+            choose(page, "Block", "block 2")
+            page.get_by_text("Pairs: block 2, mean of heads").first.wait_for(timeout=60_000)
+            no_exception(page)
+            # the attention section was drawn again, nothing above or beside it
+            assert _sent(frames, "Attention between electrodes")
+            for other in ("Prediction", "This trial, window by window",
+                          "Band differential entropy of this window", "Attributions"):
+                assert not _sent(frames, other), other
+            frames.clear()
+            choose(page, "Method", "saliency")
+            page.get_by_text("Saliency:", exact=False).first.wait_for(timeout=60_000)
+            assert _sent(frames, "Attributions")
+            assert not _sent(frames, "Attention between electrodes")
+            assert not _sent(frames, "Prediction")
+            assert "method=saliency" in page.url and "block=2" in page.url, page.url
+            # a map option redraws the window's maps, not the prediction or the timeline
+            frames.clear()
+            page.get_by_text("Map options").click()
+            page.get_by_test_id("stRadio").filter(has_text="Drawing").get_by_text(
+                "markers").click()
+            page.wait_for_timeout(500)
+            page.wait_for_selector('[data-test-script-state="notRunning"]', state="attached",
+                                   timeout=60_000)
+            assert _sent(frames, "Band differential entropy of this window")
+            assert not _sent(frames, "This trial, window by window")
+        finally:
+            browser.close()
+
+
+def _click_point(page, chart: int, trace: int, point: int, want: str) -> None:
+    """Click marker ``point`` of scatter trace ``trace`` in the first subplot of the page's
+    chart number ``chart``, until ``want`` shows (a click while the chart is redrawn is lost,
+    so it is tried again on the point found afresh)."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    for attempt in range(3):
+        page.wait_for_timeout(800)
+        dot = page.locator(".js-plotly-plot").nth(chart).locator(".scatterlayer").first.locator(
+            ".trace").nth(trace).locator("path.point").nth(point)
+        dot.scroll_into_view_if_needed()  # Streamlit scrolls inside its main panel
+        page.wait_for_timeout(300)
+        box = dot.bounding_box()
+        x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+        page.mouse.move(x - 6, y)
+        page.mouse.move(x, y, steps=3)  # Plotly clicks what it hovers
+        page.wait_for_timeout(300)
+        page.mouse.click(x, y)
+        try:
+            page.get_by_text(want).first.wait_for(timeout=20_000)
+            return
+        except PlaywrightTimeout:
+            if attempt == 2:
+                raise
+
+
+def test_an_electrode_clicked_on_a_map_or_the_matrix_is_selected(dashboard):  # noqa: F811
+    from playwright.sync_api import sync_playwright
+
+    names = list(EEG_CHANNELS)
+    with sync_playwright() as p:
+        browser, page, _ = _open(p, dashboard)
+        try:
+            # the charts, in order: probabilities, timeline, BDE maps, attention lines, matrix,
+            # the electrode's row, attributions; a topomap's first subplot holds its mask,
+            # outline and sensors (trace 2)
+            _click_point(page, 2, 2, names.index("F3"), "Where F3 looks")
+            assert "electrode=F3" in page.url, page.url
+            n = len(names)
+            # a matrix cell: its row is the electrode that looks
+            _click_point(page, 4, 0, names.index("P7") * n + 5, "Where P7 looks")
+            # an attribution map is outside the attention section: the page reruns for it
+            _click_point(page, 6, 2, names.index("O2"), "Where O2 looks")
+            assert "electrode=O2" in page.url, page.url
+            no_exception(page)
+        finally:
+            browser.close()
