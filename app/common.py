@@ -183,6 +183,11 @@ class Loaded:
         self.choice, self.model_path, self.stamp, self.device = choice, model_path, stamp, device
         self.fit = fit
 
+    @property
+    def runnable(self) -> bool:
+        """Can the model read the data? When not, only the data's own views can be shown."""
+        return self.fit.runnable
+
     def predictions(self):
         """(probs, pred) of every window, computed once."""
         return predictions(*self.key)
@@ -237,7 +242,9 @@ def show_problems(fit: DataFit) -> bool:
 
 
 def load(choice, model_path: str, device: str) -> Loaded | None:
-    """Load (cached) the data and the model and fit them; show errors and problems plainly."""
+    """Load (cached) the data and the model and fit them; show errors and problems plainly.
+    A model that cannot read the data still gives a :class:`Loaded` (not ``runnable``), so
+    pages can show the data's own views."""
     if choice is None:
         st.info("Choose the data in the sidebar: enter a path or upload a recording (and fix "
                 "any error shown there).")
@@ -268,9 +275,7 @@ def load(choice, model_path: str, device: str) -> Loaded | None:
         st.error(what_to_do(err))
         st.session_state.pop("_loaded_key", None)
         return None
-    if not show_problems(fit):
-        st.session_state.pop("_loaded_key", None)
-        return None
+    show_problems(fit)
     st.session_state["_loaded_key"] = key
     return Loaded(choice, model_path, stamp, device, fit)
 
@@ -318,9 +323,16 @@ def draw_sidebar() -> None:
     serving.network_notice(st.sidebar)
 
 
-def setup(title: str, heading: str | None = None, load_data: bool = True) -> Loaded | None:
+DATA_ONLY_NOTE = ("The views below need no model: they show the data's own band maps, band "
+                  "power over time and group means by label.")
+
+
+def setup(title: str, heading: str | None = None, load_data: bool = True,
+          data_only: bool = False) -> Loaded | None:
     """Start a page: show its heading and load (cached) what the sidebar chose. Returns None,
-    after saying what to fix, when nothing could be loaded."""
+    after saying what to fix, when nothing could be loaded, or when the model cannot read the
+    data and the page has no ``data_only`` views (then it gets a Loaded that is not
+    ``runnable``)."""
     st.title(heading or title)
     if not load_data:
         return None
@@ -329,4 +341,11 @@ def setup(title: str, heading: str | None = None, load_data: bool = True) -> Loa
     if loaded is None:
         st.info("Nothing is loaded: fix the data or model choice in the sidebar (see the "
                 "message above).")
+        return None
+    if not loaded.runnable:
+        if not data_only:
+            st.info("Nothing more to show with this model: fix the model choice in the "
+                    "sidebar (see the message above), or open One trial or Across trials "
+                    "for the data's own views.")
+            return None
     return loaded

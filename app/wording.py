@@ -32,8 +32,10 @@ def _cannot_read(why: str, fit) -> str:
     hint = (f"it was trained on {trained} data" if trained else
             "it carries no metadata about its training data")
     return (f"This model cannot read this data: {why}. The model ({hint}) needs the same "
-            "electrodes and bands it was trained on. Choose a checkpoint trained on this "
-            "dataset, or data recorded with the model's electrodes.")
+            "electrodes and bands it was trained on. To use a model here, choose a checkpoint "
+            "trained on data with these electrodes and bands, or train one on these data "
+            "(`rbt train`, see the README); or choose data recorded with the model's "
+            "electrodes.")
 
 
 def _model_task(f: dict) -> str:

@@ -459,7 +459,8 @@ def test_bad_models(tmp_path):
     at.text_input(key="model_path").input(str(dreamer_model)).run()
     message = _errors(at)
     assert "cannot read this data" in message and "14 electrodes" in message
-    assert "Choose a checkpoint trained on this dataset" in message
+    assert "choose a checkpoint trained on data with these electrodes" in message
+    assert "rbt train" in message
     _recovers(at)
 
 

@@ -29,7 +29,7 @@ def data_labels(f) -> str:
 
 def render() -> None:
     """The Overview page (the default page of app/Home.py)."""
-    loaded = common.setup("Overview", "RBTransformer: what the model looks at")
+    loaded = common.setup("Overview", "RBTransformer: what the model looks at", data_only=True)
     st.markdown(
         "Each electrode's EEG window becomes a token of four **band differential entropy** (BDE) "
         "values (theta, alpha, beta, gamma). Stacked attention blocks let every electrode look at "
@@ -43,9 +43,9 @@ def render() -> None:
     cfg = f.model.config
     card = f.card
     cols = st.columns(5)
-    cols[0].metric("Windows", f"{len(f.X):,}")
+    cols[0].metric("Windows", f"{len(f.fs):,}")
     cols[1].metric("Subjects", f.table["subject"].nunique())
-    cols[2].metric("Electrodes", len(f.ch_names))
+    cols[2].metric("Electrodes", len(f.ch_names if loaded.runnable else f.fs.ch_names))
     cols[3].metric("Blocks × heads", f"{cfg.depth} × {cfg.heads}")
     cv = card.scores.accuracy if card.scores else None
     protocol = plain(card.scores.protocol) if card.scores else ""
@@ -85,6 +85,10 @@ def render() -> None:
         st.caption("The shipped checkpoint was trained on all demo windows, so its accuracy on "
                    "them (Across trials page) is a training score; the cross-validated number is "
                    "the honest one (the Learn page compares evaluation protocols).")
+    if not loaded.runnable:
+        st.info("This model cannot read these data (see above), so there are no predictions "
+                "or explanations. One trial and Across trials still show the data's own band "
+                "maps, band power over time and group means by label.", icon=":material/info:")
     if loaded.choice.source == "demo":
         st.subheader("Where the demo's effects are planted")
         st.dataframe([{"target": t, "class": c, "band": e["band"],

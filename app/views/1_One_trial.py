@@ -1,6 +1,7 @@
 """One trial: prediction, BDE band maps, attention on the scalp and attributions, together."""
 
 import common
+import data_views
 import pandas as pd
 import state
 import streamlit as st
@@ -16,9 +17,12 @@ from rbt.viz.timeline import trial_timeline
 
 def render() -> None:
     """The One trial page (drawn under the sidebar that Home.py draws)."""
-    loaded = common.setup("One trial")
+    loaded = common.setup("One trial", data_only=True)
     if loaded is None:
         st.stop()
+    if not loaded.runnable:  # the model cannot read these data: their own views
+        data_views.one_trial(loaded)
+        return
     f = loaded.fit
     table = f.table
 

@@ -6,6 +6,7 @@ import time
 import across_explain
 import across_parts as parts
 import common
+import data_views
 import numpy as np
 import pandas as pd
 import streamlit as st
@@ -87,9 +88,12 @@ def _opener(fit, shown):
 
 def render() -> None:
     """The Across trials page (drawn under the sidebar that Home.py draws)."""
-    loaded = common.setup("Across trials", "Across trials and subjects")
+    loaded = common.setup("Across trials", "Across trials and subjects", data_only=True)
     if loaded is None:
         st.stop()
+    if not loaded.runnable:  # the model cannot read these data: their own views
+        data_views.group_means(loaded)
+        return
     f = loaded.fit
     frame = common.prediction_table(*loaded.key)
     _, pred = loaded.predictions()

@@ -230,3 +230,52 @@ def selected_window(selection: Mapping | None) -> int | None:
             except (TypeError, ValueError):
                 continue
     return None
+
+
+def band_timeline(starts, band_power, band_names: Sequence[str], *, window_s: float,
+                  current: int | None = None, labels=None, windows=None,
+                  band_label: str = "mean over electrodes", title: str | None = None,
+                  height: int = 300) -> go.Figure:
+    """One trial's band power over time, without a model: each band's BDE per window (its
+    points clickable like :func:`trial_timeline`'s), the current window marked and the
+    trial's label (one, or one per window, such as an annotation) as a strip along the top."""
+    starts = np.asarray(starts, dtype=float)
+    n = len(starts)
+    if starts.ndim != 1:
+        raise ValueError(f"expected starts (windows,); got {starts.shape}")
+    if not np.isfinite(window_s) or window_s <= 0:
+        raise ValueError(f"window_s must be a positive number of seconds; got {window_s!r}")
+    if current is not None and not 0 <= current < n:
+        raise ValueError(f"current must be a window position in [0, {n}); got {current}")
+    ids = np.arange(n) if windows is None else np.asarray(windows)
+    if ids.shape != (n,):
+        raise ValueError(f"windows must be one id per window ({n}); got shape {ids.shape}")
+    axis: dict = dict(zeroline=False, gridcolor="#eee", domain=[0.0, 0.86])
+    data = _band_traces(band_power, band_names, starts, ids, n, band_label, axis)
+    for trace in data:
+        trace.update(xaxis="x", yaxis="y", line=dict(width=2, color=trace["line"]["color"]))
+    shapes, annotations = [], []
+    if current is not None:
+        shapes.append(dict(type="rect", xref="x", yref="paper", x0=float(starts[current]),
+                           x1=float(starts[current] + window_s), y0=0, y1=0.86, layer="below",
+                           fillcolor=WINDOW_FILL, line=dict(color=WINDOW_LINE, width=2),
+                           name="current window"))
+    found = _true_labels(labels, n, [])
+    if found is not None:
+        runs = _runs(found)
+        for j, (first, last, label) in enumerate(runs):
+            if label is None:
+                continue
+            x0 = float(starts[first])
+            x1 = float(starts[runs[j + 1][0]] if j + 1 < len(runs) else starts[last] + window_s)
+            shapes.append(dict(type="rect", xref="x", yref="paper", x0=x0, x1=x1, y0=0.89,
+                               y1=0.97, fillcolor="#7f7f7f", opacity=0.3, line=dict(width=0),
+                               name="label"))
+            annotations.append(dict(x=(x0 + x1) / 2, y=0.93, xref="x", yref="paper",
+                                    text=plain(label), showarrow=False, font=dict(size=11)))
+    layout = dict(title=dict(text=title), height=height, margin=margin(title),
+                  plot_bgcolor="white", shapes=shapes, annotations=annotations,
+                  legend=dict(orientation="h", y=1.0, yanchor="bottom", x=1, xanchor="right"),
+                  xaxis=dict(title=dict(text="time (s)"), showgrid=True, gridcolor="#eee"),
+                  yaxis=axis)
+    return figure(data, layout)
