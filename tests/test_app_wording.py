@@ -53,7 +53,7 @@ def test_the_fit_is_explained_in_the_dashboards_words(demo_valence, meta):
     f = fit_data(_checkpoint({**meta, "ch_names": DREAMER_CHANNELS}, 14), fs)
     assert not f.runnable and f.problems[0].severity == BLOCKING
     assert "cannot read this data" in _said(f) and "14 electrodes" in _said(f)
-    assert "Choose a checkpoint trained on this dataset" in _said(f)
+    assert "choose a checkpoint trained on data with these electrodes" in _said(f)
     multi = with_labels(dataclasses.replace(fs), "valence", "multi")
     f = fit_data(_checkpoint(meta), multi)
     assert f.y is None and "predicts 2 classes" in _said(f) and "valence/binary" in _said(f)
