@@ -12,6 +12,7 @@ import state
 import streamlit as st
 import trial_parts
 from serving import plain, plain_message
+from trial_sections import bde_caption, level_signed
 
 from rbt.montage import UnknownChannelsError
 
@@ -79,9 +80,11 @@ def one_trial(loaded) -> None:
         key="fig_timeline", n_windows=len(rows), context=where)
     st.caption("Choose a window on the timeline (click its point) to look at it.")
     st.subheader("Band differential entropy of this window")
+    st.caption(bde_caption(fs))
     x = fs.X[i]
     _maps(lambda: common.chart(
-        band_topomaps(x, names, bands, colorbar_title="BDE"), "bde_window",
+        band_topomaps(x, names, bands, colorbar_title="BDE", signed=level_signed(fs)),
+        "bde_window",
         common.band_frame(x, names, bands), key="fig_bde", context=where | {"window": window}),
         "band maps")
 
@@ -114,7 +117,8 @@ def group_means(loaded) -> None:
         st.info(f"These data have one {by} only ({plain(found[0])}): its mean is shown, with "
                 "no difference.")
         mean = fs.X.mean(axis=0)
-        _maps(lambda: common.chart(band_topomaps(mean, names, bands, colorbar_title="BDE"),
+        _maps(lambda: common.chart(band_topomaps(mean, names, bands, colorbar_title="BDE",
+                                                 signed=level_signed(fs)),
                                    "bde_mean", common.band_frame(mean, names, bands),
                                    key="fig_data_mean", context={by: found[0]}), "band maps")
         return
@@ -128,6 +132,6 @@ def group_means(loaded) -> None:
         st.markdown(f"**{plain(name)}** ({what} BDE)")
         _maps(lambda v=values, n=name, p=part: common.chart(
             band_topomaps(v, names, bands, colorbar_title="difference" if p == "difference"
-                          else "BDE"),
+                          else "BDE", signed=True if p == "difference" else level_signed(fs)),
             f"bde_{p}", common.band_frame(v, names, bands), key=f"fig_data_{p}",
             context={by: n}), "band maps")

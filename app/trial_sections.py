@@ -56,6 +56,27 @@ class Shown:
         return self.where | {"window": self.window}
 
 
+# the sources whose readers subtract each trial's pre-stimulus (rest) baseline
+WITH_REST = ("demo", "deap", "dreamer")
+
+
+def bde_caption(fs) -> str:
+    """What a window's band maps show, for these data."""
+    if fs.dataset in WITH_REST:
+        return ("Each map is one band's BDE per electrode, relative to the trial's "
+                "pre-stimulus rest: red is more band power than at rest, blue less.")
+    rate = (f" The recording is read at {fs.sfreq:g} Hz (files at other rates are resampled "
+            "to it)." if fs.dataset == "raw" else "")
+    return ("Each map is one band's BDE per electrode. These data have no rest baseline, so "
+            "the maps show each band's level (the log of its power), not a change from rest."
+            + rate)
+
+
+def level_signed(fs) -> bool | None:
+    """BDE without a rest baseline is a level: a sequential scale (None: from the values)."""
+    return None if fs.dataset in WITH_REST else False
+
+
 def block_text(block, head) -> str:
     return "rollout" if block == "rollout" else (
         f"block {block + 1}, " + ("mean of heads" if head == "mean" else f"head {head + 1}"))
@@ -81,12 +102,11 @@ def window_views(shown: Shown) -> None:
     highlight = planted_electrodes(f.fs.dataset, f.fs.target) if planted else {}
 
     st.subheader("Band differential entropy of this window")
-    st.caption("Each map is one band's BDE per electrode, relative to the trial's pre-stimulus "
-               "baseline where there is one: red is more band power than at rest, blue less.")
+    st.caption(bde_caption(f.fs))
     x = f.X[shown.row]
     trial_parts.electrode_chart(
         band_topomaps(x, f.ch_names, f.band_names, shared_scale=shared, colorbar_title="BDE",
-                      highlight=highlight, **opts),
+                      highlight=highlight, signed=level_signed(f.fs), **opts),
         "bde_window", common.band_frame(x, f.ch_names, f.band_names), "fig_bde", f.ch_names,
         context=shown.here)
     attention_section(shown, opts)

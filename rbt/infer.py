@@ -122,33 +122,63 @@ def predict(fit, device="auto", batch_size: int = 512, attention: bool = False,
     return result
 
 
-def group_mean_attention(model, X, labels, block="rollout", head="mean", *, device="auto",
-                         batch_size: int = 256,
-                         on_progress: Callable[[float], None] | None = None) -> dict:
-    """Group -> mean ``(E, E)`` attention map of one block and head (or their mean, or the
-    rollout; see :func:`rbt.explain.select_attention`) over every window of ``X``.
+@dataclass
+class AttentionSum:
+    """The summed attention of ``count`` windows: every block and head ``(depth, heads, E, E)``
+    and the rollout ``(E, E)`` (a window's rollout is not linear in its attention, so it is
+    summed on its own), in float64. Sums add up (``a + b``), so the sums of small groups (say
+    subject × class) give those of any coarser grouping, and :meth:`mean` any block and head,
+    without running the model again."""
 
-    The windows are run through ``model`` ``batch_size`` at a time and only running sums are
-    kept, so the ``(windows, depth, heads, E, E)`` attention of a large dataset is never held
-    in memory. ``on_progress`` gets the fraction done after each batch. Groups come in the
-    order they first appear in ``labels``; the means are float32, summed in float64.
-    """
+    blocks: np.ndarray
+    rollout: np.ndarray
+    count: int
+
+    def __add__(self, other: AttentionSum) -> AttentionSum:
+        return AttentionSum(self.blocks + other.blocks, self.rollout + other.rollout,
+                            self.count + other.count)
+
+    def mean(self, block="rollout", head="mean") -> np.ndarray:
+        """The mean ``(E, E)`` map of one block and head (or their mean, or the rollout)."""
+        if isinstance(block, str):
+            select_attention(self.blocks, block, head)  # the same checks and messages
+            return (self.rollout / self.count).astype(np.float32)
+        return (select_attention(self.blocks, block, head) / self.count).astype(np.float32)
+
+
+def attention_sums(model, X, labels, *, device="auto", batch_size: int = 256,
+                   on_progress: Callable[[float], None] | None = None) -> dict:
+    """Group -> :class:`AttentionSum` of its windows of ``X``: one pass through ``model`` that
+    serves every block, head and rollout. Only running sums are kept, so the
+    ``(windows, depth, heads, E, E)`` attention of a large dataset is never held in memory.
+    ``on_progress`` gets the fraction done after each batch; groups come in the order they
+    first appear in ``labels``."""
     labels = np.asarray(labels)
     if len(labels) != len(X):
         raise ValueError(f"X has {len(X)} windows and labels {len(labels)}")
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1; got {batch_size}")
-    groups = list(dict.fromkeys(labels.tolist()))
-    sums: dict = {}
+    sums: dict = {g: None for g in dict.fromkeys(labels.tolist())}
     for s in range(0, len(X), batch_size):
         att = predict_array(model, X[s: s + batch_size], device=device, batch_size=batch_size,
-                            attention=True).attention
-        maps = np.asarray(select_attention(att, block=block, head=head), dtype=np.float64)
+                            attention=True).attention.astype(np.float64)
+        roll = select_attention(att, block="rollout")
         part = labels[s: s + batch_size]
         for g in dict.fromkeys(part.tolist()):
-            total = maps[part == g].sum(axis=0)
-            sums[g] = sums[g] + total if g in sums else total
+            mask = part == g
+            add = AttentionSum(att[mask].sum(axis=0), roll[mask].sum(axis=0), int(mask.sum()))
+            sums[g] = add if sums[g] is None else sums[g] + add
         if on_progress:
             on_progress(min(1.0, (s + batch_size) / len(X)))
-    counts = {g: int((labels == g).sum()) for g in groups}
-    return {g: (sums[g] / counts[g]).astype(np.float32) for g in groups}
+    return sums
+
+
+def group_mean_attention(model, X, labels, block="rollout", head="mean", *, device="auto",
+                         batch_size: int = 256,
+                         on_progress: Callable[[float], None] | None = None) -> dict:
+    """Group -> mean ``(E, E)`` attention map of one block and head (or their mean, or the
+    rollout; see :func:`rbt.explain.select_attention`) over every window of ``X``, streamed
+    (:func:`attention_sums`); float32 means of float64 sums."""
+    sums = attention_sums(model, X, labels, device=device, batch_size=batch_size,
+                          on_progress=on_progress)
+    return {g: total.mean(block, head) for g, total in sums.items()}

@@ -241,3 +241,27 @@ def test_a_recordings_own_labels_stay_a_column_and_a_grouping(tmp_path):
     at.selectbox(key="source").set_value("demo").run()
     assert_fine(at)
     assert at.radio(key="x_by").value == "class" and at.multiselect(key="x_classes").value == []
+
+
+def test_group_attention_shows_its_windows_and_can_be_stopped_and_resumed():
+    at = app(ACROSS)
+    at.radio(key="x_quantity").set_value("attention").run()
+    assert_fine(at)
+    assert "Means over every window" in captions(at) and "720 windows of high" in captions(at)
+    rollout = by_title(at, "Attention each electrode receives")
+    # another block and another grouping come from the same pass's sums, drawn at once
+    at.selectbox(key="x_block").set_value(1).run()
+    assert_fine(at)
+    assert by_title(at, "Attention each electrode receives") != rollout
+    at.radio(key="x_by").set_value("subject").run()
+    assert_fine(at)
+    assert "288 windows of s0" in captions(at)
+    # the Stop button's effect: nothing drawn, a note and a button to go on
+    at.session_state["_x_att_stopped"] = True
+    at.run()
+    assert_fine(at)
+    assert any("Stopped: averaging the attention" in i.value for i in at.info)
+    assert not [f for f in test_app.figures(at) if "receives" in str(f["layout"])]
+    at.button(key="_x_att_stopped_resume").click().run()
+    assert_fine(at)
+    assert by_title(at, "Attention each electrode receives")

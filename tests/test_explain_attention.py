@@ -146,3 +146,36 @@ def test_group_mean_attention_streams_the_means_of_a_direct_computation():
     np.testing.assert_allclose(means["a"].sum(axis=1), 1, atol=1e-5)  # rollout rows
     with pytest.raises(ValueError, match="labels 3"):
         group_mean_attention(model, X, labels[:3], 0, "mean", device="cpu")
+
+
+def test_attention_sums_serve_every_block_head_and_coarser_grouping_from_one_pass():
+    import functools
+    import operator
+
+    from rbt.infer import attention_sums
+
+    torch.manual_seed(5)
+    model = RBTransformer(num_electrodes=6, embed_dim=16, depth=3, heads=2, head_dim=8,
+                          mlp_hidden_dim=16).eval()
+    X = np.random.default_rng(6).normal(size=(30, 6, 4)).astype(np.float32)
+    subject = np.repeat(["s1", "s2", "s3"], 10)
+    cls = np.array(["low", "high"] * 15)
+    fine = attention_sums(model, X, [f"{s}|{c}" for s, c in zip(subject, cls)], device="cpu",
+                          batch_size=7)
+    with torch.no_grad():
+        _, att = model(torch.from_numpy(X), return_attention=True)
+    att = att.numpy()
+    # a class's sum is the sum of its subjects' sums: no second pass for another grouping
+    high = functools.reduce(operator.add, [t for k, t in fine.items() if k.endswith("|high")])
+    assert high.count == 15
+    for block, head in [(0, "mean"), (2, 1), (-1, 0), ("rollout", "mean")]:
+        direct = select_attention(att, block=block, head=head)
+        np.testing.assert_allclose(high.mean(block, head), direct[cls == "high"].mean(axis=0),
+                                   atol=1e-6)
+        np.testing.assert_allclose(fine["s2|low"].mean(block, head),
+                                   direct[(subject == "s2") & (cls == "low")].mean(axis=0),
+                                   atol=1e-6)
+    with pytest.raises(ValueError, match="rollout averages the heads"):
+        high.mean("rollout", 1)
+    with pytest.raises(ValueError, match=r"block must be in \[0, 3\)"):
+        high.mean(3, "mean")

@@ -1,8 +1,6 @@
 """Across trials and subjects: predictions table, confusion matrix, accuracy per trial, and
 class- or subject-mean maps of BDE, attention and attributions, with their differences."""
 
-import time
-
 import across_explain
 import across_parts as parts
 import common
@@ -11,7 +9,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 from selection import filter_frame, group_labels
-from serving import plain_message
+from serving import plain, plain_message
 
 from rbt.data.demo import planted_electrodes
 from rbt.explain import BASELINES, METHOD_REGISTRY, attention_received, compare_groups
@@ -20,30 +18,25 @@ from rbt.viz.prediction import accuracy_per_trial, confusion_matrix_figure
 from rbt.viz.topomap import band_topomaps, topomap_row
 
 CHUNK = 32  # windows per cached attribution call: the progress bar's step
+ATTR_STOP, ATT_STOP = "_x_attr_stopped", "_x_att_stopped"  # set by the Stop buttons
 ONE_TRIAL = "views/1_One_trial.py"  # the page's path as app/Home.py names it
 
 
 def _attributions_with_progress(loaded, rows, method, baseline, label):
     """Attributions of ``rows`` in chunks (each cached), with a progress bar, an estimate of
-    the time left and a Stop button: clicking it (or any other widget) interrupts the run
-    between chunks, and the chunks already done are kept for the next try."""
+    the time left and a Stop button (:func:`common.run_chunks`)."""
     chunks = [rows[i:i + CHUNK] for i in range(0, len(rows), CHUNK)]
-    if len(chunks) == 1:
-        with st.spinner(f"Computing {label} for {len(rows)} windows…"):
-            return common.attributions(*loaded.key, rows, method, baseline, "predicted")
-    box = st.empty()
-    with box.container():
-        bar = st.progress(0.0, text=f"Computing {label} for {len(rows)} windows…")
-        st.button("Stop", key="x_stop", icon=":material/stop_circle:",
-                  on_click=lambda: st.session_state.pop("_x_attr_job", None))
-    found, start = [], time.monotonic()
-    for k, chunk in enumerate(chunks, start=1):
-        found.append(common.attributions(*loaded.key, chunk, method, baseline, "predicted"))
-        left = (time.monotonic() - start) / k * (len(chunks) - k)
-        bar.progress(k / len(chunks), text=f"{label}: {min(k * CHUNK, len(rows))} of "
-                                           f"{len(rows)} windows, about {left:.0f} s left")
-    box.empty()
+    found = common.run_chunks(
+        chunks, lambda c: common.attributions(*loaded.key, c, method, baseline, "predicted"),
+        f"Computing {label} for {len(rows)} windows", [len(c) for c in chunks], ATTR_STOP)
     return np.concatenate(found)
+
+
+def _stopped(key: str, what: str) -> None:
+    """Say that ``what`` was stopped, with a button to go on (the chunks done are kept)."""
+    st.info(f"Stopped: {what}. What was done is kept.", icon=":material/stop_circle:")
+    st.button("Go on", key=f"{key}_resume", icon=":material/play_circle:",
+              on_click=lambda: st.session_state.pop(key, None))
 
 
 def _roomy_chart(fig, *args, **kwargs) -> None:
@@ -62,16 +55,6 @@ def _keep_valid(key: str, options, many: bool = False) -> None:
             st.session_state[key] = kept
     elif value not in list(options):
         del st.session_state[key]
-
-
-@st.cache_data(show_spinner=False, max_entries=8)
-def _own_label_attention(choice, model_path, stamp, device, block, head) -> dict:
-    """Label -> mean attention map, grouped by the data's own labels (parts.own_labels)."""
-    from rbt.infer import group_mean_attention
-
-    f = common.fit_resource(choice, model_path, stamp)
-    return group_mean_attention(common.device_model(model_path, stamp, device), f.X,
-                                parts.own_labels(f), block, head, device=device)
 
 
 def _opener(fit, shown):
@@ -194,11 +177,14 @@ def render() -> None:
                             format_func=lambda v: "mean of heads" if v == "mean"
                             else f"head {v + 1}")
         head = "mean" if block == "rollout" else head
-        with st.spinner(f"Averaging attention over all {len(f.X)} windows (once per block, head "
-                        "and grouping)…"):
-            means = (_own_label_attention(*loaded.key, block, head) if by == "label" else
-                     common.group_attention(*loaded.key, block, head, by))
-        mean_a, mean_b = means[a], means[b]
+        sums = common.group_attention(loaded, by, ATT_STOP)
+        if sums is None:
+            _stopped(ATT_STOP, "averaging the attention over every window")
+            return
+        st.caption(f"Means over every window (one pass of the model serves every block, head "
+                   f"and grouping): {sums[a].count:,} windows of {plain(a)}, {sums[b].count:,} "
+                   f"of {plain(b)}.")
+        mean_a, mean_b = sums[a].mean(block, head), sums[b].mean(block, head)
         diff = mean_a - mean_b
         received = {n: attention_received(m) for n, m in zip(names, (mean_a, mean_b, diff))}
         what = "rollout" if block == "rollout" else f"block {block + 1}, " + (
@@ -240,6 +226,10 @@ def render() -> None:
         st.caption(record.meaning)
         st.caption(parts.sample_note(labels, rows, [a, b], everything))
         job = (loaded.key, rows, method, baseline)
+        if st.session_state.pop(ATTR_STOP, False):  # the Stop button: back to Compute
+            st.session_state.pop("_x_attr_job", None)
+            st.info("Stopped. The windows already done are kept: computing again goes on "
+                    "from there.", icon=":material/stop_circle:")
         if st.session_state.get("_x_attr_job") != job:
             st.button(f"Compute {record.label} for {len(rows)} windows",
                       key="x_compute", type="primary",
