@@ -120,6 +120,30 @@ def choose(page, label: str, option: str) -> None:
     wait_idle(page)
 
 
+def click_point(page, point, want: str, tries: int = 3) -> None:
+    """Click the Plotly marker ``point`` (a locator of its ``path.point``) until the text
+    ``want`` shows. After a rerun the chart is drawn again, so the point is found afresh each
+    time, and a click that landed while it was being redrawn is tried again."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    for attempt in range(tries):
+        page.wait_for_timeout(800)
+        point.scroll_into_view_if_needed()  # Streamlit scrolls inside its main panel
+        page.wait_for_timeout(300)
+        box = point.bounding_box()
+        x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+        page.mouse.move(x - 6, y)
+        page.mouse.move(x, y, steps=3)  # Plotly clicks what it hovers
+        page.wait_for_timeout(300)
+        page.mouse.click(x, y)
+        try:
+            page.get_by_text(want).first.wait_for(timeout=20_000)
+            return
+        except PlaywrightTimeout:
+            if attempt == tries - 1:
+                raise
+
+
 def screenshot(page, *paths: Path, max_height: int = 8000) -> None:
     """The whole page: Streamlit scrolls inside its own container, so grow the viewport to the
     content's height for the shot."""
@@ -180,8 +204,9 @@ def test_dashboard_in_chromium(dashboard):
                                  ("Learn", "1 · Raw EEG")):
                 page.goto(f"{dashboard}/{name}")
                 page.get_by_text(marker).first.wait_for(timeout=120_000)
+                charts = 1 if name == "Learn" else 3  # the lesson shows one step at a time
                 page.wait_for_function(
-                    "() => document.querySelectorAll('.js-plotly-plot').length >= 3",
+                    f"() => document.querySelectorAll('.js-plotly-plot').length >= {charts}",
                     timeout=120_000)
                 wait_idle(page)
                 no_exception(page)

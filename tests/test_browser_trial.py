@@ -4,7 +4,14 @@ selected everywhere on the page."""
 
 from __future__ import annotations
 
-from test_browser import CHROMIUM_ARGS, choose, chromium, dashboard, no_exception  # noqa: F401
+from test_browser import (  # noqa: F401
+    CHROMIUM_ARGS,
+    choose,
+    chromium,
+    click_point,
+    dashboard,
+    no_exception,
+)
 
 from rbt.data.deap import EEG_CHANNELS
 
@@ -68,28 +75,9 @@ def test_a_block_or_method_change_reruns_only_its_own_section(dashboard):  # noq
 
 def _click_point(page, chart: int, trace: int, point: int, want: str) -> None:
     """Click marker ``point`` of scatter trace ``trace`` in the first subplot of the page's
-    chart number ``chart``, until ``want`` shows (a click while the chart is redrawn is lost,
-    so it is tried again on the point found afresh)."""
-    from playwright.sync_api import TimeoutError as PlaywrightTimeout
-
-    for attempt in range(3):
-        page.wait_for_timeout(800)
-        dot = page.locator(".js-plotly-plot").nth(chart).locator(".scatterlayer").first.locator(
-            ".trace").nth(trace).locator("path.point").nth(point)
-        dot.scroll_into_view_if_needed()  # Streamlit scrolls inside its main panel
-        page.wait_for_timeout(300)
-        box = dot.bounding_box()
-        x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
-        page.mouse.move(x - 6, y)
-        page.mouse.move(x, y, steps=3)  # Plotly clicks what it hovers
-        page.wait_for_timeout(300)
-        page.mouse.click(x, y)
-        try:
-            page.get_by_text(want).first.wait_for(timeout=20_000)
-            return
-        except PlaywrightTimeout:
-            if attempt == 2:
-                raise
+    chart number ``chart`` until ``want`` shows."""
+    click_point(page, page.locator(".js-plotly-plot").nth(chart).locator(".scatterlayer")
+                .first.locator(".trace").nth(trace).locator("path.point").nth(point), want)
 
 
 def test_an_electrode_clicked_on_a_map_or_the_matrix_is_selected(dashboard):  # noqa: F811

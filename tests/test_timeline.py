@@ -12,7 +12,14 @@ from pathlib import Path
 import numpy as np
 import plotly.graph_objects as go
 import pytest
-from test_browser import CHROMIUM_ARGS, chromium, free_port, stop_server, wait_until_healthy
+from test_browser import (
+    CHROMIUM_ARGS,
+    chromium,
+    click_point,
+    free_port,
+    stop_server,
+    wait_until_healthy,
+)
 
 from rbt.checkpoint import load_checkpoint
 from rbt.infer import predict_array
@@ -190,8 +197,6 @@ def test_a_window_chosen_in_the_browser_comes_back_as_its_id(tmp_path):
         try:
             url = f"http://127.0.0.1:{port}"
             wait_until_healthy(url, proc, log)
-            from playwright.sync_api import TimeoutError as PlaywrightTimeout
-
             with sync_playwright() as pw:
                 browser = pw.chromium.launch(executable_path=exe, args=CHROMIUM_ARGS)
                 page = browser.new_page(viewport={"width": 1100, "height": 800})
@@ -200,24 +205,9 @@ def test_a_window_chosen_in_the_browser_comes_back_as_its_id(tmp_path):
                                        timeout=60_000)
                 page.wait_for_timeout(1000)
                 for trace_no, point, want in ((2, 5, "window=105"), (3, 7, "window=107")):
-                    # the "windows" markers, then the first band's line; after a rerun the
-                    # chart is drawn again, so the point is found afresh and a click that
-                    # landed while it was being redrawn is tried again
-                    for attempt in range(3):
-                        page.wait_for_timeout(1000)
-                        box = page.locator(".js-plotly-plot .scatterlayer .trace").nth(
-                            trace_no).locator("path.point").nth(point).bounding_box()
-                        x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
-                        page.mouse.move(x - 6, y)
-                        page.mouse.move(x, y, steps=3)  # Plotly clicks what it hovers
-                        page.wait_for_timeout(300)
-                        page.mouse.click(x, y)
-                        try:
-                            page.get_by_text(want).wait_for(timeout=15_000)
-                            break
-                        except PlaywrightTimeout:
-                            if attempt == 2:
-                                raise
+                    # the "windows" markers, then the first band's line
+                    click_point(page, page.locator(".js-plotly-plot .scatterlayer .trace").nth(
+                        trace_no).locator("path.point").nth(point), want, tries=3)
                 browser.close()
         finally:
             stop_server(proc)

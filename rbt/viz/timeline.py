@@ -50,6 +50,33 @@ def _true_labels(true, n: int, class_names: list[str]) -> list | None:
             and 0 <= v < len(class_names) else None if v is None else str(v) for v in values]
 
 
+def _current_window(starts, current: int, window_s: float, top: float) -> dict:
+    """The band over the current window's extent, from the bottom of the plot to ``top``."""
+    return dict(type="rect", xref="x", yref="paper", x0=float(starts[current]),
+                x1=float(starts[current] + window_s), y0=0, y1=top, layer="below",
+                fillcolor=WINDOW_FILL, line=dict(color=WINDOW_LINE, width=2),
+                name="current window")
+
+
+def _label_strips(labels: list, starts, window_s: float, colour, text, y0: float, y1: float,
+                  yref: str, name: str) -> tuple[list, list]:
+    """(shapes, annotations): a strip per run of equal labels, each ending where the next one
+    starts (windows overlap), the last with its window; ``colour`` and ``text`` of a label."""
+    shapes, annotations = [], []
+    runs = _runs(labels)
+    for j, (first, last, label) in enumerate(runs):
+        if label is None:
+            continue
+        x0 = float(starts[first])
+        x1 = float(starts[runs[j + 1][0]] if j + 1 < len(runs) else starts[last] + window_s)
+        shapes.append(dict(type="rect", xref="x", yref=yref, x0=x0, x1=x1, y0=y0, y1=y1,
+                           fillcolor=colour(label), opacity=0.35 if yref == "y" else 0.3,
+                           line=dict(width=0), name=name))
+        annotations.append(dict(x=(x0 + x1) / 2, y=(y0 + y1) / 2, xref="x", yref=yref,
+                                text=text(label), showarrow=False, font=dict(size=11)))
+    return shapes, annotations
+
+
 def _decimate(sig: np.ndarray, max_points: int) -> tuple[np.ndarray, int]:
     step = max(1, int(np.ceil(sig.shape[1] / max_points)))
     return sig[:, ::step], step
@@ -130,27 +157,14 @@ def trial_timeline(starts, probs, class_names: Sequence[str], *, window_s: float
         hovertemplate="window %{customdata} at %{x:.2f} s<br>predicted %{text} "
                       "(%{y:.2f})<extra></extra>"))
 
-    shapes, annotations = [], []
-    if current is not None:
-        shapes.append(dict(type="rect", xref="x", yref="paper", x0=float(starts[current]),
-                           x1=float(starts[current] + window_s), y0=0, y1=1, layer="below",
-                           fillcolor=WINDOW_FILL, line=dict(color=WINDOW_LINE, width=2),
-                           name="current window"))
+    shapes = [] if current is None else [_current_window(starts, current, window_s, 1)]
+    annotations: list = []
     if labels is not None:
-        runs = _runs(labels)
-        for j, (first, last, label) in enumerate(runs):
-            if label is None:
-                continue
-            colour = _colour(names.index(label)) if label in names else "#7f7f7f"
-            # a run ends where the next one starts (windows overlap), the last with its window
-            x0 = float(starts[first])
-            x1 = float(starts[runs[j + 1][0]] if j + 1 < len(runs) else starts[last] + window_s)
-            shapes.append(dict(type="rect", xref="x", yref="y", x0=x0, x1=x1, y0=_STRIP[0],
-                               y1=_STRIP[1], fillcolor=colour, opacity=0.35,
-                               line=dict(width=0), name="true label"))
-            annotations.append(dict(x=(x0 + x1) / 2, y=sum(_STRIP) / 2, xref="x", yref="y",
-                                    text=f"true: {plain(label)}", showarrow=False,
-                                    font=dict(size=11)))
+        more, annotations = _label_strips(
+            labels, starts, window_s,
+            lambda c: _colour(names.index(c)) if c in names else "#7f7f7f",
+            lambda c: f"true: {plain(c)}", *_STRIP, "y", "true label")
+        shapes += more
 
     top = (0.45, 1.0) if lower else (0.0, 1.0)
     layout: dict = dict(
@@ -254,25 +268,13 @@ def band_timeline(starts, band_power, band_names: Sequence[str], *, window_s: fl
     data = _band_traces(band_power, band_names, starts, ids, n, band_label, axis)
     for trace in data:
         trace.update(xaxis="x", yaxis="y", line=dict(width=2, color=trace["line"]["color"]))
-    shapes, annotations = [], []
-    if current is not None:
-        shapes.append(dict(type="rect", xref="x", yref="paper", x0=float(starts[current]),
-                           x1=float(starts[current] + window_s), y0=0, y1=0.86, layer="below",
-                           fillcolor=WINDOW_FILL, line=dict(color=WINDOW_LINE, width=2),
-                           name="current window"))
+    shapes = [] if current is None else [_current_window(starts, current, window_s, 0.86)]
+    annotations: list = []
     found = _true_labels(labels, n, [])
     if found is not None:
-        runs = _runs(found)
-        for j, (first, last, label) in enumerate(runs):
-            if label is None:
-                continue
-            x0 = float(starts[first])
-            x1 = float(starts[runs[j + 1][0]] if j + 1 < len(runs) else starts[last] + window_s)
-            shapes.append(dict(type="rect", xref="x", yref="paper", x0=x0, x1=x1, y0=0.89,
-                               y1=0.97, fillcolor="#7f7f7f", opacity=0.3, line=dict(width=0),
-                               name="label"))
-            annotations.append(dict(x=(x0 + x1) / 2, y=0.93, xref="x", yref="paper",
-                                    text=plain(label), showarrow=False, font=dict(size=11)))
+        more, annotations = _label_strips(found, starts, window_s, lambda _: "#7f7f7f", plain,
+                                          0.89, 0.97, "paper", "label")
+        shapes += more
     layout = dict(title=dict(text=title), height=height, margin=margin(title),
                   plot_bgcolor="white", shapes=shapes, annotations=annotations,
                   legend=dict(orientation="h", y=1.0, yanchor="bottom", x=1, xanchor="right"),
