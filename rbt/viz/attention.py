@@ -27,15 +27,16 @@ def _check_square(att, ch_names) -> np.ndarray:
 
 
 #: what the pairs plot shows, attached as its ``layout.meta["caption"]`` and drawn beneath it
-LINES_CAPTION = ("Arrow: from the looking electrode to the one it looks at; thicker and "
-                 "brighter is more attention.<br>Dot size: attention the electrode receives "
-                 "(column sum); mid-point colour: the pair's attention.")
+LINES_CAPTION = ("Arrow: from the looking electrode to the one it looks at;<br>"
+                 "thicker and brighter is more attention.<br>"
+                 "Dot size: attention the electrode receives (column sum).<br>"
+                 "Mid-point dot colour: the pair's attention (hover it).")
 NO_PAIRS = "no pairs above this threshold"
 
 
 def attention_lines(att_2d, ch_names: Sequence[str], *, k: int = 10,
                     threshold: float | None = None, title: str | None = None,
-                    colorscale: str = "Viridis", height: int = 420) -> go.Figure:
+                    colorscale: str = "Viridis", height: int = 460) -> go.Figure:
     """The strongest electrode-to-electrode attention pairs as arrows on the head.
 
     Row i of ``att_2d`` is where electrode i looks. An arrow runs from i to j for each of the
@@ -89,11 +90,13 @@ def attention_lines(att_2d, ch_names: Sequence[str], *, k: int = 10,
         customdata=received, showlegend=False, name="sensors",
         hovertemplate="<b>%{text}</b><br>attention received %{customdata:.3f}<extra></extra>",
         marker=dict(size=size, color="white", line=dict(width=1.2, color="#222"))))
-    annotations.append(dict(text=LINES_CAPTION, x=0.5, y=0, xref="paper", yref="paper",
-                            xanchor="center", yanchor="top", showarrow=False, align="center",
-                            font=dict(size=10, color="#444"), name="caption"))
+    # left-aligned under the plot: centred on a plot narrowed by the colour bar, its longest
+    # line would reach past the figure's left edge in a narrow column (and be cut off there)
+    annotations.append(dict(text=LINES_CAPTION, x=0, y=0, xref="paper", yref="paper",
+                            xanchor="left", yanchor="top", yshift=-4, showarrow=False,
+                            align="left", font=dict(size=10, color="#444"), name="caption"))
     layout = dict(title=dict(text=title), height=height, plot_bgcolor="white",
-                  hovermode="closest", margin=margin(title, bottom=45),
+                  hovermode="closest", margin=margin(title, bottom=66),
                   annotations=annotations, meta=dict(caption=LINES_CAPTION), **head_axes(1))
     return figure(data, layout)
 
@@ -118,36 +121,84 @@ def _sample_colorscale(name: str, n: int) -> list[str]:
     return sample_colorscale(name, [0.25 + 0.75 * i / max(n - 1, 1) for i in range(n)])
 
 
+#: the column width (px) the matrix is laid out for: One trial's three columns on a wide screen
+MATRIX_WIDTH = 430
+_TICK_FONT = 9  # px
+#: px a category tick label needs: plotly.js names every category while each has
+#: round(1.2 x font size) px of axis and thins the labels (every 2nd, 3rd ...) where they do not
+_LABEL_ROOM = round(1.2 * _TICK_FONT)
+
+
+def matrix_layout(ch_names: Sequence[str], *, width: int = MATRIX_WIDTH,
+                  title: bool = True) -> dict:
+    """Where the matrix's parts go in a chart ``width`` px wide: the fixed margins (tick labels
+    and axis titles; above the plot, ``title`` and a context line, then the colour bar), the
+    square plot's ``side``, the figure ``height`` that makes the plot square at that width, the
+    ``cell`` size in px and the ``dtick`` plotly.js will label at (1: every electrode).
+
+    32 electrodes in a 430 px column get 11.7 px each, so every one is named in a 9 px font. In
+    a narrower column the square shrinks to the column, its cells with it (they overlap a
+    little: marker sizes are in px), the labels thin out to every other electrode and the space
+    left over lies beneath; the hover always names both electrodes of a cell.
+    """
+    names = list(ch_names)
+    n = max(len(names), 1)
+    label = 4 + 0.62 * _TICK_FONT * max((len(str(x)) for x in names), default=1)
+    left = 10 + 18 + label  # margin, axis title, tick labels
+    right = 10
+    top = (62 if title else 10) + 34  # title and context line (rbt.viz._base.with_context), bar
+    bottom = label + 26  # tick labels, axis title
+    side = max(60.0, width - left - right)
+    return dict(left=round(left), right=right, top=top, bottom=round(bottom), side=side,
+                height=int(round(side + top + bottom)), cell=side / n,
+                dtick=max(1, int(np.ceil(n / (side / _LABEL_ROOM)))))
+
+
 def attention_heatmap(att_2d, ch_names: Sequence[str], *, title: str | None = None,
                       colorscale: str = "Viridis", zrange: tuple[float, float] | None = None,
-                      colorbar_title: str = "attention", height: int = 440) -> go.Figure:
+                      colorbar_title: str = "attention", width: int = MATRIX_WIDTH,
+                      height: int | None = None) -> go.Figure:
     """The electrode x electrode attention matrix: row = the electrode that looks (query),
     column = the electrode looked at (key); hover says "row looks at column: value".
 
-    Drawn as a grid of square markers rather than a heatmap, because selection (click) events
+    Drawn as one trace of square markers rather than a heatmap, because selection (click) events
     of Plotly charts in Streamlit do not fire for heatmaps; a selected point's ``x`` and ``y``
-    are the two electrodes. Cells are square (the y axis is anchored to x) and every electrode
-    is named on both axes.
+    are the two electrodes. The plot is square with square cells (the y axis is anchored to x)
+    and laid out for a chart ``width`` px wide (:func:`matrix_layout`): the colour bar lies
+    above it, so the matrix takes the column's whole width, and the figure is as tall as that
+    needs (``height`` overrides). Every electrode is named on both axes while the labels fit
+    (all 32 of DEAP in a 430 px column); plotly.js names every other one in a narrower chart.
     """
     att = _check_square(att_2d, ch_names)
     names = list(ch_names)
     n = len(names)
     values = att.ravel().astype(np.float32)  # n² points: half the bytes of float64
     lo, hi = zrange if zrange is not None else value_range(values, symmetric=False)
-    # the plot area is about the height less the title, tick labels and axis titles
-    cell = max(3.0, (height - (40 if title else 10) - 75) / max(n, 1) * 0.95)
+    box = matrix_layout(names, width=width, title=bool(title))
+    if height is None:
+        height = box["height"]
+    side = min(box["side"], height - box["top"] - box["bottom"])
+    # above the matrix, so the matrix takes the column's width; as long as 60 % of its side
+    bar = colorbar(colorbar_title, horizontal=True, zrange=(lo, hi), x=0.5, xanchor="center",
+                   lenmode="pixels", len=round(0.6 * side), thickness=10, y=1, ypad=4,
+                   yanchor="bottom", ticklabelposition="outside top")
+    bar["title"]["side"] = "right"  # beside the bar (plotly.js puts it before the bar)
     trace = dict(
         type="scatter", mode="markers", x=names * n, y=[r for r in names for _ in names],
         customdata=values, name="attention",
         hovertemplate="<b>%{y}</b> looks at <b>%{x}</b>: %{customdata:.4f}<extra></extra>",
-        marker=dict(symbol="square", size=cell, color=values, colorscale=_scale(colorscale),
-                    cmin=float(lo), cmax=float(hi), line=dict(width=0),
-                    colorbar=colorbar(colorbar_title)))
-    ticks = dict(type="category", tickmode="linear", tick0=0, dtick=1, tickfont=dict(size=8),
-                 showgrid=False, zeroline=False, constrain="domain")
-    layout = dict(title=dict(text=title), height=height, margin=margin(title),
-                  plot_bgcolor="white", hovermode="closest",
-                  xaxis=dict(title=dict(text="looked at (key)"), tickangle=-90, **ticks),
-                  yaxis=dict(title=dict(text="looking (query)"), autorange="reversed",
-                             scaleanchor="x", scaleratio=1, **ticks))
+        marker=dict(symbol="square", size=max(2.0, side / max(n, 1) - 0.25), color=values,
+                    colorscale=_scale(colorscale), cmin=float(lo), cmax=float(hi),
+                    line=dict(width=0), colorbar=bar))
+    # "auto" ticks on a category axis: every electrode while each has _LABEL_ROOM px
+    ticks = dict(type="category", tickmode="auto", tickfont=dict(size=_TICK_FONT), ticklen=2,
+                 showgrid=False, zeroline=False, constrain="domain", automargin=False)
+    layout = dict(title=dict(text=title), height=height, plot_bgcolor="white",
+                  hovermode="closest",
+                  margin=dict(l=box["left"], r=box["right"], t=box["top"], b=box["bottom"]),
+                  xaxis=dict(title=dict(text="looked at (key)", font=dict(size=12), standoff=4),
+                             tickangle=-90, range=[-0.5, n - 0.5], **ticks),
+                  yaxis=dict(title=dict(text="looking (query)", font=dict(size=12), standoff=4),
+                             range=[n - 0.5, -0.5], scaleanchor="x", scaleratio=1,
+                             constraintoward="top", **ticks))  # any room left over: beneath
     return figure([trace], layout)
