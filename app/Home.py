@@ -7,25 +7,33 @@ in ``views/`` is a module whose ``render()`` draws its body. Loading is cached, 
 first page pays for it.
 """
 
+from pathlib import Path
+
 import common
 import state
 import streamlit as st
 
+# material icons are drawn from a font Streamlit ships; emoji need an emoji font, which a
+# headless browser may lack
 PAGES = [
-    st.Page("views/0_Overview.py", title="Overview", icon="🏠", default=True),
-    st.Page("views/1_One_trial.py", title="One trial", icon="🔍",
+    st.Page("views/0_Overview.py", title="Overview", icon=":material/home:", default=True),
+    st.Page("views/1_One_trial.py", title="One trial", icon=":material/search:",
             url_path="One_trial"),
-    st.Page("views/2_Across_trials.py", title="Across trials", icon="📊",
+    st.Page("views/2_Across_trials.py", title="Across trials", icon=":material/bar_chart:",
             url_path="Across_trials"),
-    st.Page("views/3_Learn.py", title="Learn", icon="🎓", url_path="Learn"),
+    st.Page("views/3_Learn.py", title="Learn", icon=":material/school:", url_path="Learn"),
 ]
+# the tab's icon is a file shipped with the app (sent inline). It is set before the
+# navigation: the browser otherwise takes the page's material icon for the tab, from a web
+# font host (which fails offline)
+ICON = Path(__file__).resolve().parent / "icon.svg"
 
+st.set_page_config(page_icon=str(ICON), layout="wide")
 page = st.navigation(PAGES)
-# emoji icons are drawn by the browser itself: a page's icon is also its tab's icon, and
-# Streamlit fetches a material icon for the tab from a web font host (which fails offline)
-st.set_page_config(page_title=f"{page.title} · rbt dashboard", page_icon="🧠", layout="wide")
+st.set_page_config(page_title=f"{page.title} · rbt dashboard")
 selection = state.begin_run()
-common.draw_sidebar()
-state.sync()  # the view in the URL (pages showing more of it sync again)
+lesson = page.title == "Learn"  # the lesson always uses the demo: no data or model choices
+common.draw_sidebar(data=not lesson)
+state.sync(keep=("step",) if lesson else ())  # the view in the URL (pages showing more sync again)
 selection.show_notes()
 page.run()

@@ -384,11 +384,12 @@ def demo_bundle():
     return fit, (choice, path, stamp, device)
 
 
-def draw_sidebar() -> None:
+def draw_sidebar(data: bool = True) -> None:
     """Draw the sidebar (once per run, for whichever page is shown) and keep what it chose
-    for the page's :func:`setup`."""
+    for the page's :func:`setup`; ``data=False`` hides the data and model choices (a page
+    that always uses the demo)."""
     serving.upload_store().sweep(every=60)  # uploads idle past the TTL, of every session
-    st.session_state["_chosen"] = sidebar(str(demo_checkpoint()), card_of)
+    st.session_state["_chosen"] = sidebar(str(demo_checkpoint()), card_of, data=data)
     serving.network_notice(st.sidebar)
 
 

@@ -132,13 +132,27 @@ def _data_widgets(sb, source: str):
     return path, renames, seed_box, drop_unknown, uploaded
 
 
-def sidebar(demo_checkpoint: str, card_of: Callable[[str], tuple[ModelCard, object]]
-            ) -> tuple[DataChoice | None, str, str]:
+def _figures(sb) -> None:
+    sb.header("Figures")
+    sb.radio("Image format of the chart toolbar's camera", ["png", "svg"], key="image_format",
+             horizontal=True, help="Rendered by your browser, so it works offline.")
+
+
+def sidebar(demo_checkpoint: str, card_of: Callable[[str], tuple[ModelCard, object]],
+            data: bool = True) -> tuple[DataChoice | None, str, str]:
     """Draw the data, model and device choices; returns (data choice or None, model, device).
 
     ``card_of(path)`` gives a checkpoint's card and an identity that changes when the
-    checkpoint does (its card is empty when it cannot be read: loading says why)."""
+    checkpoint does (its card is empty when it cannot be read: loading says why). With
+    ``data=False`` (a page that always uses the demo and the shipped checkpoint) only one line
+    says so, above the figures' format; the choices not drawn keep their values
+    (:mod:`state`), and the return value is (None, the shipped checkpoint, the device)."""
     sb = st.sidebar
+    if not data:
+        sb.caption("This lesson always uses the demo data and the shipped checkpoint; the "
+                   "data and model choices are on the other pages.")
+        _figures(sb)
+        return None, demo_checkpoint, st.session_state.get("device", "auto")
     sb.header("Data")
     source = sb.selectbox("Source", list(SOURCE_LABELS), format_func=SOURCE_LABELS.get,
                           key="source")
@@ -156,9 +170,7 @@ def sidebar(demo_checkpoint: str, card_of: Callable[[str], tuple[ModelCard, obje
     else:
         model_path = serving.typed_path(sb, "Checkpoint folder", key="model_path") or ""
     device = sb.selectbox("Device", available_devices(), key="device")
-    sb.header("Figures")
-    sb.radio("Image format of the chart toolbar's camera", ["png", "svg"], key="image_format",
-             horizontal=True, help="Rendered by your browser, so it works offline.")
+    _figures(sb)
 
     card, model_id = card_of(model_path) if model_path else (EMPTY_CARD, None)
     defaults = _follow_card(source, card, (model_path, model_id))

@@ -185,9 +185,10 @@ def begin_run() -> Selection:
     return sel
 
 
-def sync() -> None:
+def sync(keep: Sequence[str] = ()) -> None:
     """Take the widgets drawn so far into the selection and put it in the URL, changing only
-    what differs (each change is a message to the browser)."""
+    what differs (each change is a message to the browser). Parameters named in ``keep`` are
+    the page's own (e.g. the lesson's ``step``): they are left as they are."""
     sel = selection()
     for key in KEPT:
         if key in st.session_state:
@@ -197,7 +198,7 @@ def sync() -> None:
     if want == have:
         return
     for k in have:
-        if k not in want:
+        if k not in want and k not in keep:
             del st.query_params[k]
     for k, v in want.items():
         if have.get(k) != v:

@@ -100,3 +100,36 @@ def identity_similarity(model) -> np.ndarray:
 
 def _device(model) -> torch.device:
     return next(model.parameters()).device
+
+
+@dataclass
+class IdentityLayout:
+    """How the identity embeddings' similarities relate to where the electrodes sit."""
+
+    pairs: list[tuple[str, str]]  # every pair of electrodes once
+    distance: np.ndarray  # (pairs,) distance on the 2-D scalp layout (head radius ~0.095)
+    similarity: np.ndarray  # (pairs,) cosine similarity of their identity embeddings
+    spread: float  # standard deviation of the similarities
+    random_spread: float  # what vectors drawn at random would give: 1 / sqrt(embed_dim)
+    rank_correlation: float  # Spearman correlation of similarity with distance
+
+
+def identity_layout(model, ch_names: list[str]) -> IdentityLayout:
+    """Compare each pair of electrodes' identity similarity with their distance on the scalp:
+    whether the model learned that neighbours are alike (a negative correlation), and whether
+    the identities are further from orthogonal than random vectors of their size."""
+    from scipy.stats import spearmanr
+
+    from .montage import positions_2d
+
+    sim = identity_similarity(model)
+    pos = positions_2d(list(ch_names))
+    i, j = np.triu_indices(len(ch_names), 1)
+    distance = np.linalg.norm(pos[i] - pos[j], axis=1)
+    similarity = sim[i, j]
+    dim = model.electrode_id_embedding.embedding.shape[-1]
+    rho = float(spearmanr(similarity, distance).statistic) if len(i) > 2 else float("nan")
+    return IdentityLayout(pairs=[(ch_names[a], ch_names[b]) for a, b in zip(i, j)],
+                          distance=distance, similarity=similarity,
+                          spread=float(np.std(similarity)), random_spread=float(dim ** -0.5),
+                          rank_correlation=rho)

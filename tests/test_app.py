@@ -262,6 +262,7 @@ def test_across_group_means_and_differences():
 def test_learn_page_walks_from_raw_eeg_to_prediction():
     at = app(LEARN)
     assert_fine(at)
+    at.toggle(key="l_all").set_value(True).run()  # every step on one page (tests/test_app_learn)
     assert "synthetic" in at.warning[0].value
     headers = [h.value for h in at.main.header]
     assert headers == ["1 · Raw EEG", "2 · Band-pass filtering", "3 · BDE tokens",

@@ -409,3 +409,47 @@ def test_export_bytes(tmp_path):
     assert export.table_csv(pd.DataFrame({"a": [1]})).decode().splitlines() == ["a", "1"]
     with pytest.raises(ValueError, match="png"):
         export.figure_image(fig, "gif")
+
+
+def test_topomaps_write_the_electrode_names_only_when_asked():
+    rng = np.random.default_rng(3)
+    values, bde = rng.normal(size=32), rng.normal(size=(32, 4))
+    plain_maps = [topomap.scalp_topomap(values, EEG_CHANNELS),
+                  topomap.band_topomaps(bde, EEG_CHANNELS, BANDS),
+                  topomap.topomap_row({"a": values, "b": -values}, EEG_CHANNELS)]
+    labelled = [topomap.scalp_topomap(values, EEG_CHANNELS, labels=True),
+                topomap.band_topomaps(bde, EEG_CHANNELS, BANDS, labels=True),
+                topomap.topomap_row({"a": values, "b": -values}, EEG_CHANNELS, labels=True),
+                topomap.scalp_topomap(values, EEG_CHANNELS, mode="markers", labels=True)]
+    for fig in plain_maps:
+        for s in traces(valid(fig), "sensors"):
+            assert s.mode == "markers" and s.textposition is None  # names on hover only
+            assert list(s.text) == EEG_CHANNELS
+    for fig in labelled:
+        sensors = traces(valid(fig), "sensors")
+        assert sensors
+        for s in sensors:
+            assert s.mode == "markers+text" and list(s.text) == EEG_CHANNELS
+            assert s.textposition == "top center" and s.textfont.size <= 10
+            assert "%{text}" in s.hovertemplate  # and still on hover
+    (sensors,) = [t for t in topomap.topomap_traces(values, EEG_CHANNELS, labels=True)
+                  if t["name"] == "sensors"]
+    assert sensors["mode"] == "markers+text"
+
+
+def test_identity_similarity_by_distance_shows_the_random_band_and_the_trend():
+    rng = np.random.default_rng(0)
+    d = rng.uniform(0.02, 0.2, size=50)
+    s = 0.5 - 3 * d + rng.normal(scale=0.01, size=50)
+    pairs = [(f"E{k}", f"F{k}") for k in range(50)]
+    fig = valid(teaching.similarity_by_distance(d, s, pairs, random_spread=0.125, title="t"))
+    (dots,) = traces(fig, "pairs")
+    np.testing.assert_allclose(dots.x, d * 100)  # in cm
+    assert dots.text[0] == "E0–F0"
+    (trend,) = traces(fig, "trend")
+    assert trend.y[1] < trend.y[0]  # falls with distance, as the data do
+    (band,) = fig.layout.shapes
+    assert (band.y0, band.y1) == (-0.25, 0.25)
+    assert fig.layout.annotations[0].text == "where random vectors would fall"
+    fig = valid(teaching.similarity_by_distance(d, s, pairs))
+    assert not fig.layout.shapes and not fig.layout.annotations

@@ -103,7 +103,8 @@ def token_heatmap(tokens: np.ndarray, ch_names: Sequence[str], columns: Sequence
         trace.update(zmin=-m, zmax=m)
     layout = dict(title=dict(text=title), height=height, margin=margin(title),
                   xaxis=dict(type="category"),
-                  yaxis=dict(autorange="reversed", type="category", tickfont=dict(size=9)))
+                  yaxis=dict(autorange="reversed", type="category", tickfont=dict(size=9),
+                             tickmode="array", tickvals=list(ch_names)))  # every name
     return figure([trace], layout)
 
 
@@ -116,8 +117,10 @@ def similarity_heatmap(sim: np.ndarray, ch_names: Sequence[str], *, title: str |
                  hovertemplate="%{y} and %{x}: %{z:.2f}<extra>cosine similarity</extra>",
                  colorbar=dict(title=dict(text="cosine"), thickness=12))
     layout = dict(title=dict(text=title), height=height, margin=margin(title),
-                  xaxis=dict(type="category", tickfont=dict(size=9)),
-                  yaxis=dict(type="category", autorange="reversed", tickfont=dict(size=9)))
+                  xaxis=dict(type="category", tickfont=dict(size=9), tickmode="array",
+                             tickvals=names),
+                  yaxis=dict(type="category", autorange="reversed", tickfont=dict(size=9),
+                             tickmode="array", tickvals=names))
     return figure([trace], layout)
 
 
@@ -154,4 +157,42 @@ def protocol_comparison(folds: pd.DataFrame, *, chance: float | None = None,
                   annotations=annotations, showlegend=False,
                   yaxis=dict(range=[0, 1.08], title=dict(text="accuracy"), tickformat=".0%"),
                   xaxis=dict(type="category"))
+    return figure(data, layout)
+
+
+def similarity_by_distance(distance: np.ndarray, similarity: np.ndarray,
+                           pairs: Sequence[tuple[str, str]], *, random_spread: float | None = None,
+                           title: str | None = None, height: int = 440) -> go.Figure:
+    """One dot per pair of electrodes: their identity embeddings' cosine similarity against
+    their distance on the scalp (cm), with the band that random vectors would fill (± 2 of
+    their spread) shaded. Neighbours that the model treats alike would make the dots fall
+    from left to right."""
+    d = np.asarray(distance, float) * 100
+    s = np.asarray(similarity, float)
+    data = [dict(type="scatter", x=d, y=s, mode="markers", name="pairs",
+                 text=[f"{plain(a)}–{plain(b)}" for a, b in pairs],
+                 marker=dict(size=5, color="#1f77b4", opacity=0.6),
+                 hovertemplate="%{text}: %{x:.1f} cm apart, cosine %{y:.2f}<extra></extra>")]
+    shapes, annotations = [], []
+    if random_spread:
+        w = 2 * random_spread
+        shapes.append(dict(type="rect", x0=0, x1=1, xref="paper", y0=-w, y1=w, yref="y",
+                           fillcolor="rgba(128,128,128,0.15)", line=dict(width=0),
+                           layer="below"))
+        annotations.append(dict(text="where random vectors would fall", x=1, y=w, xref="paper",
+                                yref="y", xanchor="right", yanchor="bottom", showarrow=False,
+                                font=dict(size=11, color="#555"), bgcolor="rgba(255,255,255,0.8)",
+                                name="random"))
+    if len(d) > 1:  # a straight-line fit, to show the trend (or its absence)
+        slope, icept = np.polyfit(d, s, 1)
+        xs = np.array([d.min(), d.max()])
+        data.append(dict(type="scatter", x=xs, y=slope * xs + icept, mode="lines", name="trend",
+                         line=dict(color="#d62728", width=2),
+                         hovertemplate="straight-line fit<extra></extra>"))
+    layout = dict(title=dict(text=title), height=height, margin=margin(title), shapes=shapes,
+                  annotations=annotations, showlegend=False, plot_bgcolor="white",
+                  xaxis=dict(title=dict(text="distance on the scalp (cm)"), showgrid=True,
+                             gridcolor="#eee"),
+                  yaxis=dict(title=dict(text="cosine similarity"), range=[-1, 1],
+                             zeroline=True, zerolinecolor="#bbb", showgrid=True, gridcolor="#eee"))
     return figure(data, layout)

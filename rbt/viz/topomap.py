@@ -176,8 +176,9 @@ def outline_trace(axis: str = "") -> dict:
 def topomap_traces(values, ch_names: Sequence[str], *, axis: str = "",
                    coloraxis: str = "coloraxis", mode: str = "interpolated",
                    contours: bool = False, res: int = 64, highlight: Sequence[str] = (),
-                   value_label: str = "value") -> list[dict]:
-    """The traces of one topomap (map, contours, outline, sensors) on axes x{axis}/y{axis}."""
+                   value_label: str = "value", labels: bool = False) -> list[dict]:
+    """The traces of one topomap (map, contours, outline, sensors) on axes x{axis}/y{axis};
+    with ``labels`` each sensor's name is written beside its dot (e.g. for a projector)."""
     values = np.asarray(values, dtype=float)
     if values.shape != (len(ch_names),):
         raise ValueError(f"expected one value per electrode ({len(ch_names)}); got shape "
@@ -209,8 +210,10 @@ def topomap_traces(values, ch_names: Sequence[str], *, axis: str = "",
                   color=["#d62728" if c in marked else "#222" for c in ch_names]))
     marker.update(dict(color=values, coloraxis=coloraxis) if big else dict(color="#000"))
     traces.append(dict(
-        type="scatter", x=pos[:, 0], y=pos[:, 1], mode="markers", text=list(ch_names),
-        customdata=values, marker=marker, showlegend=False, name="sensors",
+        type="scatter", x=pos[:, 0], y=pos[:, 1], mode="markers+text" if labels else "markers",
+        text=list(ch_names), customdata=values, marker=marker, showlegend=False, name="sensors",
+        **(dict(textposition="top center", textfont=dict(size=9, color="#111")) if labels
+           else {}),
         hovertemplate=f"<b>%{{text}}</b><br>{plain(value_label)}: %{{customdata:.4g}}"
                       "<extra></extra>",
         **axes))
@@ -237,7 +240,8 @@ def scalp_topomap(values, ch_names: Sequence[str], *, title: str | None = None,
                   zrange: tuple[float, float] | None = None, colorscale: str | None = None,
                   symmetric: bool | None = None, signed: bool | None = None,
                   colorbar_title: str | None = None, res: int = 64,
-                  highlight: Sequence[str] = (), height: int = 380) -> go.Figure:
+                  highlight: Sequence[str] = (), labels: bool = False,
+                  height: int = 380) -> go.Figure:
     """One scalp map of one value per electrode.
 
     Parameters
@@ -252,10 +256,12 @@ def scalp_topomap(values, ch_names: Sequence[str], *, title: str | None = None,
         saliency) on a sequential scale from their minimum to their maximum.
     zrange, symmetric, colorscale : override the range, its symmetry or the scale name.
     highlight : electrodes to ring in red (e.g. where an effect is planted).
+    labels : write each electrode's name beside its dot (else names show on hover only).
     """
     rng, scale = color_range(values, signed=signed, symmetric=symmetric, scale=colorscale)
     data = topomap_traces(values, ch_names, mode=mode, contours=contours, res=res,
-                          highlight=highlight, value_label=colorbar_title or "value")
+                          highlight=highlight, value_label=colorbar_title or "value",
+                          labels=labels)
     layout = dict(title=dict(text=title), height=height, margin=margin(title),
                   coloraxis=coloraxis(zrange or rng, scale, colorbar_title),
                   plot_bgcolor="white", hovermode="closest", **head_axes(1))
@@ -292,7 +298,7 @@ def topomap_row(maps: Mapping[str, np.ndarray], ch_names: Sequence[str], *,
                 colorscale: str | Sequence[str] | None = None, symmetric: bool | None = None,
                 zrange: tuple[float, float] | None = None, colorbar_title: str | None = None,
                 res: int = 48, highlight: Mapping[str, Sequence[str]] | None = None,
-                height: int = 300) -> go.Figure:
+                labels: bool = False, height: int = 300) -> go.Figure:
     """Several topomaps side by side, with one shared colour scale or several.
 
     ``maps`` is an ordered mapping of subplot title to values (one per electrode). With
@@ -303,7 +309,7 @@ def topomap_row(maps: Mapping[str, np.ndarray], ch_names: Sequence[str], *,
     values) picks a diverging scale about 0 or a sequential one (:func:`scalp_topomap`);
     ``colorscale`` (one name, or one per map: the first map of a group names its scale),
     ``symmetric`` and ``zrange`` override that choice. ``highlight`` maps a subplot title to
-    electrodes to ring in red.
+    electrodes to ring in red; ``labels`` writes the electrodes' names beside their dots.
     """
     names = list(maps)
     n = len(names)
@@ -332,7 +338,7 @@ def topomap_row(maps: Mapping[str, np.ndarray], ch_names: Sequence[str], *,
         data += topomap_traces(values[i], ch_names, axis="" if i == 0 else str(i + 1),
                                coloraxis=axis_of[i], mode=mode, contours=contours, res=res,
                                value_label=colorbar_title or "value",
-                               highlight=(highlight or {}).get(name, ()))
+                               highlight=(highlight or {}).get(name, ()), labels=labels)
     annotations = [dict(text=f"<b>{plain(name)}</b>", x=sum(domains[i]) / 2, y=1.0, xref="paper",
                         yref="paper", xanchor="center", yanchor="bottom", showarrow=False)
                    for i, name in enumerate(names)]
