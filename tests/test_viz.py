@@ -430,7 +430,9 @@ def test_topomaps_write_the_electrode_names_only_when_asked():
         assert sensors
         for s in sensors:
             assert s.mode == "markers+text" and list(s.text) == EEG_CHANNELS
-            assert s.textposition == "top center" and s.textfont.size <= 10
+            where = dict(zip(s.text, s.textposition))
+            assert where["Cz"] == "top center" and where["Fp1"] == "middle left"
+            assert s.textfont.size <= 10
             assert "%{text}" in s.hovertemplate  # and still on hover
     (sensors,) = [t for t in topomap.topomap_traces(values, EEG_CHANNELS, labels=True)
                   if t["name"] == "sensors"]

@@ -330,10 +330,10 @@ def navigator(step: int, where: str) -> None:
     """Previous, the step picker (top only) and Next."""
     n = len(STEPS)
     if where == "top":
-        prev, pick, nxt = st.columns([3, 16, 3], vertical_alignment="center")
+        prev, pick, nxt = st.columns([1.7, 11, 1.7], vertical_alignment="center")
         st.session_state["l_pick"] = step
         pick.segmented_control("Step", list(range(1, n + 1)), key="l_pick",
-                               format_func=lambda k: f"{k} · {TITLES[k - 1]}",
+                               format_func=lambda k: f"{k} {TITLES[k - 1]}",
                                on_change=_picked, label_visibility="collapsed")
     else:
         prev, _, nxt = st.columns([2, 6, 2], vertical_alignment="center")

@@ -27,6 +27,7 @@ from .scales import color_range, coloraxis, infer_signed
 
 OUTLINE_COLOR = "#444"
 MODES = ("interpolated", "markers")
+HALO = "0 0 2px #fff, 0 0 2px #fff, 0 0 3px #fff"  # written names stay legible on dark colours
 _AXIS = dict(visible=False, showgrid=False, zeroline=False, fixedrange=True)
 
 
@@ -212,12 +213,22 @@ def topomap_traces(values, ch_names: Sequence[str], *, axis: str = "",
     traces.append(dict(
         type="scatter", x=pos[:, 0], y=pos[:, 1], mode="markers+text" if labels else "markers",
         text=list(ch_names), customdata=values, marker=marker, showlegend=False, name="sensors",
-        **(dict(textposition="top center", textfont=dict(size=9, color="#111")) if labels
-           else {}),
+        **(dict(textposition=_label_positions(pos), textfont=dict(size=10, color="#111",
+                                                                    shadow=HALO))
+           if labels else {}),
         hovertemplate=f"<b>%{{text}}</b><br>{plain(value_label)}: %{{customdata:.4g}}"
                       "<extra></extra>",
         **axes))
     return traces
+
+
+def _label_positions(pos: np.ndarray) -> list[str]:
+    """Names above their dots, except for electrodes beyond the head circle's top (Fp1,
+    Fp2), whose names go outwards beside them: above them is the edge of the figure, below
+    them the next row's names."""
+    x0, y0, _, radius = head_sphere()
+    return [("middle left" if x < x0 else "middle right") if y - y0 > radius else "top center"
+            for x, y in pos]
 
 
 def head_axes(n: int = 1, domains: Sequence[tuple[float, float]] | None = None) -> dict:
