@@ -246,3 +246,67 @@ def save_edf(raw: mne.io.BaseRaw, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     mne.export.export_raw(path, raw, fmt="edf", overwrite=True, verbose="error")
     return path
+
+
+# --------------------------------------------------------------------------------------------
+# EDF and BDF written signal by signal (edfio), with the labels real exports carry: EDF+ type
+# prefixes ("EEG Fp1", "EOG VEOG_I", "DIG DTRIG") or BioSemi's names (EXG1-EXG8, Status)
+
+BIOSEMI_32 = ["Fp1", "AF3", "F7", "F3", "FC1", "FC5", "T7", "C3", "CP1", "CP5", "P7", "P3",
+              "Pz", "PO3", "O1", "Oz", "O2", "PO4", "P4", "P8", "CP6", "CP2", "C4", "T8", "FC6",
+              "FC2", "F4", "F8", "AF4", "Fp2", "Fz", "Cz"]  # BioSemi's 32-channel cap, 10-20 names
+BIOSEMI_EXTERNAL = [f"EXG{i}" for i in range(1, 9)]
+BIOSEMI_SENSORS = ["GSR1", "GSR2", "Erg1", "Erg2", "Resp", "Plet", "Temp"]  # ActiView's extras
+
+
+def labelled_signals(labels, sfreq: float = 128.0, seconds: float = 20.0, seed: int = 0):
+    """{label: signal in microvolts}, each label's signal drawn from its own seed, so a label
+    has the same samples in every file that holds it."""
+    n = int(round(seconds * sfreq))
+    return {label: eeg_like(1, n, sfreq, np.random.default_rng([seed, i]))[0]
+            for i, label in enumerate(labels)}
+
+
+def write_edf_signals(path: Path, signals: dict, sfreq: float = 128.0, annotations=()) -> Path:
+    """An EDF+ file with one signal per ``{label: microvolts}`` as given (labels written
+    verbatim), each scaled by its own physical range (its data's min and max, as exporters do)."""
+    import edfio
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    edf = edfio.Edf([edfio.EdfSignal(np.asarray(x, float), sfreq, label=label,
+                                     physical_dimension="uV") for label, x in signals.items()],
+                    annotations=[edfio.EdfAnnotation(*a) for a in annotations])
+    edf.write(path)
+    return path
+
+
+def write_biosemi_bdf(path: Path, signals: dict, sfreq: float = 256.0, status=None) -> Path:
+    """A 24-bit BDF as BioSemi's ActiView writes it: the ``{label: microvolts}`` signals, then
+    (when ``status`` is given: one integer per sample) the ``Status`` channel, dimensionless,
+    with its digital range as physical range."""
+    import edfio
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    out = [edfio.BdfSignal(np.asarray(x, float), sfreq, label=label, physical_dimension="uV",
+                           transducer_type="Active Electrode") for label, x in signals.items()]
+    if status is not None:
+        out.append(edfio.BdfSignal(np.asarray(status, float), sfreq, label="Status",
+                                   physical_dimension="Boolean",
+                                   physical_range=(-8388608, 8388607),
+                                   transducer_type="Triggers and Status"))
+    edfio.Bdf(out).write(path)
+    return path
+
+
+def add_typed_channels(raw: mne.io.BaseRaw, types: dict[str, str], seed: int = 1):
+    """``raw`` with one more channel per ``{name: MNE type}`` (e.g. ``{"VEOG": "eog"}``),
+    declared with that type, as a FIF or BrainVision export would carry it."""
+    rng = np.random.default_rng(seed)
+    data = eeg_like(len(types), raw.n_times, raw.info["sfreq"], rng) * 1e-6
+    info = mne.create_info(list(types), raw.info["sfreq"], list(types.values()))
+    extra = mne.io.RawArray(data, info, verbose="error")
+    out = raw.copy().load_data()
+    out.add_channels([extra], force_update_info=True)
+    return out

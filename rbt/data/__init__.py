@@ -88,12 +88,14 @@ def load_features(
                         "channel_map": channel_map, "drop_unknown": drop_unknown}
         params = replace(params, extra=tuple(sorted((k, str(v)) for k, v in read_options.items())))
     files = reader.source_files(path)
-    parts, meta = [], None
+    parts, meta, notes = [], None, []
     for i, file in enumerate(progress_bar(files, desc=f"{source} features", unit="file",
                                   disable=not progress)):
         if on_file:
             on_file(i, len(files), file.name)
         identity = [file.name, seed.session_of(file) if source == "seed" else None]
+        if getattr(reader, "READER_VERSION", None):  # what the reader reads changed
+            identity.append(reader.READER_VERSION)
         key = cache.feature_key(reader.key_files(file), params.as_dict(), source,
                                 identity) if use_cache else None
         hit = cache.load_features(key) if key else None
@@ -103,7 +105,8 @@ def load_features(
                 rec.dataset = "demo"
             resolve_channels(rec.ch_names, source=str(file))
             X, table = recording_features(rec, params, progress=progress)
-            file_meta = {"ch_names": rec.ch_names, "sfreq": rec.sfreq, "source": str(file)}
+            file_meta = {"ch_names": rec.ch_names, "sfreq": rec.sfreq, "source": str(file),
+                         "notes": list(rec.notes)}
             if key:
                 cache.save_features(key, X, table, file_meta)
         else:
@@ -126,6 +129,7 @@ def load_features(
                 f"{file}: its channels or sampling rate differ from {meta['source']} "
                 f"({'; '.join(how)}); load them separately")
         parts.append((X, table))
+        notes += [n for n in file_meta.get("notes", []) if n not in notes]
     if on_file:
         on_file(len(files), len(files), "")
     X = np.concatenate([p[0] for p in parts])
@@ -136,6 +140,7 @@ def load_features(
         bands=params.band_dict, dataset=source, source=str(path),
         params={**params.as_dict(), "sfreq": float(meta["sfreq"]),
                 "filter_sfreq": params.filter_sfreq or float(meta["sfreq"])},
+        notes=notes,
     )
     return with_labels(fs, target, task)
 

@@ -4,6 +4,12 @@ Trials come from annotations with a duration of at least one window, else from s
 events (each runs to the next event), else the whole recording is one unlabelled trial cut into
 fixed windows. The description (or event id) becomes the ``annotation`` column, which is the
 class when training on such files.
+
+Only EEG channels become electrodes. The types a file declares are used (FIF, BrainVision's
+EOG names, EEGLAB, EGI); EDF, BDF and GDF declare none, so their labels' type prefixes are
+read ("EEG Fp1" is the EEG channel Fp1, "EOG VEOG_I" an EOG channel), and channels known by
+name (BioSemi's EXG1-EXG8, LEOG, REOG and Status, Resp, SpO2, ...) get their type
+(:func:`type_channels`). What is left out is said once, in the recording's ``notes``.
 """
 
 from __future__ import annotations
@@ -33,6 +39,35 @@ MAX_SAMPLES = 1 << 28
 MIN_GZIP_BUDGET, GZIP_FACTOR = 1024**3, 20  # FIF compresses EEG about 1.5-3x
 MAX_OVERLAP = 8  # trials from overlapping markers may cover the recording this many times
 SUFFIXES = (".edf", ".bdf", ".fif", ".fif.gz", ".vhdr", ".set", ".gdf", ".cnt", ".mff")
+# bump when reading a file gives other channels or samples than before (part of the cache key):
+# 2: channel types from EDF/BDF/GDF label prefixes and known names; non-EEG channels left out
+READER_VERSION = 2
+
+# EDF+ label prefixes ("type sensor") and the MNE type they mean: MNE's own (its
+# ``infer_types`` strips these from EDF and BDF labels) and the other ones clinical exports write
+_PREFIX_TYPES = {
+    "EEG": "eeg", "SEEG": "seeg", "ECOG": "ecog", "DBS": "dbs", "EOG": "eog", "ECG": "ecg",
+    "EKG": "ecg", "EMG": "emg", "BIO": "bio", "RESP": "resp", "TEMP": "temperature",
+    "MISC": "misc", "SAO2": "bio", "SPO2": "bio", "STIM": "stim", "DIG": "stim", "TRIG": "stim",
+    "EVENT": "stim", "REF_EEG": "misc", "REF": "misc", "POL": "misc", "ERG": "misc",
+    "EP": "misc", "LIGHT": "misc", "SOUND": "misc", "MCG": "misc", "GSR": "gsr",
+}
+# channels known by name (whole name, any case); never a 10-05 electrode (checked on use)
+_NAMED_TYPES = [(re.compile(pattern, re.IGNORECASE), kind) for pattern, kind in (
+    (r"[hvlr]?eog[\w\s-]*|eog[\w\s-]*|[lr]oc([\s_-]?ref)?", "eog"),
+    (r"(ecg|ekg)[\w\s-]*", "ecg"),
+    (r"emg[\w\s-]*|chin\d*", "emg"),
+    (r"status|trigger\w*|trig\d*|dtrig\w*|sti\s?\d+|events?|markers?", "stim"),
+    (r"exg\d+|erg\d*|ana\d+|aux\d*|ref_eeg|photic\w*|acc(el\w*)?[xyz]?\d*", "misc"),
+    (r"resp\w*|thor(ax)?\w*|abdo(men)?\w*|airflow|nasal\w*", "resp"),
+    (r"spo2|sao2|plet(h|hysmo\w*)?\d*|pulse\w*|hr", "bio"),
+    (r"gsr\d*|eda\d*", "gsr"),
+    (r"temp\d*|temperature\w*", "temperature"),
+)]
+# how the notes name each type
+_TYPE_WORDS = {"eog": "EOG", "ecg": "ECG", "emg": "EMG", "seeg": "sEEG", "ecog": "ECoG",
+               "dbs": "DBS", "resp": "respiration", "gsr": "GSR", "bio": "bio",
+               "temperature": "temperature", "stim": "stim", "misc": "misc"}
 
 
 def source_files(path: str | Path) -> list[Path]:
@@ -72,9 +107,11 @@ def read_file(
                          f"gamma band's 49 Hz) to {MAX_SFREQ:g} Hz; got {sfreq:g} Hz")
     raw = open_recording(file)
     if channel_map:
-        raw.rename_channels({k: v for k, v in channel_map.items() if k in raw.ch_names})
-    if not any(t in ("eeg", "stim") for t in raw.get_channel_types()):
-        raise DataFormatError(f"{file}: no EEG channels")
+        _apply_channel_map(raw, channel_map)
+    left_out = left_out_channels(raw)
+    if not [n for n, t in zip(raw.ch_names, raw.get_channel_types())
+            if t == "eeg" and n not in raw.info["bads"]]:
+        raise DataFormatError(_no_eeg_message(file, raw))
     raw.pick(["eeg", "stim"], exclude="bads")  # before reading: other channels cost nothing
     _check_size(file, len(raw.ch_names) * raw.n_times, "holds")
     with _strict_mne(file):
@@ -115,7 +152,8 @@ def read_file(
             "are the annotations duplicated?")
     for t in trials:
         t.subject = file.stem
-    return Recording(DATASET, str(file), list(raw.ch_names), fs, trials)
+    notes = [f"{file.name}: {left_out}"] if left_out else []
+    return Recording(DATASET, str(file), list(raw.ch_names), fs, trials, notes=notes)
 
 
 def open_recording(file: Path, all_companions: bool = False):
@@ -123,9 +161,10 @@ def open_recording(file: Path, all_companions: bool = False):
 
     Companion files must lie beside the recording (a header may not point elsewhere), the
     size must be within :data:`MAX_SAMPLES`, and a truncated file or a channel without a scale
-    is an error. Returns the raw object (``raw.load_data()`` reads its samples).
-    ``all_companions``: every file a header names must be there (for uploads, which come
-    with their companions), instead of leaving a missing one to MNE's fallbacks."""
+    is an error. Channels have their types (:func:`type_channels`). Returns the raw object
+    (``raw.load_data()`` reads its samples). ``all_companions``: every file a header names
+    must be there (for uploads, which come with their companions), instead of leaving a
+    missing one to MNE's fallbacks."""
     file = Path(file)
     if not (file.suffix.lower() == ".mff" and file.is_dir()):
         require_regular_file(file, DataFormatError, "an EEG recording")
@@ -136,14 +175,118 @@ def open_recording(file: Path, all_companions: bool = False):
         safe_mat.loadmat(file, "EEGLAB")
     if file.name.lower().endswith(".gz"):
         _check_gzip(file)
+    # EDF and BDF: MNE reads the labels' type prefixes and strips them ("EEG Fp1" -> "Fp1")
+    infer = {"infer_types": True} if file.suffix.lower() in (".edf", ".bdf") else {}
     with _strict_mne(file):
-        raw = mne.io.read_raw(file, preload=False, verbose="warning")
+        raw = mne.io.read_raw(file, preload=False, verbose="warning", **infer)
+        type_channels(raw, prefixes=file.suffix.lower() in (".edf", ".bdf", ".gdf"))
     for name in raw.filenames:  # what MNE will read the samples from
         if name is not None:
             _check_companion(file, folder, Path(name))
     if file.suffix.lower() in (".edf", ".bdf"):
         _check_edf_records(file, raw)
     return raw
+
+
+def type_channels(raw, prefixes: bool = False) -> None:
+    """Give non-EEG channels their types, in place, before any electrode matching.
+
+    ``prefixes`` (EDF, BDF, GDF, whose channels have no types): a label "TYPE name" whose
+    TYPE is an EDF+ type prefix (:data:`_PREFIX_TYPES`; MNE has already stripped the ones it
+    knows from EDF and BDF labels) has that type and is renamed to its name, unless that name
+    is taken. Then EEG channels whose names are known non-EEG channels (:data:`_NAMED_TYPES`:
+    BioSemi's EXG1-EXG8, LEOG, REOG, Status, Erg1, GSR1, Resp, Plet, Temp; VEOG, ECG, SpO2,
+    ...) get their type. A name that is a 10-05 electrode is never retyped."""
+    from ..montage import canonical_name
+
+    kinds = dict(zip(raw.ch_names, raw.get_channel_types()))
+    retype, renames = {}, {}
+    if prefixes:
+        for name in raw.ch_names:
+            prefix, _, rest = name.partition(" ")
+            kind = _PREFIX_TYPES.get(prefix.upper())
+            if kinds[name] == "eeg" and rest.strip() and kind:
+                retype[name] = kind
+                renames[name] = rest.strip()
+        taken = set(raw.ch_names) - set(renames)
+        new = list(renames.values())
+        renames = {k: v for k, v in renames.items() if v not in taken and new.count(v) == 1}
+    for name in raw.ch_names:
+        kind = retype.get(name, kinds[name])
+        bare = renames.get(name, name).strip()
+        if kind == "eeg" and canonical_name(bare) is None:
+            kind = next((k for pattern, k in _NAMED_TYPES if pattern.fullmatch(bare)), kind)
+        if kind != kinds[name]:
+            retype[name] = kind
+        elif name in retype:
+            del retype[name]
+    if retype:
+        raw.set_channel_types(retype, on_unit_change="ignore", verbose="error")
+    if renames:
+        raw.rename_channels(renames, verbose="error")
+
+
+def left_out_channels(raw) -> str:
+    """What reading leaves out of the electrodes, e.g. "left out 2 non-EEG channels (EOG:
+    VEOG; stim: Status)", plus channels the file marks bad; "" when nothing."""
+    groups: dict[str, list[str]] = {}
+    for name, kind in zip(raw.ch_names, raw.get_channel_types()):
+        if kind != "eeg":
+            groups.setdefault(_TYPE_WORDS.get(kind, kind), []).append(name)
+    bads = [n for n, k in zip(raw.ch_names, raw.get_channel_types())
+            if k == "eeg" and n in raw.info["bads"]]
+    parts = []
+    if groups:
+        n = sum(len(v) for v in groups.values())
+        parts.append(f"left out {n} non-EEG channel{'s' if n != 1 else ''} ("
+                     + "; ".join(f"{k}: {_some(v)}" for k, v in groups.items()) + ")")
+    if bads:
+        parts.append(f"{'and ' if parts else 'left out '}{len(bads)} EEG channel"
+                     f"{'s' if len(bads) != 1 else ''} the file marks bad ({_some(bads)})")
+    return " ".join(parts)
+
+
+def _some(names: list[str], most: int = 12) -> str:
+    more = len(names) - most
+    return ", ".join(names[:most]) + (f", ... ({more} more)" if more > 0 else "")
+
+
+def _no_eeg_message(file: Path, raw) -> str:
+    found = left_out_channels(raw).replace("left out ", "", 1) or "no channels"
+    example = next((n for n, k in zip(raw.ch_names, raw.get_channel_types()) if k != "stim"),
+                   "EXG1")
+    how = ("as the file declares them" if file.suffix.lower() not in (".edf", ".bdf", ".gdf")
+           else "from their labels' type prefixes and names")
+    return (f"{file}: no EEG channels to use as electrodes: it has {found}, typed {how}. "
+            "If some of them are EEG electrodes, give each the 10-05 name of the electrode it "
+            "records with a channel map "
+            f'(--channel-map map.json, e.g. {{"{example}": "Fp1"}}, or channel_map= in Python), '
+            "and they are read as EEG"
+            + (" (channels the file marks bad stay out: clear those marks to use them)."
+               if raw.info["bads"] else "."))
+
+
+def _apply_channel_map(raw, channel_map: dict[str, str]) -> None:
+    """Rename channels by ``channel_map``, whose keys may be the names as read or the labels
+    as the file writes them ("EEG Fp1" for the channel read as "Fp1"). A channel of another
+    type (not stim) renamed to a 10-05 electrode name becomes an EEG channel."""
+    from ..montage import canonical_name
+
+    renames = {}
+    for key, value in channel_map.items():
+        prefix, _, rest = key.partition(" ")
+        name = key if key in raw.ch_names else (
+            rest.strip() if prefix.upper() in _PREFIX_TYPES else key)
+        if name in raw.ch_names and name not in renames:
+            renames[name] = value
+    if not renames:
+        return
+    raw.rename_channels(renames)
+    kinds = dict(zip(raw.ch_names, raw.get_channel_types()))
+    to_eeg = {v: "eeg" for v in renames.values()
+              if kinds.get(v) not in ("eeg", "stim", None) and canonical_name(v) is not None}
+    if to_eeg:
+        raw.set_channel_types(to_eeg, on_unit_change="ignore", verbose="error")
 
 
 @contextlib.contextmanager

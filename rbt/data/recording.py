@@ -35,6 +35,7 @@ class Recording:
     ch_names: list[str]
     sfreq: float
     trials: list[Trial]
+    notes: list[str] = field(default_factory=list)  # what reading left out, for the user
 
 
 @dataclass
