@@ -5,6 +5,7 @@ import across_explain
 import across_parts as parts
 import common
 import data_views
+import group_work
 import numpy as np
 import pandas as pd
 import streamlit as st
@@ -24,9 +25,9 @@ ONE_TRIAL = "views/1_One_trial.py"  # the page's path as app/Home.py names it
 
 def _attributions_with_progress(loaded, rows, method, baseline, label):
     """Attributions of ``rows`` in chunks (each cached), with a progress bar, an estimate of
-    the time left and a Stop button (:func:`common.run_chunks`)."""
+    the time left and a Stop button (:func:`group_work.run_chunks`)."""
     chunks = [rows[i:i + CHUNK] for i in range(0, len(rows), CHUNK)]
-    found = common.run_chunks(
+    found = group_work.run_chunks(
         chunks, lambda c: common.attributions(*loaded.key, c, method, baseline, "predicted"),
         f"Computing {label} for {len(rows)} windows", [len(c) for c in chunks], ATTR_STOP)
     return np.concatenate(found)
@@ -177,7 +178,7 @@ def render() -> None:
                             format_func=lambda v: "mean of heads" if v == "mean"
                             else f"head {v + 1}")
         head = "mean" if block == "rollout" else head
-        sums = common.group_attention(loaded, by, ATT_STOP)
+        sums = group_work.group_attention(loaded, by, ATT_STOP)
         if sums is None:
             _stopped(ATT_STOP, "averaging the attention over every window")
             return
