@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
+from selection import own_labels_of
 
 from rbt.viz.scales import color_range
 
@@ -116,10 +117,7 @@ def clicked_row(shown: pd.DataFrame, selection) -> int | None:
 def own_labels(fit) -> np.ndarray | None:
     """Each window's label in the data's own classes (a recording's annotations) when they
     are not the model's classes, so they stay a column and a grouping; None otherwise."""
-    fs = fit.fs
-    if fit.y is not None or fs.y is None or not fs.class_names:
-        return None
-    return np.asarray(fs.class_names, dtype=object)[np.asarray(fs.y, dtype=int)].astype(str)
+    return None if fit.y is not None else own_labels_of(fit.fs)
 
 
 def with_room(fig, top: int = 95):

@@ -6,22 +6,15 @@ the data's labels or by subject. Nothing here needs a model.
 from __future__ import annotations
 
 import common
-import numpy as np
 import pandas as pd
 import state
 import streamlit as st
 import trial_parts
+from selection import own_labels_of
 from serving import plain, plain_message
-from trial_sections import bde_caption, level_signed
+from trial_sections import bde_caption, choose_window, level_signed
 
 from rbt.montage import UnknownChannelsError
-
-
-def labels_of(fs) -> np.ndarray | None:
-    """Each window's label in the data's own classes (annotations, ratings); None if none."""
-    if fs.y is None or not fs.class_names:
-        return None
-    return np.asarray(fs.class_names, dtype=object)[np.asarray(fs.y, dtype=int)].astype(str)
 
 
 def _maps(draw, what: str) -> bool:
@@ -43,25 +36,11 @@ def one_trial(loaded) -> None:
     fs = loaded.fit.fs
     bands, names = list(fs.bands), list(fs.ch_names)
     st.info(common.DATA_ONLY_NOTE, icon=":material/info:")
-    sel = state.selection()
-    c1, c2, c3 = st.columns([1, 1, 3])
-    sel.resolve("sel_subject", fs.subjects())
-    subject = c1.selectbox("Subject", fs.subjects(), key="sel_subject")
-    trials = fs.trials(subject)
-    sel.resolve("sel_trial", trials)
-    trial = c2.selectbox("Trial", trials, key="sel_trial",
-                         format_func=lambda t: f"session {t[0]}, trial {t[1]}"
-                         if len({s for s, _ in trials}) > 1 else f"trial {t[1]}")
-    rows = fs.trial_rows(subject, *trial)
-    sel.resolve("sel_window", range(max(len(rows) - 1, 1) + 1))
-    if st.session_state.get("sel_window", 0) >= len(rows):
-        st.session_state["sel_window"] = 0
-    window = min(c3.slider("Window", 0, max(len(rows) - 1, 1), key="sel_window",
-                           disabled=len(rows) < 2), len(rows) - 1)
-    sel.show_notes()
+    subject, trial, rows, window = choose_window(fs)
+    state.selection().show_notes()
     state.sync()
     i = int(rows[window])
-    labels = labels_of(fs)
+    labels = own_labels_of(fs)
     start = int(fs.table["start"].iloc[i])
     label = f", labelled {plain(labels[i])}" if labels is not None else ", without a label"
     st.caption(f"Subject {plain(subject)}, trial {trial[1]}, window {window} (of 0–"
@@ -98,7 +77,7 @@ def group_means(loaded) -> None:
     fs = loaded.fit.fs
     bands, names = list(fs.bands), list(fs.ch_names)
     st.info(common.DATA_ONLY_NOTE, icon=":material/info:")
-    labels = labels_of(fs)
+    labels = own_labels_of(fs)
     frame = fs.table[[c for c in ("subject", "session", "trial", "window", "start")
                       if c in fs.table]].copy()
     if labels is not None:

@@ -9,7 +9,7 @@ import time
 import common
 import numpy as np
 import streamlit as st
-from selection import group_labels
+from selection import group_labels, own_labels_of
 
 ATTENTION_CHUNK = 1024  # windows per cached pass of the group attention: the progress step
 GROUPINGS = ("class", "subject", "label")
@@ -20,10 +20,8 @@ def window_groups(fit, pred, by: str) -> np.ndarray:
     """Each window's group: its class (true, else predicted), subject or own label ("" when
     the data have no labels of their own)."""
     if by == "label":
-        fs = fit.fs
-        if fs.y is None or not fs.class_names:
-            return np.full(len(fs), "", dtype=object)
-        return np.asarray(fs.class_names, dtype=object)[np.asarray(fs.y, dtype=int)].astype(str)
+        own = own_labels_of(fit.fs)
+        return np.full(len(fit.fs), "", dtype=object) if own is None else own
     return group_labels(fit, pred, by)
 
 

@@ -26,6 +26,13 @@ def filter_frame(frame: pd.DataFrame, subjects: Sequence[str] = (),
     return frame[keep]
 
 
+def own_labels_of(fs) -> np.ndarray | None:
+    """Each window's label in the data's own classes (annotations, ratings); None if none."""
+    if fs.y is None or not fs.class_names:
+        return None
+    return np.asarray(fs.class_names, dtype=object)[np.asarray(fs.y, dtype=int)].astype(str)
+
+
 def group_labels(fit, pred: np.ndarray | None, by: str) -> np.ndarray:
     """Each window's group: its true class (predicted when unlabelled) or its subject."""
     if by == "subject":

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import common
+import numpy as np
 import pandas as pd
 import state
 import streamlit as st
@@ -75,6 +76,31 @@ def bde_caption(fs) -> str:
 def level_signed(fs) -> bool | None:
     """BDE without a rest baseline is a level: a sequential scale (None: from the values)."""
     return None if fs.dataset in WITH_REST else False
+
+
+def choose_window(fs) -> tuple[str, tuple, np.ndarray, int]:
+    """The subject, trial and window pickers (kept across pages and in the URL):
+    (subject, (session, trial), the trial's rows, the window's position in them)."""
+    sel = state.selection()  # what the URL or an earlier page chose, checked against the data
+    c1, c2, c3 = st.columns([1, 1, 3])
+    sel.resolve("sel_subject", fs.subjects())
+    subject = c1.selectbox("Subject", fs.subjects(), key="sel_subject")
+    trials = fs.trials(subject)
+    sel.resolve("sel_trial", trials)
+    multi_session = len({s for s, _ in trials}) > 1
+    trial = c2.selectbox("Trial", trials, key="sel_trial",
+                         format_func=lambda t: f"session {t[0]}, trial {t[1]}"
+                         if multi_session else f"trial {t[1]}")
+    rows = np.asarray(fs.trial_rows(subject, *trial))
+    sel.resolve("sel_window", range(max(len(rows) - 1, 1) + 1))
+    if st.session_state.get("sel_window", 0) >= len(rows):
+        st.session_state["sel_window"] = 0
+    window = c3.slider("Window", 0, max(len(rows) - 1, 1), key="sel_window",
+                       disabled=len(rows) < 2,
+                       help=f"Windows are {fs.params['window']} samples long "
+                            f"({fs.params['window'] / fs.sfreq:.1f} s) and start every "
+                            f"{fs.params['stride']} samples, so neighbours overlap.")
+    return subject, trial, rows, min(window, len(rows) - 1)
 
 
 def block_text(block, head) -> str:

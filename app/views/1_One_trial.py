@@ -27,29 +27,8 @@ def render() -> None:
     table = f.table
 
     # ---- selection: subject, trial, window (kept in session state across pages) ----------------
-    sel = state.selection()  # what the URL or an earlier page chose, checked against the data
-    c1, c2, c3 = st.columns([1, 1, 3])
-    sel.resolve("sel_subject", f.fs.subjects())
-    subject = c1.selectbox("Subject", f.fs.subjects(), key="sel_subject")
-    trials = f.fs.trials(subject)
-    sel.resolve("sel_trial", trials)
-    multi_session = len({s for s, _ in trials}) > 1
-    trial = c2.selectbox("Trial", trials, key="sel_trial",
-                         format_func=lambda st_: f"session {st_[0]}, trial {st_[1]}"
-                         if multi_session
-                         else f"trial {st_[1]}")
-    rows = f.fs.trial_rows(subject, *trial)
-    sel.resolve("sel_window", range(max(len(rows) - 1, 1) + 1))
-    if st.session_state.get("sel_window", 0) >= len(rows):
-        st.session_state["sel_window"] = 0
-    window = c3.slider("Window", 0, max(len(rows) - 1, 1), key="sel_window",
-                       disabled=len(rows) < 2,
-                       help=f"Windows are {f.fs.params['window']} samples long "
-                            f"({f.fs.params['window'] / f.fs.sfreq:.1f} s) and start every "
-                            f"{f.fs.params['stride']} samples, so neighbours overlap.")
-    window = min(window, len(rows) - 1)
+    subject, trial, rows, window = trial_sections.choose_window(f.fs)
     i = int(rows[window])
-    row_key = tuple(int(r) for r in rows)
     # what every figure shows, under its title and in its exports' file names
     where = {"subject": subject, "trial": state.trial_text(trial)}
     here = where | {"window": window}
@@ -95,7 +74,8 @@ def render() -> None:
                "band is the window shown below.")
 
     # ---- the window's sections: each reruns alone when only its own widgets change ---------
-    shown = trial_sections.Shown(loaded, subject, trial, row_key, window)
+    shown = trial_sections.Shown(loaded, subject, trial, tuple(int(r) for r in rows),
+                                   window)
     trial_sections.window_views(shown)
     what_if_part.what_if_section(
         shown, planted=[e for es in planted_electrodes(f.fs.dataset, f.fs.target).values()
