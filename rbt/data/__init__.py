@@ -84,8 +84,12 @@ def load_features(
     if source == "seed" and seed_reference_filters:
         params = replace(params, filter_sfreq=seed.REFERENCE_FILTER_SFREQ)
     if source == "raw":
-        read_options = {"sfreq": raw_sfreq, "window": params.window,
-                        "channel_map": channel_map, "drop_unknown": drop_unknown}
+        read_options = {
+            "sfreq": raw_sfreq,
+            "window": params.window,
+            "channel_map": channel_map,
+            "drop_unknown": drop_unknown,
+        }
         params = replace(params, extra=tuple(sorted((k, str(v)) for k, v in read_options.items())))
     files = reader.source_files(path)
     parts, meta, notes = [], None, []
