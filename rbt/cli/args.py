@@ -86,6 +86,27 @@ def add_data_args(p: argparse.ArgumentParser, need_task: bool = True) -> None:
     p.add_argument("--no-cache", action="store_true", help="recompute features")
 
 
+def add_fit_args(p: argparse.ArgumentParser) -> None:
+    """The option that fits a recording to the model's electrodes (commands with a model)."""
+    p.add_argument("--interpolate-missing", action="store_true",
+                   help="MNE recordings: interpolate the model's electrodes a recording lacks "
+                   "(at most a quarter, each among measured ones) or, for a cap numbered "
+                   "without 10-05 names (BioSemi 128, EGI), all of them from the cap's "
+                   "positions; drop the electrodes the model does not read")
+
+
+def fit_to(args, card) -> tuple[str, ...] | None:
+    """The model's electrodes when ``--interpolate-missing`` asks to fit recordings to them."""
+    if not getattr(args, "interpolate_missing", False):
+        return None
+    if args.source != "raw":
+        raise ValueError("--interpolate-missing is for MNE recordings (--source raw)")
+    if card is None or not card.ch_names:
+        raise ValueError("--interpolate-missing needs a model card that names the model's "
+                         "electrodes; this checkpoint's does not (an official checkpoint?)")
+    return tuple(card.ch_names)
+
+
 def load(args, card=None):
     """Features for the data arguments; a model's card fills in what the user left out
     (:func:`rbt.model_fit.loading_defaults`: its window and stride, target and task, SEED
@@ -105,6 +126,7 @@ def load(args, card=None):
                                            defaults["seed_reference_filters"]),
         raw_sfreq=first_given(args.raw_sfreq, defaults["raw_sfreq"]) or None,
         channel_map=channel_map,
+        fit_to=fit_to(args, card),
         drop_unknown=args.drop_unknown, use_cache=not args.no_cache,
     )
     for note in fs.notes:

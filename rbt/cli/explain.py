@@ -16,7 +16,7 @@ from ..explain.methods import (
     OUTPUTS,
     method_record,
 )
-from .args import accuracy_phrase, add_data_args, inputs, int_in, load
+from .args import accuracy_phrase, add_data_args, add_fit_args, inputs, int_in, load
 from .problems import blocking_message, print_notes
 
 WRITTEN = "attributions"  # what the notes say is written
@@ -51,6 +51,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
         "the model's.")
     p.add_argument("--model", required=True, type=Path, help="checkpoint folder")
     add_data_args(p)
+    add_fit_args(p)
     p.add_argument("--method", type=_method, default="integrated_gradients",
                    metavar="{" + ",".join(METHODS) + "}",
                    help="attribution method (default: integrated_gradients; short names: "
@@ -117,6 +118,8 @@ def _selection(table, subjects, trials):
 
 
 def run(args) -> int:
+    import numpy as np
+
     from ..cache import atomic_savez
     from ..checkpoint import load_checkpoint
     from ..device import resolve_device
@@ -141,7 +144,8 @@ def run(args) -> int:
                               target=target, baseline=args.baseline, index=index,
                               smoothgrad=args.smoothgrad, device=device, progress=True,
                               internal_batch_size=batch, seed=args.seed, **_options(args))
-    atomic_savez(out, **result.to_npz_dict())
+    extra = {"interpolated": np.array(fit.fs.interpolated)} if fit.fs.interpolated else {}
+    atomic_savez(out, **result.to_npz_dict(), **extra)
     n, e, b = result.attributions.shape
     how = (f"{args.method}, baseline {args.baseline}"
            if method_record(args.method).uses_baseline else args.method)

@@ -32,13 +32,15 @@ def _difference(d: dict) -> str:
 
 
 #: code -> facts -> sentence. Besides a problem's own facts, the CLI passes ``data_target``,
-#: ``data_task`` (the labels loaded) and ``written`` (what the command writes).
+#: ``data_task`` (the labels loaded), ``dataset`` and ``written`` (what the command writes).
 PHRASES = {
     "electrodes": lambda f: (
         f"the model was trained on {len(f['model'])} electrodes and the data has "
         f"{len(f['data'])}; missing from the data: {_names(f['missing'])}; not in the model: "
         f"{_names(f['extra'])}. Use a checkpoint trained on these data's electrodes (rbt train "
-        "on this dataset makes one)"),
+        "on this dataset makes one)"
+        + (", or, for recordings, interpolate the missing ones (--interpolate-missing)"
+           if f.get("dataset") == "raw" else "")),
     "electrode_count": lambda f: (
         f"the model expects {f['model']} electrodes; the data has {f['data']} "
         f"({f['dataset']})"),
@@ -73,6 +75,7 @@ PHRASES = {
 def phrase(problem, fs=None, written: str = "the results") -> str:
     """The CLI's sentence for ``problem``; ``fs`` (the FeatureSet) names the labels loaded."""
     facts = {"data_target": getattr(fs, "target", None), "data_task": getattr(fs, "task", None),
+             "dataset": getattr(fs, "dataset", None),
              "written": written, **problem.facts}
     words = PHRASES.get(problem.code)
     if words is None:  # a code newer than this CLI: the library's own meaning

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -38,6 +38,7 @@ def load_features(
     raw_sfreq: float | None = raw.DEFAULT_SFREQ,
     channel_map: dict[str, str] | None = None,
     drop_unknown: bool = False,
+    fit_to: Sequence[str] | None = None,
     use_cache: bool = True,
     progress: bool = True,
     on_file: Callable[[int, int, str], None] | None = None,
@@ -64,6 +65,10 @@ def load_features(
         MNE recordings are resampled to this rate (None keeps theirs).
     channel_map, drop_unknown
         For MNE recordings: rename channels to 10-05 names, or drop those that are not.
+    fit_to
+        For MNE recordings: a model's electrodes. Those a recording lacks are
+        interpolated and the others dropped, within limits (:mod:`rbt.data.fitting`);
+        ``FeatureSet.interpolated`` names the interpolated ones.
     progress, on_file
         A tqdm bar per file; ``on_file(done, total, name)`` is called before each file (and
         with ``done == total`` at the end), e.g. to drive a progress bar in an app.
@@ -89,10 +94,12 @@ def load_features(
             "window": params.window,
             "channel_map": channel_map,
             "drop_unknown": drop_unknown,
+            "fit_to": tuple(fit_to) if fit_to else None,
         }
         params = replace(params, extra=tuple(sorted((k, str(v)) for k, v in read_options.items())))
     files = reader.source_files(path)
     parts, meta, notes = [], None, []
+    interpolated: list[str] = []
     for i, file in enumerate(progress_bar(files, desc=f"{source} features", unit="file",
                                   disable=not progress)):
         if on_file:
@@ -111,6 +118,7 @@ def load_features(
             X, table = recording_features(rec, params, progress=progress)
             file_meta = {"ch_names": rec.ch_names, "sfreq": rec.sfreq, "source": str(file),
                          "notes": list(rec.notes)}
+            file_meta["interpolated"] = list(rec.interpolated)
             if key:
                 cache.save_features(key, X, table, file_meta)
         else:
@@ -134,6 +142,8 @@ def load_features(
                 f"({'; '.join(how)}); load them separately")
         parts.append((X, table))
         notes += [n for n in file_meta.get("notes", []) if n not in notes]
+        interpolated += [c for c in file_meta.get("interpolated", [])
+                         if c not in interpolated]
     if on_file:
         on_file(len(files), len(files), "")
     X = np.concatenate([p[0] for p in parts])
@@ -145,6 +155,7 @@ def load_features(
         params={**params.as_dict(), "sfreq": float(meta["sfreq"]),
                 "filter_sfreq": params.filter_sfreq or float(meta["sfreq"])},
         notes=notes,
+        interpolated=tuple(c for c in meta["ch_names"] if c in interpolated),
     )
     return with_labels(fs, target, task)
 

@@ -23,10 +23,12 @@ from pathlib import Path
 import mne
 import numpy as np
 
+from ..caps import apply_layout
 from ..montage import UnknownChannelsError, canonical_name
 from ..safeio import is_inside, read_bytes, require_regular_file
 from . import safe_mat
 from .features import DEFAULT_WINDOW, MAX_SFREQ  # one bound for every reader
+from .fitting import fit_electrodes
 from .recording import DataFormatError, Recording, Trial
 
 DATASET = "raw"
@@ -41,7 +43,8 @@ MAX_OVERLAP = 8  # trials from overlapping markers may cover the recording this 
 SUFFIXES = (".edf", ".bdf", ".fif", ".fif.gz", ".vhdr", ".set", ".gdf", ".cnt", ".mff")
 # bump when reading a file gives other channels or samples than before (part of the cache key):
 # 2: channel types from EDF/BDF/GDF label prefixes and known names; non-EEG channels left out
-READER_VERSION = 2
+# 3: numbered cap layouts (rbt.caps) recognised, never read as 10-05 names
+READER_VERSION = 3
 
 # EDF+ label prefixes ("type sensor") and the MNE type they mean: MNE's own (its
 # ``infer_types`` strips these from EDF and BDF labels) and the other ones clinical exports write
@@ -99,6 +102,7 @@ def read_file(
     window: int = DEFAULT_WINDOW,
     channel_map: dict[str, str] | None = None,
     drop_unknown: bool = False,
+    fit_to: tuple[str, ...] | None = None,  # a model's electrodes (rbt.data.fitting)
 ) -> Recording:
     """Read, keep EEG channels, resample to ``sfreq`` (None keeps the file's rate), cut trials."""
     file = Path(file)
@@ -108,6 +112,7 @@ def read_file(
     raw = open_recording(file)
     if channel_map:
         _apply_channel_map(raw, channel_map)
+    cap = apply_layout(raw, str(file))  # numbered caps: BioSemi, EGI (rbt.caps)
     left_out = left_out_channels(raw)
     if not [n for n, t in zip(raw.ch_names, raw.get_channel_types())
             if t == "eeg" and n not in raw.info["bads"]]:
@@ -120,6 +125,7 @@ def read_file(
     raw.pick("eeg", exclude="bads")
     if not raw.ch_names:
         raise DataFormatError(f"{file}: no EEG channels")
+    raw, fitted = fit_electrodes(raw, file, cap, fit_to)  # interpolate, drop extras
     unknown = [n for n in raw.ch_names if canonical_name(n) is None]
     if unknown and drop_unknown and len(unknown) == len(raw.ch_names):
         shown = ", ".join(unknown[:6]) + (", ..." if len(unknown) > 6 else "")
@@ -153,7 +159,10 @@ def read_file(
     for t in trials:
         t.subject = file.stem
     notes = [f"{file.name}: {left_out}"] if left_out else []
-    return Recording(DATASET, str(file), list(raw.ch_names), fs, trials, notes=notes)
+    notes += fitted.notes
+    return Recording(DATASET, str(file), list(raw.ch_names), fs, trials,
+                     interpolated=list(fitted.interpolated),
+                     notes=notes)
 
 
 def open_recording(file: Path, all_companions: bool = False):

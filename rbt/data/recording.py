@@ -36,6 +36,7 @@ class Recording:
     sfreq: float
     trials: list[Trial]
     notes: list[str] = field(default_factory=list)  # what reading left out, for the user
+    interpolated: list[str] = field(default_factory=list)  # electrodes made by interpolation
 
 
 @dataclass
@@ -60,6 +61,8 @@ class FeatureSet:
     y: np.ndarray | None = None  # int64 class index per window
     class_names: list[str] | None = None
     notes: list[str] = field(default_factory=list)  # what reading changed, for the user
+    #: electrodes interpolated from the others (fitting a recording to a model's electrodes)
+    interpolated: tuple[str, ...] = ()
 
     def __len__(self) -> int:
         return len(self.X)
@@ -116,6 +119,8 @@ class FeatureSet:
             out["class_names"] = np.array(self.class_names)
             out["target"] = np.array(self.target)
             out["task"] = np.array(self.task)
+        if self.interpolated:
+            out["interpolated"] = np.array(list(self.interpolated))
         for col in self.table.columns:
             values = self.table[col].to_numpy()
             out[col] = values.astype(str) if values.dtype == object else values

@@ -28,6 +28,14 @@ from .scales import color_range, coloraxis, infer_signed
 OUTLINE_COLOR = "#444"
 MODES = ("interpolated", "markers")
 HALO = "0 0 2px #fff, 0 0 2px #fff, 0 0 3px #fff"  # written names stay legible on dark colours
+INTERPOLATED_SYMBOLS = {False: "circle-open", True: "circle-x"}  # dots on a map; coloured dots
+
+
+def interpolated_note(interpolated: Sequence[str]) -> dict:
+    """The figure's key to the ringed electrodes, as a layout annotation (bottom left)."""
+    return dict(text=f"○ interpolated: {plain(', '.join(interpolated))}", x=0, y=0,
+                xref="paper", yref="paper", xanchor="left", yanchor="bottom",
+                showarrow=False, font=dict(size=10, color="#555"), name="interpolated")
 _AXIS = dict(visible=False, showgrid=False, zeroline=False, fixedrange=True)
 
 
@@ -177,9 +185,12 @@ def outline_trace(axis: str = "") -> dict:
 def topomap_traces(values, ch_names: Sequence[str], *, axis: str = "",
                    coloraxis: str = "coloraxis", mode: str = "interpolated",
                    contours: bool = False, res: int = 64, highlight: Sequence[str] = (),
-                   value_label: str = "value", labels: bool = False) -> list[dict]:
+                   value_label: str = "value", labels: bool = False,
+                   interpolated: Sequence[str] = ()) -> list[dict]:
     """The traces of one topomap (map, contours, outline, sensors) on axes x{axis}/y{axis};
-    with ``labels`` each sensor's name is written beside its dot (e.g. for a projector)."""
+    with ``labels`` each sensor's name is written beside its dot (e.g. for a projector).
+    Electrodes ``interpolated`` (not measured) are drawn as rings, or crossed in markers mode,
+    and say so on hover."""
     values = np.asarray(values, dtype=float)
     if values.shape != (len(ch_names),):
         raise ValueError(f"expected one value per electrode ({len(ch_names)}); got shape "
@@ -210,13 +221,21 @@ def topomap_traces(values, ch_names: Sequence[str], *, axis: str = "",
         line=dict(width=[2.5 if c in marked else 0.5 for c in ch_names],
                   color=["#d62728" if c in marked else "#222" for c in ch_names]))
     marker.update(dict(color=values, coloraxis=coloraxis) if big else dict(color="#000"))
+    made = set(interpolated)
+    if made:
+        marker["symbol"] = [(INTERPOLATED_SYMBOLS[big] if c in made else "circle")
+                            for c in ch_names]
+        marker["size"] = [s + 2 if c in made and not big else s
+                          for c, s in zip(ch_names, marker["size"])]
     traces.append(dict(
         type="scatter", x=pos[:, 0], y=pos[:, 1], mode="markers+text" if labels else "markers",
         text=list(ch_names), customdata=values, marker=marker, showlegend=False, name="sensors",
+        hovertext=[" (interpolated)" if c in made else "" for c in ch_names],
         **(dict(textposition=_label_positions(pos), textfont=dict(size=10, color="#111",
                                                                     shadow=HALO))
            if labels else {}),
-        hovertemplate=f"<b>%{{text}}</b><br>{plain(value_label)}: %{{customdata:.4g}}"
+        hovertemplate=f"<b>%{{text}}</b>%{{hovertext}}<br>{plain(value_label)}: "
+                      "%{customdata:.4g}"
                       "<extra></extra>",
         **axes))
     return traces
@@ -252,7 +271,7 @@ def scalp_topomap(values, ch_names: Sequence[str], *, title: str | None = None,
                   symmetric: bool | None = None, signed: bool | None = None,
                   colorbar_title: str | None = None, res: int = 64,
                   highlight: Sequence[str] = (), labels: bool = False,
-                  height: int = 380) -> go.Figure:
+                  height: int = 380, interpolated: Sequence[str] = ()) -> go.Figure:
     """One scalp map of one value per electrode.
 
     Parameters
@@ -268,12 +287,14 @@ def scalp_topomap(values, ch_names: Sequence[str], *, title: str | None = None,
     zrange, symmetric, colorscale : override the range, its symmetry or the scale name.
     highlight : electrodes to ring in red (e.g. where an effect is planted).
     labels : write each electrode's name beside its dot (else names show on hover only).
+    interpolated : electrodes made by interpolation, not measured: ringed, and named in a key.
     """
     rng, scale = color_range(values, signed=signed, symmetric=symmetric, scale=colorscale)
     data = topomap_traces(values, ch_names, mode=mode, contours=contours, res=res,
                           highlight=highlight, value_label=colorbar_title or "value",
-                          labels=labels)
+                          labels=labels, interpolated=interpolated)
     layout = dict(title=dict(text=title), height=height, margin=margin(title),
+                  annotations=[interpolated_note(interpolated)] if interpolated else [],
                   coloraxis=coloraxis(zrange or rng, scale, colorbar_title),
                   plot_bgcolor="white", hovermode="closest", **head_axes(1))
     return figure(data, layout)
@@ -309,7 +330,8 @@ def topomap_row(maps: Mapping[str, np.ndarray], ch_names: Sequence[str], *,
                 colorscale: str | Sequence[str] | None = None, symmetric: bool | None = None,
                 zrange: tuple[float, float] | None = None, colorbar_title: str | None = None,
                 res: int = 48, highlight: Mapping[str, Sequence[str]] | None = None,
-                labels: bool = False, height: int = 300) -> go.Figure:
+                labels: bool = False, height: int = 300,
+                interpolated: Sequence[str] = ()) -> go.Figure:
     """Several topomaps side by side, with one shared colour scale or several.
 
     ``maps`` is an ordered mapping of subplot title to values (one per electrode). With
@@ -320,7 +342,8 @@ def topomap_row(maps: Mapping[str, np.ndarray], ch_names: Sequence[str], *,
     values) picks a diverging scale about 0 or a sequential one (:func:`scalp_topomap`);
     ``colorscale`` (one name, or one per map: the first map of a group names its scale),
     ``symmetric`` and ``zrange`` override that choice. ``highlight`` maps a subplot title to
-    electrodes to ring in red; ``labels`` writes the electrodes' names beside their dots.
+    electrodes to ring in red; ``labels`` writes the electrodes' names beside their dots;
+    ``interpolated`` electrodes (not measured) are ringed and named in a key.
     """
     names = list(maps)
     n = len(names)
@@ -349,10 +372,12 @@ def topomap_row(maps: Mapping[str, np.ndarray], ch_names: Sequence[str], *,
         data += topomap_traces(values[i], ch_names, axis="" if i == 0 else str(i + 1),
                                coloraxis=axis_of[i], mode=mode, contours=contours, res=res,
                                value_label=colorbar_title or "value",
-                               highlight=(highlight or {}).get(name, ()), labels=labels)
+                               highlight=(highlight or {}).get(name, ()), labels=labels,
+                               interpolated=interpolated)
     annotations = [dict(text=f"<b>{plain(name)}</b>", x=sum(domains[i]) / 2, y=1.0, xref="paper",
                         yref="paper", xanchor="center", yanchor="bottom", showarrow=False)
                    for i, name in enumerate(names)]
+    annotations += [interpolated_note(interpolated)] if interpolated else []
     layout.update(title=dict(text=title), height=height, plot_bgcolor="white",
                   hovermode="closest", annotations=annotations,
                   margin=dict(l=10, r=10, t=60 if title else 30,
