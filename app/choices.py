@@ -13,6 +13,7 @@ from pathlib import Path
 from rbt.data import FeatureSet, load_features
 from rbt.data.features import DEFAULT_STRIDE, DEFAULT_WINDOW, FeatureParams
 from rbt.data.labels import RULES
+from rbt.data.preprocess import SignalSteps
 from rbt.data.raw import DEFAULT_SFREQ
 from rbt.montage import canonical_name
 
@@ -35,6 +36,7 @@ class DataChoice:
     task: str | None = None
     seed_reference_filters: bool = False
     drop_unknown: bool = False
+    preprocess: SignalSteps | None = None  # recordings: the model's signal steps (None: none)
     channel_map: tuple[tuple[str, str], ...] = ()  # recordings: (name in file, 10-05 name)
     window: int = DEFAULT_WINDOW  # samples; the checkpoint's
     stride: int = DEFAULT_STRIDE
@@ -72,6 +74,7 @@ def load_data(choice: DataChoice, on_file=None) -> FeatureSet:
     return load_features(choice.source, path, target=choice.target, task=choice.task,
                          params=FeatureParams(window=choice.window, stride=choice.stride),
                          seed_reference_filters=choice.seed_reference_filters,
+                         preprocess=choice.preprocess,
                          raw_sfreq=choice.raw_sfreq, drop_unknown=choice.drop_unknown,
                          channel_map=dict(choice.channel_map) or None, progress=False,
                          on_file=on_file, use_cache=choice.keep_on_disk)

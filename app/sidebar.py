@@ -18,6 +18,7 @@ from choices import SOURCE_LABELS, DataChoice, data_stamp, parse_channel_map, ta
 from serving import plain, plain_message
 from state import FOLDER, SHIPPED, TYPED, selection
 from uploads import RECORDING_SUFFIXES, check_recording
+from wording import PREPROCESS_LABEL
 
 from rbt.device import available_devices
 from rbt.model_card import EMPTY_CARD, ModelCard
@@ -132,6 +133,25 @@ def _data_widgets(sb, source: str):
     return path, renames, seed_box, drop_unknown, uploaded
 
 
+def _preprocess_box(box, steps):
+    """For recordings: whether to give them the model's signal steps (``steps``, from its
+    card); the steps to do, or None."""
+    if steps is None:
+        box.caption("The model's card does not say how its training signals were "
+                    "preprocessed, so recordings are only resampled.")
+        return None
+    if not steps.summary.startswith(("average", "band", "low")):  # nothing to do
+        box.caption(f"The model's training data ({steps.origin}) were not re-referenced or "
+                    "filtered, so recordings are only resampled.")
+        return steps
+    st.session_state.setdefault("apply_prep", True)
+    on = box.checkbox(PREPROCESS_LABEL, key="apply_prep",
+                      help=f"Do what was done to {steps.origin or 'the training data'} "
+                           f"({steps.summary}) to the recording, with MNE, at its own rate "
+                           "before resampling.")
+    return steps if on else None
+
+
 def _figures(sb) -> None:
     sb.header("Figures")
     sb.radio("Image format of the chart toolbar's camera", ["png", "svg"], key="image_format",
@@ -177,6 +197,7 @@ def sidebar(demo_checkpoint: str, card_of: Callable[[str], tuple[ModelCard, obje
     target = labels.selectbox("Target", targets_for(source), key=f"target_{source}")
     task = labels.radio("Task", tasks_for(source), key=f"task_{source}", horizontal=True,
                         format_func={"binary": "binary", "multi": "multi-class"}.get)
+    prep = _preprocess_box(labels, defaults["preprocess"]) if source == "raw" else None
     seed_ref = seed_box is not None and seed_box.checkbox(
         "Reference filters (128 Hz)", key="seed_ref",
         help="Official SEED checkpoints expect features filtered as the reference code did, "
@@ -188,4 +209,5 @@ def sidebar(demo_checkpoint: str, card_of: Callable[[str], tuple[ModelCard, obje
                         channel_map=renames, window=defaults["window"],
                         stride=defaults["stride"], raw_sfreq=defaults["raw_sfreq"],
                         keep_on_disk=not uploaded)
+    choice = dataclasses.replace(choice, preprocess=prep)
     return dataclasses.replace(choice, stamp=data_stamp(choice)), model_path, device

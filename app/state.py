@@ -36,6 +36,7 @@ KEPT = (("source", "raw_how", "drop_unknown", "channel_map", "seed_ref", "model_
          "wi_baseline", "wi_view")
         + tuple(f"path_{s}" for s in SOURCES if s != "demo")
         + tuple(f"{w}_{s}" for w in ("target", "task") for s in SOURCES))
+KEPT += ("apply_prep",)  # recordings: the model's preprocessing applied (app/sidebar.py)
 
 # URL name -> widget key, for the values resolved against the data where they are drawn
 LATER = {"subject": "sel_subject", "trial": "sel_trial", "window": "sel_window",

@@ -14,6 +14,7 @@ from serving import plain_message
 
 from rbt.checkpoint import CheckpointError
 from rbt.data import DataFormatError
+from rbt.data.preprocess import band_words
 from rbt.model_fit import Problem
 from rbt.montage import UnknownChannelsError
 
@@ -21,6 +22,8 @@ from rbt.montage import UnknownChannelsError
 USER_ERRORS = (DataFormatError, CheckpointError, UnknownChannelsError, ValueError,
                FileNotFoundError, OSError, KeyError)
 SEED_FILTERS = "tick 'Reference filters (128 Hz)' in the sidebar"
+PREPROCESS_LABEL = "Apply the model's preprocessing"
+PREPROCESS_BOX = f"Tick '{PREPROCESS_LABEL}' in the sidebar to give the recording its steps"
 
 
 def _names(values) -> str:
@@ -96,12 +99,23 @@ def _target(f, fit):
 
 def _preprocessing(f, fit):
     def one(d):
+        if d["what"] == "reference":
+            return ("not average-referenced as the training data were" if d["model"] ==
+                    "average" else "average-referenced, which the training data were not")
+        if d["what"] == "band_pass":
+            return (f"no {band_words(d['model'])} filter, which the training data had"
+                    if d["data"] is None else
+                    f"a {band_words(d['data'])} filter, which the training data did not have"
+                    if d["model"] is None else
+                    f"{band_words(d['model'])} (model) vs {band_words(d['data'])} (data)")
         if d["what"] == "filter_sfreq":
             return (f"band-pass filters designed for {d['model']:g} Hz (model) vs "
                     f"{d['data']:g} Hz (data)")
         return f"{d['what']} {d['model']} (model) vs {d['data']} (data)"
 
     hint = f" For SEED, {SEED_FILTERS}." if fit.fs.dataset == "seed" else ""
+    if any(d["what"] in ("reference", "band_pass") for d in f["differences"]):
+        hint += f" {PREPROCESS_BOX}."
     return ("The data were preprocessed differently from the model's training data: "
             + "; ".join(one(d) for d in f["differences"]) + "." + hint)
 

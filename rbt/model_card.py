@@ -38,6 +38,7 @@ MAX_INDEX = 10**9  # first-window index in a training-trial fingerprint
 # 64 windows per sample: 512/8 at the paper's window, 15x the work of its 512/117 (and 50%,
 # 75% or 90% overlaps pass). Stride 1 at window 512 would be 512 windows per sample.
 MAX_OVERLAP = 64
+REFERENCES = ("average", "as recorded")  # preprocessing.reference (rbt.data.preprocess's)
 
 # the fields of an rbt_metadata.json that rbt reads; others are kept as they are
 FIELDS = ("rbt_version", "ch_names", "bands", "sfreq", "preprocessing", "dataset", "target",
@@ -70,6 +71,10 @@ class Preprocessing:
     order: int | None = None  # Butterworth order of the band-pass filters
     filter_sfreq: float | None = None  # the rate the filters were designed for (Hz)
     sfreq: float | None = None  # the data's sampling rate (Hz)
+    # the signal steps before the features (see rbt.data.preprocess); None: not said (older
+    # cards). A card that gives ``reference`` says its steps: a None band_pass is then "none"
+    reference: str | None = None  # "average" or "as recorded"
+    band_pass: tuple[float, float] | None = None  # (low Hz, high Hz); low 0: no high-pass
 
 
 @dataclass(frozen=True)
@@ -138,7 +143,8 @@ class ModelCard:
             bands=None if d.get("bands") is None else {
                 k: (float(lo), float(hi)) for k, (lo, hi) in d["bands"].items()},
             sfreq=d.get("sfreq"),
-            preprocessing=Preprocessing(**{f.name: prep.get(f.name)
+            preprocessing=Preprocessing(**{f.name: _tuple(prep.get(f.name))
+                                           if f.name == "band_pass" else prep.get(f.name)
                                            for f in fields(Preprocessing)}),
             dataset=d.get("dataset"), target=d.get("target"), task=d.get("task"),
             class_names=_tuple(d.get("class_names")), label_rule=d.get("label_rule"),
@@ -156,7 +162,11 @@ class ModelCard:
             "ch_names": None if self.ch_names is None else list(self.ch_names),
             "bands": None if self.bands is None else {k: list(v) for k, v in self.bands.items()},
             "sfreq": self.sfreq,
-            "preprocessing": {f.name: getattr(prep, f.name) for f in fields(Preprocessing)},
+            # the signal steps only when said, so that older cards read back as they were
+            "preprocessing": {f.name: list(v) if isinstance(v, tuple) else v
+                              for f in fields(Preprocessing)
+                              if (v := getattr(prep, f.name)) is not None
+                              or f.name not in ("reference", "band_pass")},
             "dataset": self.dataset, "target": self.target, "task": self.task,
             "class_names": None if self.class_names is None else list(self.class_names),
             "label_rule": self.label_rule, "split": self.split,
@@ -336,6 +346,19 @@ class _Checker:
         for key in ("filter_sfreq", "sfreq"):
             if out.get(key) is not None:
                 out[key] = self.rate(out[key], f"{field}.{key}")
+        if out.get("reference") is not None and out["reference"] not in REFERENCES:
+            self.fail(f"{field}.reference", " or ".join(map(repr, REFERENCES)), out["reference"])
+        band = out.get("band_pass")
+        if band is not None:
+            where = f"{field}.band_pass"
+            expected = "[low Hz, high Hz] with 0 <= low < high (low 0: no high-pass)"
+            if not isinstance(band, list) or len(band) != 2:
+                self.fail(where, expected, band)
+            low, high = (self.number(v, f"{where}[{i}]", 0.0, MAX_RATE / 2)
+                         for i, v in enumerate(band))
+            if not low < high:
+                self.fail(where, expected, band)
+            out["band_pass"] = [low, high]
         return out
 
     def metrics(self, value, field):

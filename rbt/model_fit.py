@@ -19,6 +19,7 @@ import pandas as pd
 
 from .checkpoint import Checkpoint
 from .data.features import DEFAULT_STRIDE, DEFAULT_WINDOW
+from .data.preprocess import steps_for
 from .model_card import EMPTY_CARD, ModelCard
 from .montage import canonical_name, name_order
 from .provenance import seen_in_training
@@ -46,7 +47,8 @@ CODES = {
     "class_count": (WARNING, "the data have another number of classes than the model predicts"),
     # model_target, model_task, data_target, data_task; the labels are used
     "target": (WARNING, "the labels are for another target or task than the model's"),
-    # differences: [{"what": "window" | "filter_sfreq", "model": v, "data": v}]; a trial's
+    # differences: [{"what": "window" | "filter_sfreq" | "reference" | "band_pass", "model": v,
+    # "data": v}] (reference and band_pass: recordings only, see rbt.data.preprocess); a trial's
     # training fingerprint then cannot be matched, so ``in_training`` is unknown (NaN)
     "preprocessing": (WARNING, "the features were computed differently from the training ones"),
     "no_card": (NOTE, "the checkpoint has no model card: the data's electrode order and "
@@ -130,7 +132,9 @@ def loading_defaults(card: ModelCard | None, source: str) -> dict:
     ``task`` (the card's when it was trained on this source, else None: the source's default),
     ``seed_reference_filters`` (SEED features made as the reference code made them: when the
     card says so, and for official checkpoints, which expect them) and ``raw_sfreq`` (the rate
-    recordings are resampled to: the card's training rate, else 128 Hz)."""
+    recordings are resampled to: the card's training rate, else 128 Hz) and ``preprocess``
+    (for recordings: the signal steps of the model's training data,
+    :func:`rbt.data.preprocess.steps_for`; None when the card does not say)."""
     from .data.raw import DEFAULT_SFREQ, MAX_SFREQ, MIN_SFREQ
 
     official = card is not None and card.is_empty
@@ -146,6 +150,7 @@ def loading_defaults(card: ModelCard | None, source: str) -> dict:
         "seed_reference_filters": source == "seed" and (
             prep.filter_sfreq == 128.0 or official),
         "raw_sfreq": float(rate) if rate and MIN_SFREQ <= rate <= MAX_SFREQ else DEFAULT_SFREQ,
+        "preprocess": steps_for(card) if source == "raw" and not official else None,
     }
 
 
@@ -251,6 +256,7 @@ def _card_problems(card: ModelCard, fs) -> list[Problem]:
     if model_rate and data_rate and float(model_rate) != float(data_rate):
         differences.append({"what": "filter_sfreq", "model": float(model_rate),
                             "data": float(data_rate)})
+    differences += _signal_differences(card, fs)
     if differences:
         out.append(Problem("preprocessing", {"differences": differences}))
     if card.is_empty:
@@ -259,4 +265,21 @@ def _card_problems(card: ModelCard, fs) -> list[Problem]:
             out.append(Problem("reference_features", {"dataset": "seed"}))
     elif card.ch_names is None:
         out.append(Problem("unnamed_electrodes"))
+    return out
+
+
+def _signal_differences(card: ModelCard, fs) -> list[dict]:
+    """A recording read without the signal steps the model's training data had (or with
+    others): each step that differs. Nothing when either side does not say."""
+    model = steps_for(card)
+    if fs.dataset != "raw" or model is None or fs.params.get("reference") is None:
+        return []
+    out = []
+    for what, value in model.card_fields.items():
+        data = fs.params.get(what)
+        same = (value == data if what == "reference" else
+                (value is None) == (data is None) and (value is None or [
+                    float(v) for v in value] == [float(v) for v in data]))
+        if not same:
+            out.append({"what": what, "model": value, "data": data})
     return out

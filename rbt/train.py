@@ -333,6 +333,11 @@ def _save_progress(out: Path | None, state: dict) -> None:
         atomic_write_bytes(out / "progress.json", json.dumps(state).encode())
 
 
+def _band_pass(value) -> tuple[float, float] | None:
+    """The features' band-pass (:func:`rbt.data.preprocess.feature_params`), as the card's."""
+    return None if value is None else (float(value[0]), float(value[1]))
+
+
 def _card(fs, split, cfg, metrics, rows=None) -> ModelCard:
     """What a checkpoint knows about its data; ``rows`` are the windows it was trained on
     (default: all), fingerprinted per trial (see :mod:`rbt.provenance`)."""
@@ -346,7 +351,9 @@ def _card(fs, split, cfg, metrics, rows=None) -> ModelCard:
         bands={k: tuple(v) for k, v in fs.bands.items()},
         sfreq=fs.sfreq,
         preprocessing=Preprocessing(**{k: fs.params.get(k) for k in
-                                       ("window", "stride", "order", "filter_sfreq", "sfreq")}),
+                                       ("window", "stride", "order", "filter_sfreq", "sfreq",
+                                        "reference")},
+                                    band_pass=_band_pass(fs.params.get("band_pass"))),
         dataset=fs.dataset,
         target=fs.target,
         task=fs.task,

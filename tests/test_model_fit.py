@@ -9,6 +9,7 @@ import pytest
 
 from rbt.checkpoint import Checkpoint
 from rbt.data import FeatureSet
+from rbt.data.preprocess import DATASET_STEPS
 from rbt.model import RBTransformer, RBTransformerConfig
 from rbt.model_card import EMPTY_CARD, ModelCard, Preprocessing
 from rbt.model_fit import BLOCKING, CODES, NOTE, WARNING, fit_data, loading_defaults
@@ -149,13 +150,13 @@ def test_loading_follows_the_card():
     card = dataclasses.replace(CARD, preprocessing=Preprocessing(window=256, stride=32))
     assert loading_defaults(card, "deap") == {"window": 256, "stride": 32, "target": "valence",
                                               "task": "binary", "seed_reference_filters": False,
-                                              "raw_sfreq": 128.0}
+                                              "raw_sfreq": 128.0, "preprocess": None}
     other = loading_defaults(card, "dreamer")  # another dataset: its own target and task
     assert (other["window"], other["target"], other["task"]) == (256, None, None)
     # an official checkpoint expects the reference code's SEED features; no model, the true rate
     assert loading_defaults(EMPTY_CARD, "seed") == {
         "window": 512, "stride": 117, "target": None, "task": None,
-        "seed_reference_filters": True, "raw_sfreq": 128.0}
+        "seed_reference_filters": True, "raw_sfreq": 128.0, "preprocess": None}
     assert loading_defaults(None, "seed")["seed_reference_filters"] is False
     # recordings are resampled to the rate the model was trained at
     assert loading_defaults(dataclasses.replace(CARD, sfreq=200.0), "raw")["raw_sfreq"] == 200.0
@@ -163,6 +164,9 @@ def test_loading_follows_the_card():
     ref = dataclasses.replace(CARD, dataset="seed",
                               preprocessing=Preprocessing(filter_sfreq=128.0))
     assert loading_defaults(ref, "seed")["seed_reference_filters"] is True
+    # recordings get the signal steps of the model's training data (here DEAP's release)
+    assert loading_defaults(card, "raw")["preprocess"] is DATASET_STEPS["deap"]
+    assert loading_defaults(EMPTY_CARD, "raw")["preprocess"] is None  # not said
 
 
 def test_predictions_table_from_the_fit():

@@ -56,6 +56,7 @@ def add_data_args(p: argparse.ArgumentParser, need_task: bool = True) -> None:
     """The options that choose and read a dataset (``--source``, ``--path``, windows, ...)."""
     from ..data import SOURCES
     from ..data.features import DEFAULT_STRIDE, DEFAULT_WINDOW
+    from ..data.preprocess import DATASET_STEPS
     from ..data.raw import DEFAULT_SFREQ, MAX_SFREQ, MIN_SFREQ
 
     p.add_argument("--source", choices=SOURCES, default="demo",
@@ -79,6 +80,10 @@ def add_data_args(p: argparse.ArgumentParser, need_task: bool = True) -> None:
                    help=f"MNE recordings: resample to this rate, {MIN_SFREQ:g} to "
                    f"{MAX_SFREQ:g} Hz (0 keeps the file's; default: the model's training "
                    f"rate, else {DEFAULT_SFREQ:g})")
+    p.add_argument("--preprocess", choices=("model", "none", *DATASET_STEPS), default="model",
+                   help="MNE recordings: signal steps done before resampling: the model's "
+                   "training data's (default; e.g. DEAP's average reference and 4-45 Hz "
+                   "band-pass), none, or those of a dataset's released files")
     p.add_argument("--channel-map", type=Path,
                    help="MNE recordings: JSON file mapping channel names to 10-05 names")
     p.add_argument("--drop-unknown", action="store_true",
@@ -125,13 +130,33 @@ def load(args, card=None):
         seed_reference_filters=first_given(args.seed_reference_filters,
                                            defaults["seed_reference_filters"]),
         raw_sfreq=first_given(args.raw_sfreq, defaults["raw_sfreq"]) or None,
+        preprocess=(steps := preprocess_steps(args, defaults, card)),
         channel_map=channel_map,
         fit_to=fit_to(args, card),
         drop_unknown=args.drop_unknown, use_cache=not args.no_cache,
     )
     for note in fs.notes:
         print(f"note: {note}", file=sys.stderr)
+    if steps is not None:
+        print("note: --preprocess none reads the recordings without these steps", file=sys.stderr)
     return fs
+
+
+def preprocess_steps(args, defaults: dict, card):
+    """The signal steps ``--preprocess`` asks for recordings (:mod:`rbt.data.preprocess`):
+    the model's, none, or a dataset's; says so when the model's card does not tell."""
+    from ..data.preprocess import DATASET_STEPS
+
+    choice = getattr(args, "preprocess", "model")
+    if args.source != "raw" or choice == "none":
+        return None
+    if choice != "model":
+        return DATASET_STEPS[choice]
+    if card is not None and defaults["preprocess"] is None:
+        print("note: the model's card does not say how its training signals were "
+              "preprocessed, so the recordings are only resampled (--preprocess deap, dreamer "
+              "or seed does the steps of that dataset's released files)", file=sys.stderr)
+    return defaults["preprocess"]
 
 
 def first_given(*values):

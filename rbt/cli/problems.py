@@ -24,7 +24,28 @@ def _labels(f: dict) -> str:
             "a true-label column")
 
 
+def _signal_difference(d: dict) -> str:
+    """A recording's signal step that differs from the training data's (rbt.data.preprocess)."""
+    from ..data.preprocess import band_words
+
+    if d["what"] == "reference":
+        return ("not average-referenced as the training data were" if d["model"] == "average"
+                else "average-referenced, which the training data were not")
+    if d["data"] is None:
+        return f"no {band_words(d['model'])} filter, which the training data had"
+    if d["model"] is None:
+        return f"a {band_words(d['data'])} filter, which the training data did not have"
+    return f"{band_words(d['model'])} (model) vs {band_words(d['data'])} (data)"
+
+
+def _signal_hint(differences) -> str:
+    return (" (--preprocess model, the default, does the model's signal steps)"
+            if any(d["what"] in ("reference", "band_pass") for d in differences) else "")
+
+
 def _difference(d: dict) -> str:
+    if d["what"] in ("reference", "band_pass"):
+        return _signal_difference(d)
     if d["what"] == "filter_sfreq":
         return (f"band-pass filters designed for {float(d['model']):g} Hz (model) vs "
                 f"{float(d['data']):g} Hz (data)")
@@ -59,7 +80,7 @@ PHRASES = {
         "things"),
     "preprocessing": lambda f: (
         "the features were computed differently from the model's training features: "
-        + "; ".join(map(_difference, f["differences"]))),
+        + "; ".join(map(_difference, f["differences"])) + _signal_hint(f["differences"])),
     "no_card": lambda f: (
         "this checkpoint has no rbt metadata (an official folder?), so the data's electrode "
         "order and classes are assumed to be its training ones"),

@@ -15,6 +15,8 @@ from ..progress import progress_bar
 from . import deap, demo, dreamer, raw, seed
 from .features import FeatureParams, recording_features
 from .labels import RULES, LabelError, make_labels, missing_ratings, trials_named
+from .preprocess import SignalSteps, feature_params
+from .preprocess import resolve as resolve_steps
 from .recording import DataFormatError, FeatureSet, Recording, Trial
 
 __all__ = [
@@ -39,6 +41,7 @@ def load_features(
     channel_map: dict[str, str] | None = None,
     drop_unknown: bool = False,
     fit_to: Sequence[str] | None = None,
+    preprocess: SignalSteps | str | None = None,
     use_cache: bool = True,
     progress: bool = True,
     on_file: Callable[[int, int, str], None] | None = None,
@@ -69,6 +72,9 @@ def load_features(
         For MNE recordings: a model's electrodes. Those a recording lacks are
         interpolated and the others dropped, within limits (:mod:`rbt.data.fitting`);
         ``FeatureSet.interpolated`` names the interpolated ones.
+    preprocess : SignalSteps, "deap", "dreamer", "seed" or None
+        For MNE recordings: signal steps done at the file's rate before resampling, e.g. a
+        model's (:func:`rbt.data.preprocess.steps_for`); None or "none": none.
     progress, on_file
         A tqdm bar per file; ``on_file(done, total, name)`` is called before each file (and
         with ``done == total`` at the end), e.g. to drive a progress bar in an app.
@@ -80,6 +86,7 @@ def load_features(
         raise ValueError("channel_map must map channel names (str) to 10-05 names (str); got "
                          f"{type(channel_map).__name__}")
     params = params or FeatureParams()
+    steps = resolve_steps(preprocess)
     reader = _READERS[source]
     if source == "demo":
         path = path or demo.demo_dir()
@@ -95,6 +102,7 @@ def load_features(
             "channel_map": channel_map,
             "drop_unknown": drop_unknown,
             "fit_to": tuple(fit_to) if fit_to else None,
+            "preprocess": steps,
         }
         params = replace(params, extra=tuple(sorted((k, str(v)) for k, v in read_options.items())))
     files = reader.source_files(path)
@@ -157,6 +165,7 @@ def load_features(
         notes=notes,
         interpolated=tuple(c for c in meta["ch_names"] if c in interpolated),
     )
+    fs.params.update(feature_params(source, steps))  # the signal steps, for model cards
     return with_labels(fs, target, task)
 
 

@@ -103,6 +103,7 @@ def read_file(
     channel_map: dict[str, str] | None = None,
     drop_unknown: bool = False,
     fit_to: tuple[str, ...] | None = None,  # a model's electrodes (rbt.data.fitting)
+    preprocess=None,  # rbt.data.preprocess.SignalSteps done before resampling; None: none
 ) -> Recording:
     """Read, keep EEG channels, resample to ``sfreq`` (None keeps the file's rate), cut trials."""
     file = Path(file)
@@ -138,6 +139,7 @@ def read_file(
         raw.drop_channels(unknown)
     elif unknown:
         raise UnknownChannelsError(unknown, str(file))
+    done = _preprocess(file, raw, preprocess)  # the model's signal steps, at the file's rate
     orig_sfreq = raw.info["sfreq"]
     if sfreq and abs(orig_sfreq - sfreq) > 1e-9:
         _check_size(file, len(raw.ch_names) * raw.n_times * sfreq / orig_sfreq,
@@ -159,10 +161,26 @@ def read_file(
     for t in trials:
         t.subject = file.stem
     notes = [f"{file.name}: {left_out}"] if left_out else []
+    notes += [done] if done else []
     notes += fitted.notes
     return Recording(DATASET, str(file), list(raw.ch_names), fs, trials,
                      interpolated=list(fitted.interpolated),
                      notes=notes)
+
+
+def _preprocess(file: Path, raw, steps) -> str | None:
+    """Do ``steps`` (:class:`~rbt.data.preprocess.SignalSteps`, or None: nothing) to the
+    loaded EEG channels of ``raw``; the recording's note saying what was done."""
+    from . import preprocess
+
+    if steps is None:
+        return None
+    try:
+        words = preprocess.apply(raw, steps)
+    except ValueError as err:
+        raise DataFormatError(f"{file}: cannot preprocess it as {steps.origin or 'asked'} "
+                              f"({err}); pass --preprocess none to read it as it is") from None
+    return preprocess.note(file.name, steps, words)
 
 
 def open_recording(file: Path, all_companions: bool = False):
