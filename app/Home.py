@@ -10,6 +10,7 @@ first page pays for it.
 from pathlib import Path
 
 import common
+import plot_element
 import state
 import streamlit as st
 
@@ -29,6 +30,7 @@ PAGES = [
 ICON = Path(__file__).resolve().parent / "icon.svg"
 
 st.set_page_config(page_icon=str(ICON), layout="wide")
+plot_element.serve_plotly_js()
 page = st.navigation(PAGES)
 st.set_page_config(page_title=f"{page.title} · rbt dashboard")
 selection = state.begin_run()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import streamlit as st
+from plot_element import plot
 from serving import plain
 
 PLOT_CONFIG = {"displaylogo": False, "scrollZoom": False}
@@ -27,7 +28,7 @@ def chart(fig, name: str, data=None, key: str | None = None, context=None) -> No
     fmt = st.session_state.get("image_format", "png")
     config = {**PLOT_CONFIG, "toImageButtonOptions": {
         "format": fmt, "filename": export_name(name, context), "scale": 2}}
-    st.plotly_chart(fig, config=config, key=key)
+    plot(fig, key or f"fig_{export_name(name)}", config)
     export_menu(fig, name, data, context=context)
 
 

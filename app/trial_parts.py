@@ -1,11 +1,11 @@
 """One trial's charts whose chosen point selects a window or an electrode.
 
-A chart drawn with :func:`clickable` calls back before the next run, and the callback sets the
-page's widget key (``sel_window``, ``att_electrode``) from the point chosen. A callback runs
-only when the chart's selection changes, so a selection left on the chart never pulls the
-slider or the select box back after the user moved them. A chart in a fragment reruns only
-its fragment: one outside the attention section (``outside=True``) asks for a whole-page
-rerun (:func:`follow_electrode_pick`), so the attention shows the electrode chosen.
+A chart drawn with :func:`clickable` calls back before the next run when one of its points is
+clicked, and the callback sets the page's widget key (``sel_window``, ``att_electrode``) from
+that point. A click is an event, not a state kept on the chart, so it never pulls the slider or
+the select box back after the user moved them. A chart in a fragment reruns only its
+fragment: one outside the attention section (``outside=True``) asks for a whole-page rerun
+(:func:`follow_electrode_pick`), so the attention shows the electrode chosen.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping, MutableMapping, Sequence
 
 import streamlit as st
 from charts import PLOT_CONFIG, export_menu
+from plot_element import clicked_points, plot
 
 from rbt.viz.timeline import selected_window
 
@@ -22,13 +23,7 @@ RERUN_KEY = "_electrode_picked_outside"
 
 
 def _selection(state: Mapping, chart_key: str) -> Mapping | None:
-    event = state.get(chart_key)
-    if event is None:
-        return None
-    try:
-        return event["selection"]
-    except (KeyError, TypeError):
-        return None
+    return clicked_points(state, chart_key)
 
 
 def apply_window_pick(state: MutableMapping, chart_key: str, n_windows: int) -> int | None:
@@ -92,8 +87,7 @@ def clickable(fig, name: str, data, key: str, on_pick: Callable[[], object],
     fmt = st.session_state.get("image_format", "png")
     config = {**PLOT_CONFIG, "toImageButtonOptions": {
         "format": fmt, "filename": export_name(name, context), "scale": 2}}
-    st.plotly_chart(fig, config=config, key=key, on_select=lambda: on_pick(),
-                    selection_mode="points")
+    plot(fig, key, config, on_click=lambda: on_pick())
     export_menu(fig, name, data, context=context)
 
 

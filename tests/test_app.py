@@ -9,11 +9,11 @@ cache and Streamlit's in-process caches, so only the first one pays for loading.
 from __future__ import annotations
 
 import base64
-import json
 import re
 import sys
 from pathlib import Path
 
+import app_figures
 import formats as F
 import numpy as np
 import pytest
@@ -79,7 +79,7 @@ def decode(value):
 
 
 def figures(at: AppTest) -> list[dict]:
-    return [json.loads(el.proto.spec) for el in at.get("plotly_chart")]
+    return app_figures.figures(at)
 
 
 def traces(fig: dict, name: str) -> list[dict]:
@@ -144,9 +144,9 @@ def test_trial_view_shows_prediction_maps_attention_and_attributions():
     lines = by_title(at, "Pairs: rollout")
     assert len(traces(lines, "pairs")[0]["text"]) == 12  # top 12 pairs by default
     assert traces(lines, "sensors")[0]["text"] == EEG_CHANNELS
-    matrix = by_title(at, "Matrix: rollout")["data"][0]  # a marker grid, row by row
-    assert matrix["x"][:32] == EEG_CHANNELS and matrix["y"][::32] == EEG_CHANNELS
-    rows = decode(matrix["customdata"]).reshape(32, 32).sum(axis=1)
+    matrix = by_title(at, "Matrix: rollout")["data"][0]  # a heatmap, row i: where i looks
+    assert matrix["x"] == EEG_CHANNELS and matrix["y"] == EEG_CHANNELS
+    rows = decode(matrix["z"]).reshape(32, 32).sum(axis=1)
     np.testing.assert_allclose(rows, 1, atol=1e-4)  # rollout rows are distributions
     check_topomaps(by_title(at, "Where Fp1 looks"), 1)
     check_topomaps(figs[6], 5)  # attributions: 4 bands + total
@@ -302,7 +302,7 @@ def _recovers(at):
     at.selectbox(key="source").set_value("demo").run()
     at.radio(key="model_kind").set_value("Shipped demo checkpoint").run()
     assert_fine(at)
-    assert at.get("plotly_chart")
+    assert app_figures.charts(at)
 
 
 def _errors(at) -> str:

@@ -1,13 +1,14 @@
 """One trial's exploring parts (AppTest): the timeline, choosing a window or an electrode on a
 chart, and what if.
 
-AppTest cannot click a Plotly chart (it sends no selection events), so choosing a point is
-tested through the callbacks' functions with the selection Streamlit hands them (a real
-browser's clicks are tested in tests/test_browser.py).
+AppTest cannot click a chart (it runs no JavaScript), so choosing a point is tested through
+the callbacks' functions with the click the chart element hands them (a real browser's clicks
+are tested in tests/test_browser_trial.py).
 """
 
 from __future__ import annotations
 
+import app_figures
 import pytest
 from test_app import TRIAL, app, assert_fine, by_title, decode, demo_cache, traces  # noqa: F401
 
@@ -38,16 +39,16 @@ def test_timeline_has_a_point_per_window_and_marks_the_current_one():
 def test_choosing_a_window_on_the_timeline_selects_it():
     import trial_parts  # app/ is on the path once test_app is imported
 
-    state = {"fig_timeline": {"selection": {"points": [
+    state = {"fig_timeline": {"click": {"points": [
         {"curve_number": 2, "point_index": 7, "x": 3.1, "y": 0.8, "customdata": 7}]}}}
     assert trial_parts.apply_window_pick(state, "fig_timeline", 18) == 7
     assert state["sel_window"] == 7
     # Streamlit may wrap customdata in a list; a point outside the trial or none changes nothing
-    state["fig_timeline"] = {"selection": {"points": [{"customdata": [3]}]}}
+    state["fig_timeline"] = {"click": {"points": [{"customdata": [3]}]}}
     assert trial_parts.apply_window_pick(state, "fig_timeline", 18) == 3
-    state["fig_timeline"] = {"selection": {"points": [{"customdata": 40}]}}
+    state["fig_timeline"] = {"click": {"points": [{"customdata": 40}]}}
     assert trial_parts.apply_window_pick(state, "fig_timeline", 18) is None
-    state["fig_timeline"] = {"selection": {"points": []}}
+    state["fig_timeline"] = {"click": {"points": []}}
     assert trial_parts.apply_window_pick(state, "fig_timeline", 18) is None
     assert state["sel_window"] == 3
 
@@ -65,7 +66,7 @@ def test_choosing_an_electrode_on_a_map_the_lines_or_the_matrix_selects_it():
     att /= att.sum(axis=1, keepdims=True)
 
     def pick(fig, point: dict):
-        state = {"fig": {"selection": {"points": [point]}}}
+        state = {"fig": {"click": {"points": [point]}}}
         got = trial_parts.apply_electrode_pick(state, "fig", trial_parts.trace_names(fig), names)
         assert state.get("att_electrode") == got
         return got
@@ -92,8 +93,8 @@ def test_every_map_of_the_page_can_choose_an_electrode():
     at = app(TRIAL)
     assert_fine(at)
     for key in ("fig_bde", "fig_lines", "fig_matrix", "fig_row", "fig_attr"):
-        chart = [c for c in at.get("plotly_chart") if key in c.proto.id]
-        assert chart and chart[0].proto.selection_mode, key  # points can be chosen
+        chart = app_figures.chart_with_key(at, key)  # drawn by the element that reports clicks
+        assert chart.proto.js_content.count("plotly_click"), key
 
 
 def test_figures_say_what_they_show_and_saliency_is_drawn_unsigned():
@@ -108,9 +109,9 @@ def test_figures_say_what_they_show_and_saliency_is_drawn_unsigned():
     assert matrix == "subject s02 · trial 1 · window 3 · block rollout"
 
     def colours(method: str) -> dict:
-        spec = [c.proto.spec for c in at.get("plotly_chart") if f"method {method}" in c.proto.spec]
+        spec = [f for f in app_figures.figures(at) if f"method {method}" in json.dumps(f)]
         assert spec, f"the attribution maps name their method {method}"
-        return json.loads(spec[0])["layout"]["coloraxis"]
+        return spec[0]["layout"]["coloraxis"]
 
     assert colours("saliency")["cmin"] >= 0  # magnitudes: min to max, not about 0
     at.selectbox(key="attr_method").set_value("integrated_gradients").run()

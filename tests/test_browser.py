@@ -244,9 +244,11 @@ def test_the_view_lives_in_the_url_and_survives_a_reload(dashboard):
                                     headless=True)
         try:
             page = browser.new_page(viewport={"width": 1440, "height": 900})
-            away = []  # the page icon and everything else come from the server itself
-            page.on("request", lambda r: None if r.url.startswith((dashboard, "data:"))
-                    else away.append(r.url))
+            # the page icon and everything else come from the server itself (the charts' code
+            # is a blob the page makes from what the server sent)
+            away = []
+            page.on("request", lambda r: None if r.url.startswith(
+                (dashboard, "data:", f"blob:{dashboard}")) else away.append(r.url))
             page.add_init_script(SEEN_RUNNING)
             page.goto(f"{dashboard}/One_trial?subject=s02&trial=3&window=5&block=2"
                       "&method=saliency")

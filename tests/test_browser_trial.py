@@ -73,6 +73,31 @@ def test_a_block_or_method_change_reruns_only_its_own_section(dashboard):  # noq
             browser.close()
 
 
+def _click_cell(page, chart: int, row: int, col: int, n: int, want: str) -> None:
+    """Click the cell (``row``, ``col``) of the n x n heatmap in the page's chart number
+    ``chart`` until ``want`` shows (a heatmap has no element per cell: its plot area is
+    split into n x n cells)."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    for attempt in range(3):
+        area = page.locator(".js-plotly-plot").nth(chart).locator(".nsewdrag").first
+        area.scroll_into_view_if_needed()
+        page.wait_for_timeout(500)
+        box = area.bounding_box()
+        x = box["x"] + (col + 0.5) * box["width"] / n
+        y = box["y"] + (row + 0.5) * box["height"] / n
+        page.mouse.move(x - 4, y)
+        page.mouse.move(x, y, steps=3)
+        page.wait_for_timeout(300)
+        page.mouse.click(x, y)
+        try:
+            page.get_by_text(want).first.wait_for(timeout=20_000)
+            return
+        except PlaywrightTimeout:
+            if attempt == 2:
+                raise
+
+
 def _click_point(page, chart: int, trace: int, point: int, want: str) -> None:
     """Click marker ``point`` of scatter trace ``trace`` in the first subplot of the page's
     chart number ``chart`` until ``want`` shows."""
@@ -92,9 +117,8 @@ def test_an_electrode_clicked_on_a_map_or_the_matrix_is_selected(dashboard):  # 
             # outline and sensors (trace 2)
             _click_point(page, 2, 2, names.index("F3"), "Where F3 looks")
             assert "electrode=F3" in page.url, page.url
-            n = len(names)
             # a matrix cell: its row is the electrode that looks
-            _click_point(page, 4, 0, names.index("P7") * n + 5, "Where P7 looks")
+            _click_cell(page, 4, names.index("P7"), 5, len(names), "Where P7 looks")
             # an attribution map is outside the attention section: the page reruns for it
             _click_point(page, 6, 2, names.index("O2"), "Where O2 looks")
             assert "electrode=O2" in page.url, page.url

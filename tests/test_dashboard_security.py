@@ -19,6 +19,7 @@ import sys
 import time
 from pathlib import Path
 
+import app_figures
 import formats as F
 import pandas as pd
 import pytest
@@ -235,7 +236,7 @@ def test_markdown_in_annotations_and_class_names_is_escaped(tmp_path):
     assert_plain(predicted.removeprefix("**Predicted:**"))
     for text in messages(at, "warning") + messages(at, "error"):
         assert_plain(text)
-    bars = [json.loads(el.proto.spec) for el in at.get("plotly_chart")]
+    bars = app_figures.figures(at)
     labels = next(f["data"][0]["y"] for f in bars if f["data"][0].get("name") == "probability")
     assert all("<" not in label for label in labels)
     assert any("&lt;a href=" in label for label in labels)
@@ -306,7 +307,7 @@ def test_network_address_without_roots_reads_no_typed_path(server):
     upload(at, [("session_raw.fif", fif_bytes(server, ch_names=EEG_CHANNELS, seconds=30))])
     no_exception(at)
     assert not at.error, messages(at)
-    assert at.get("plotly_chart")
+    assert app_figures.charts(at)
 
 
 def test_outside_the_roots_one_message_for_existing_and_missing(server, monkeypatch):
@@ -406,7 +407,7 @@ def test_uploads_are_deleted_after_the_idle_time_limit(server, monkeypatch):
     no_exception(a)
     assert any("The upload was deleted after 30 s without use" in w
                for w in messages(a, "warning"))
-    assert not a.get("plotly_chart")  # nothing is loaded from a deleted upload
+    assert not app_figures.charts(a)  # nothing is loaded from a deleted upload
 
 
 def test_upload_roots_left_by_a_killed_server_are_removed(tmp_path):

@@ -453,3 +453,22 @@ def test_sanity_check_flags_a_randomised_model(demo):
     metric = trust_metrics(model, X[idx], trained, "integrated_gradients", n_steps=20)
     assert metric["randomisation_spearman"].value == pytest.approx(rho)
     assert metric["randomisation_spearman"].ok
+
+
+def test_the_frozen_copy_is_made_once_per_model_state(model, X):
+    from rbt.explain.attribution import frozen_copy
+
+    first = frozen_copy(model)
+    assert frozen_copy(model) is first  # the dashboard's clicks share it
+    assert not any(p.requires_grad for p in first.parameters())
+    before = attribute(model, X[:3], method="saliency")
+    trained = copy.deepcopy(model)
+    with torch.no_grad():  # training in place bumps the parameters' versions
+        trained.bde_proj_layer.linear.weight.mul_(2.0)
+    assert frozen_copy(trained) is not frozen_copy(model)
+    assert not np.allclose(attribute(trained, X[:3], method="saliency"), before)
+    with torch.no_grad():
+        model.classification_head.mlp[-1].bias.add_(0.0)  # in place, even with no change
+    again = frozen_copy(model)
+    assert again is not first
+    np.testing.assert_allclose(attribute(model, X[:3], method="saliency"), before)

@@ -262,33 +262,28 @@ def test_attention_lines_direction_legend_and_empty_note():
     assert not [x for x in empty.layout.annotations if x.showarrow]
 
 
-def test_attention_matrix_is_a_square_marker_grid_with_every_electrode_named():
+def test_attention_matrix_is_a_square_heatmap_with_every_electrode_named():
     a = _attention()
-    n = len(EEG_CHANNELS)
     fig = valid(va.attention_heatmap(a, EEG_CHANNELS, title="m"))
     (grid,) = fig.data
-    # a marker grid, not a heatmap: Streamlit's selection events fire for its points
-    assert grid.type == "scatter" and grid.mode == "markers" and grid.marker.symbol == "square"
-    assert len(grid.x) == n * n
-    cells = {(y, x): v for x, y, v in zip(grid.x, grid.y, grid.customdata)}
-    for r in (0, 7, 31):
-        for c in (0, 12, 31):
-            assert cells[(EEG_CHANNELS[r], EEG_CHANNELS[c])] == pytest.approx(a[r, c])
-    np.testing.assert_allclose(grid.marker.color, a.ravel())
+    # one heatmap: the dashboard's chart element reports clicks on its cells
+    assert grid.type == "heatmap" and list(grid.x) == list(grid.y) == EEG_CHANNELS
+    np.testing.assert_allclose(np.asarray(grid.z), a, rtol=1e-6)  # row i: where i looks
     hover = grid.hovertemplate
-    assert "%{y}</b> looks at <b>%{x}" in hover and "%{customdata" in hover
-    assert grid.marker.colorbar.title.text == "attention"
-    assert (grid.marker.cmin, grid.marker.cmax) == pytest.approx((a.min(), a.max()))
+    assert "%{y}</b> looks at <b>%{x}" in hover and "%{z" in hover
+    assert grid.colorbar.title.text == "attention"
+    assert (grid.zmin, grid.zmax) == pytest.approx((a.min(), a.max()))
     x, y = fig.layout.xaxis, fig.layout.yaxis
     assert y.scaleanchor == "x" and y.scaleratio == 1  # square cells
     for axis in (x, y):  # every electrode labelled, in a small font
         assert axis.type == "category" and axis.tickmode == "auto"  # thinned only if crowded
         assert axis.tickfont.size <= 9
     assert va.matrix_layout(EEG_CHANNELS)["dtick"] == 1
+    n = len(EEG_CHANNELS)
     assert tuple(y.range) == (n - 0.5, -0.5)  # reversed: first electrode's row on top
     diff = valid(va.attention_heatmap(a - a.T, EEG_CHANNELS, colorscale="RdBu_r",
                                       zrange=(-0.5, 0.5)))
-    assert (diff.data[0].marker.cmin, diff.data[0].marker.cmax) == (-0.5, 0.5)
+    assert (diff.data[0].zmin, diff.data[0].zmax) == (-0.5, 0.5)
     with pytest.raises(ValueError, match="32"):
         va.attention_heatmap(a[:5, :5], EEG_CHANNELS)
 

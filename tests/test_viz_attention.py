@@ -92,19 +92,18 @@ def test_matrix_is_laid_out_square_for_a_column_with_every_label_that_fits(names
     a = _attention(n)
     fig = valid(va.attention_heatmap(a, names, title="Matrix"))
     (grid,) = fig.data  # one trace however many cells: cheap to redraw
-    assert grid.name == "attention" and grid.type == "scatter" and len(grid.x) == n * n
+    assert grid.name == "attention" and grid.type == "heatmap" and np.shape(grid.z) == (n, n)
     box = va.matrix_layout(names, title=True)
     m = fig.layout.margin
     side = COLUMN - m.l - m.r
     assert fig.layout.height - m.t - m.b == pytest.approx(side, abs=1)  # square at 430 px
-    assert grid.marker.size == pytest.approx(side / n, abs=0.5)  # square cells fill it
     x, y = fig.layout.xaxis, fig.layout.yaxis
     assert tuple(x.range) == (-0.5, n - 0.5) and tuple(y.range) == (n - 0.5, -0.5)
     assert y.scaleanchor == "x" and y.scaleratio == 1 and y.constraintoward == "top"
     # plotly.js labels a category axis at every category while each has 1.2 x the font size
     assert x.tickmode == y.tickmode == "auto" and x.tickfont.size == y.tickfont.size == 9
     assert box["dtick"] == dtick and side / n * dtick >= round(1.2 * 9)
-    bar = grid.marker.colorbar
+    bar = grid.colorbar
     assert bar.title.text == "attention" and bar.orientation == "h"  # above, not beside
     assert bar.y == 1 and bar.yanchor == "bottom" and m.t >= 62 + 30  # title, context, bar
     assert bar.len == pytest.approx(0.6 * side, abs=1) and bar.lenmode == "pixels"
@@ -120,10 +119,10 @@ def test_matrix_height_can_be_given_and_cells_follow_it():
     fig = valid(va.attention_heatmap(a, EEG_CHANNELS, height=400))
     m = fig.layout.margin
     assert fig.layout.height == 400
-    assert fig.data[0].marker.size == pytest.approx((400 - m.t - m.b) / 32, abs=0.5)
+    assert 400 - m.t - m.b < va.matrix_layout(EEG_CHANNELS)["side"]  # a smaller square
     diff = valid(va.attention_heatmap(a - a.T, EEG_CHANNELS, colorscale="RdBu_r",
                                       zrange=(-0.2, 0.2), colorbar_title="A − B"))
-    bar = diff.data[0].marker.colorbar
+    bar = diff.data[0].colorbar
     assert bar.title.text == "A − B" and list(bar.tickvals)[1] == 0  # signed: 0 in the middle
 
 
@@ -143,7 +142,7 @@ _MEASURE = """(id) => {
               text: e.textContent, box: rel(e.getBoundingClientRect()),
               arrow: !!e.querySelector('.annotation-arrow-g path')})),
           xticks: all('.xtick text'), yticks: all('.ytick text'), xnames: texts('.xtick text'),
-          ynames: texts('.ytick text'), cells: all('.scatterlayer .trace:last-child .point'),
+          ynames: texts('.ytick text'), image: all('.heatmaplayer image'),
           colorbar: all('.colorbar'), xtitle: all('.g-xtitle'), ytitle: all('.g-ytitle')};
 }"""
 
@@ -223,22 +222,14 @@ def test_pairs_without_a_pair_say_so_in_the_head(drawn):
 def test_matrix_drawn_in_a_column_is_square_with_every_label_readable(drawn, which, width,
                                                                       step):
     m = drawn[which]
-    n = len(EEG_CHANNELS)
     plot = m["plot"]
     assert m["width"] == width
     assert plot["w"] == pytest.approx(plot["h"], abs=1)  # a square plot ...
     assert plot["w"] >= 0.8 * width  # ... across most of the column (the colour bar is above)
-    cells = m["cells"]
-    assert len(cells) == n * n
-    w = np.array([c["w"] for c in cells])
-    h = np.array([c["h"] for c in cells])
-    np.testing.assert_allclose(w, h, atol=0.1)  # square cells
-    if which == "matrix":  # laid out for this width: cells fill the plot, no overlap
-        assert w.mean() == pytest.approx(plot["w"] / n, abs=0.6)
-        assert min(c["l"] for c in cells) >= plot["l"] - 0.5
-        assert max(c["r"] for c in cells) <= plot["r"] + 0.5
-    else:  # narrower: the cells keep their px size and overlap a little (the plot clips them)
-        assert plot["w"] / n < w.mean() < 1.5 * plot["w"] / n
+    # one image of n x n cells, filling the square plot: square cells, side plot / n
+    (image,) = m["image"]
+    for side in "lrtb":
+        assert image[side] == pytest.approx(plot[side], abs=1)
     # every electrode named on both axes, and no two labels touch
     def in_order(names, boxes, key):  # the labels as they read: left to right, top down
         return [t for _, t in sorted(zip([b[key] for b in boxes], names))]

@@ -18,6 +18,7 @@ from torch import nn
 
 from ..device import resolve_device
 from ..progress import progress_bar
+from .copies import shared_copy
 from .inputs import check_windows, make_baseline, resolve_target, spread
 from .methods import (  # noqa: F401 - MASKS, MAX_SAMPLES, METHODS, OUTPUTS: read from here too
     MASKS,
@@ -172,7 +173,12 @@ def frozen_copy(model: nn.Module) -> nn.Module:
     gradients only, and autograd still does part of the weight-gradient work unless told
     (measured: a forward and backward pass 1.15x faster on CPU). A copy, not a flag flipped on
     the caller's model, so that attributions running side by side (the dashboard's sessions
-    share one model) never see or leave another's state."""
+    share one model) never see or leave another's state; made once per model state
+    (:func:`~rbt.explain.copies.shared_copy`)."""
+    return shared_copy(model, "frozen", _frozen)
+
+
+def _frozen(model: nn.Module) -> nn.Module:
     clone = copy.deepcopy(model)
     for p in clone.parameters():
         p.requires_grad_(False)

@@ -26,6 +26,7 @@ from scipy.stats import rankdata
 from ..model import ElectrodeEmbedding
 from .attention import attention_received, attention_rollout
 from .attribution import Prepared, prepare
+from .copies import shared_copy
 from .inputs import spread
 
 
@@ -236,7 +237,8 @@ def _finite_mean(values: np.ndarray) -> float:
 def _randomisation(p: Prepared, attributions, reinit_seed: int, absolute: bool) -> TrustMetric:
     mine = p.run(p.x, p.target, p.baselines).cpu().numpy() if attributions is None \
         else np.asarray(attributions)
-    clone = randomised_copy(p.model, reinit_seed).requires_grad_(False)  # our own copy
+    clone = shared_copy(p.model, ("randomised", reinit_seed),
+                        lambda m: randomised_copy(m, reinit_seed).requires_grad_(False))
     rand = replace(p, model=clone, fwd=type(p.fwd)(clone, p.opts["output"]))
     theirs = rand.run(p.x, p.target, p.baselines).cpu().numpy()
     rho = row_spearman(np.abs(mine), np.abs(theirs)) if absolute else row_spearman(mine, theirs)

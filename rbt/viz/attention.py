@@ -137,9 +137,9 @@ def matrix_layout(ch_names: Sequence[str], *, width: int = MATRIX_WIDTH,
     ``cell`` size in px and the ``dtick`` plotly.js will label at (1: every electrode).
 
     32 electrodes in a 430 px column get 11.7 px each, so every one is named in a 9 px font. In
-    a narrower column the square shrinks to the column, its cells with it (they overlap a
-    little: marker sizes are in px), the labels thin out to every other electrode and the space
-    left over lies beneath; the hover always names both electrodes of a cell.
+    a narrower column the square shrinks to the column, its cells with it, the labels thin
+    out to every other electrode and the space left over lies beneath; the hover always names
+    both electrodes of a cell.
     """
     names = list(ch_names)
     n = max(len(names), 1)
@@ -161,19 +161,19 @@ def attention_heatmap(att_2d, ch_names: Sequence[str], *, title: str | None = No
     """The electrode x electrode attention matrix: row = the electrode that looks (query),
     column = the electrode looked at (key); hover says "row looks at column: value".
 
-    Drawn as one trace of square markers rather than a heatmap, because selection (click) events
-    of Plotly charts in Streamlit do not fire for heatmaps; a selected point's ``x`` and ``y``
-    are the two electrodes. The plot is square with square cells (the y axis is anchored to x)
-    and laid out for a chart ``width`` px wide (:func:`matrix_layout`): the colour bar lies
-    above it, so the matrix takes the column's whole width, and the figure is as tall as that
-    needs (``height`` overrides). Every electrode is named on both axes while the labels fit
-    (all 32 of DEAP in a 430 px column); plotly.js names every other one in a narrower chart.
+    One heatmap trace (the dashboard's chart element reports clicks on it: a clicked cell's
+    ``x`` and ``y`` are the two electrodes). The plot is square with square cells (the y axis
+    is anchored to x) and laid out for a chart ``width`` px wide (:func:`matrix_layout`): the
+    colour bar lies above it, so the matrix takes the column's whole width, and the figure is
+    as tall as that needs (``height`` overrides). Every electrode is named on both axes while
+    the labels fit (all 32 of DEAP in a 430 px column); plotly.js names every other one in a
+    narrower chart.
     """
     att = _check_square(att_2d, ch_names)
     names = list(ch_names)
     n = len(names)
-    values = att.ravel().astype(np.float32)  # n² points: half the bytes of float64
-    lo, hi = zrange if zrange is not None else value_range(values, symmetric=False)
+    values = att.astype(np.float32)  # half the bytes of float64
+    lo, hi = zrange if zrange is not None else value_range(values.ravel(), symmetric=False)
     box = matrix_layout(names, width=width, title=bool(title))
     if height is None:
         height = box["height"]
@@ -184,12 +184,9 @@ def attention_heatmap(att_2d, ch_names: Sequence[str], *, title: str | None = No
                    yanchor="bottom", ticklabelposition="outside top")
     bar["title"]["side"] = "right"  # beside the bar (plotly.js puts it before the bar)
     trace = dict(
-        type="scatter", mode="markers", x=names * n, y=[r for r in names for _ in names],
-        customdata=values, name="attention",
-        hovertemplate="<b>%{y}</b> looks at <b>%{x}</b>: %{customdata:.4f}<extra></extra>",
-        marker=dict(symbol="square", size=max(2.0, side / max(n, 1) - 0.25), color=values,
-                    colorscale=_scale(colorscale), cmin=float(lo), cmax=float(hi),
-                    line=dict(width=0), colorbar=bar))
+        type="heatmap", z=values, x=names, y=names, name="attention",
+        hovertemplate="<b>%{y}</b> looks at <b>%{x}</b>: %{z:.4f}<extra></extra>",
+        colorscale=_scale(colorscale), zmin=float(lo), zmax=float(hi), colorbar=bar)
     # "auto" ticks on a category axis: every electrode while each has _LABEL_ROOM px
     ticks = dict(type="category", tickmode="auto", tickfont=dict(size=_TICK_FONT), ticklen=2,
                  showgrid=False, zeroline=False, constrain="domain", automargin=False)
