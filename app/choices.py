@@ -41,6 +41,9 @@ class DataChoice:
     window: int = DEFAULT_WINDOW  # samples; the checkpoint's
     stride: int = DEFAULT_STRIDE
     raw_sfreq: float = DEFAULT_SFREQ  # recordings are resampled to this rate; the checkpoint's
+    epoch: float | None = None  # recordings: seconds after each point marker (None: to the next)
+    markers: str | None = None  # recordings: which markers are trials (None: all)
+    subject_from: str | None = None  # recordings: a regex naming subjects in file names
     stamp: tuple = ()  # data_stamp() of the files: caches keyed on the choice see new data
     keep_on_disk: bool = True  # False for uploads: their features stay out of the disk cache
 
@@ -77,7 +80,9 @@ def load_data(choice: DataChoice, on_file=None) -> FeatureSet:
                          preprocess=choice.preprocess,
                          raw_sfreq=choice.raw_sfreq, drop_unknown=choice.drop_unknown,
                          channel_map=dict(choice.channel_map) or None, progress=False,
-                         on_file=on_file, use_cache=choice.keep_on_disk)
+                         on_file=on_file, use_cache=choice.keep_on_disk,
+                         epoch=choice.epoch, markers=choice.markers,
+                         subject_from=choice.subject_from)
 
 
 def data_stamp(choice: DataChoice) -> tuple:

@@ -130,7 +130,36 @@ def _data_widgets(sb, source: str):
         except ValueError as err:
             sb.error(plain(err))
             path = None  # nothing is loaded until the renames make sense
+        _marker_widgets(sb)
     return path, renames, seed_box, drop_unknown, uploaded
+
+
+def _marker_widgets(sb) -> None:
+    """How a recording's markers become trials, and its subjects' names (read back by
+    :func:`_marker_choice`)."""
+    box = sb.expander("Trials and subjects")
+    box.text_input("Markers that start trials", key="markers",
+                   placeholder="all, or e.g. Stimulus/S  1, S  2 or S*",
+                   help="Marker descriptions or patterns (* and ?), separated by commas; case "
+                        "and spaces do not matter. Others neither start nor end a trial. "
+                        "Empty: every marker but New Segment, boundary and BAD_.")
+    box.number_input("Trial length after each marker (s)", key="epoch", min_value=0.0,
+                     max_value=3600.0, step=1.0,
+                     help="0: each trial runs to the next marker. Annotations lasting a "
+                          "window or more keep their own span.")
+    box.text_input("Subject from the file names (regex)", key="subject_from",
+                   placeholder="sub-(?P<subject>[^_]+)(_ses-(?P<session>\\d+))?",
+                   help="For a folder of recordings: the group 'subject' (else the first "
+                        "group) names the subject, a group 'session' the session. Empty: "
+                        "each file is its own subject.")
+
+
+def _marker_choice() -> dict:
+    """The marker and subject fields of the data choice, from their widgets."""
+    state = st.session_state
+    return {"markers": (state.get("markers") or "").strip() or None,
+            "epoch": float(state.get("epoch") or 0.0) or None,
+            "subject_from": (state.get("subject_from") or "").strip() or None}
 
 
 def _preprocess_box(box, steps):
@@ -208,6 +237,7 @@ def sidebar(demo_checkpoint: str, card_of: Callable[[str], tuple[ModelCard, obje
                         seed_reference_filters=bool(seed_ref), drop_unknown=drop_unknown,
                         channel_map=renames, window=defaults["window"],
                         stride=defaults["stride"], raw_sfreq=defaults["raw_sfreq"],
-                        keep_on_disk=not uploaded)
+                        keep_on_disk=not uploaded,
+                        **(_marker_choice() if source == "raw" else {}))
     choice = dataclasses.replace(choice, preprocess=prep)
     return dataclasses.replace(choice, stamp=data_stamp(choice)), model_path, device

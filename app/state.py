@@ -35,7 +35,8 @@ KEPT = (("source", "raw_how", "drop_unknown", "channel_map", "seed_ref", "model_
          "attr_baseline", "attr_target", "wi_electrodes", "wi_regions", "wi_bands", "wi_scale",
          "wi_baseline", "wi_view")
         + tuple(f"path_{s}" for s in SOURCES if s != "demo")
-        + tuple(f"{w}_{s}" for w in ("target", "task") for s in SOURCES))
+        + tuple(f"{w}_{s}" for w in ("target", "task") for s in SOURCES)
+        + ("markers", "epoch", "subject_from"))  # recordings: how markers become trials
 KEPT += ("apply_prep",)  # recordings: the model's preprocessing applied (app/sidebar.py)
 
 # URL name -> widget key, for the values resolved against the data where they are drawn

@@ -35,7 +35,7 @@ def prediction_table(fit, probs: np.ndarray, pred: np.ndarray) -> pd.DataFrame:
     predicted class and its probability (``confidence``), right or not, each class's
     probability and whether its trial was training data."""
     names = fit.class_names
-    where = fit.table[[c for c in ("subject", "session", "trial", "window", "start")
+    where = fit.table[[c for c in ("subject", "session", "trial", "annotation", "window", "start")
                        if c in fit.table]]
     df = explanation_table(where, fit.y, pred, names)
     df.insert(df.columns.get_loc("predicted") + 1, "confidence",

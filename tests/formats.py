@@ -310,3 +310,55 @@ def add_typed_channels(raw: mne.io.BaseRaw, types: dict[str, str], seed: int = 1
     out = raw.copy().load_data()
     out.add_channels([extra], force_update_info=True)
     return out
+
+
+# --------------------------------------------------------------------------------------------
+# BrainVision (pybv) and EEGLAB (eeglabio), with markers as the recording software writes them
+
+
+def write_brainvision(folder: Path, name: str, raw: mne.io.BaseRaw, markers=(),
+                      new_segment: bool = True) -> Path:
+    """``name``.vhdr/.vmrk/.eeg as BrainVision Recorder exports them: a ``New Segment``
+    marker at the first sample (pybv writes it with the recording's date) and each
+    ``(sample, type, code)`` marker (type ``"Stimulus"`` or ``"Response"``) one sample long,
+    so MNE reads ``Stimulus/S  1`` point annotations."""
+    import datetime
+
+    import pybv
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    events = [{"onset": int(s), "type": t, "description": int(c), "duration": 1}
+              for s, t, c in markers]
+    date = datetime.datetime(2024, 5, 6, 9, 30, tzinfo=datetime.timezone.utc) \
+        if new_segment else None
+    pybv.write_brainvision(data=raw.get_data(), sfreq=raw.info["sfreq"],
+                           ch_names=raw.ch_names, fname_base=name, folder_out=str(folder),
+                           events=events or None, meas_date=date, unit="µV", overwrite=True)
+    return folder / f"{name}.vhdr"
+
+
+def write_eeglab(path: Path, raw: mne.io.BaseRaw, events=()) -> Path:
+    """An EEGLAB ``.set`` (eeglabio) whose ``EEG.event`` holds each ``(onset s, duration s,
+    type)``; ``boundary`` events mark where EEGLAB cut data out."""
+    from eeglabio.raw import export_set
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    annotations = None
+    if events:
+        onset, duration, kind = (np.asarray(v) for v in zip(*events))
+        annotations = (kind.astype(str), onset.astype(float), duration.astype(float))
+    export_set(str(path), raw.get_data(), raw.info["sfreq"], raw.ch_names,
+               annotations=annotations)
+    return path
+
+
+def biosemi_status(n_samples: int, triggers, system_bits: int = 0xFF0000) -> np.ndarray:
+    """A BioSemi Status channel: the ``system_bits`` (CMS in range, battery, ...) in bits
+    16-23 of every sample, and each ``(sample, code, samples held)`` trigger in bits 0-15,
+    as a signed 24-bit value (as the BDF stores it)."""
+    status = np.full(n_samples, system_bits, dtype=np.int64)
+    for sample, code, held in triggers:
+        status[sample : sample + held] |= code
+    return np.where(status >= 1 << 23, status - (1 << 24), status).astype(float)

@@ -156,7 +156,8 @@ def test_biosemi_status_triggers_still_make_trials(tmp_path):
     fs = features(F.write_biosemi_bdf(tmp_path / "events.bdf", eeg, status=status),
                   task="multi")
     assert fs.class_names == ["1", "2"] and fs.table["trial"].unique().tolist() == [1, 2]
-    assert fs.notes == ["events.bdf: left out 1 non-EEG channel (stim: Status)"]
+    assert fs.notes == ["events.bdf: left out 1 non-EEG channel (stim: Status)",
+                        "events.bdf: 2 trials from stim events (each to the next marker): 1, 2"]
 
 
 # --------------------------------------------------------------------------------------------

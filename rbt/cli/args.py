@@ -88,6 +88,18 @@ def add_data_args(p: argparse.ArgumentParser, need_task: bool = True) -> None:
                    help="MNE recordings: JSON file mapping channel names to 10-05 names")
     p.add_argument("--drop-unknown", action="store_true",
                    help="MNE recordings: drop channels that are not 10-05 names")
+    p.add_argument("--epoch", type=float_in(0.0, 3600.0, low_open=True), metavar="SECONDS",
+                   help="MNE recordings: each point marker's trial lasts this long (default: "
+                   "to the next marker)")
+    p.add_argument("--markers", metavar="PATTERN",
+                   help="MNE recordings: which markers are trials, descriptions or patterns "
+                   "separated by commas, e.g. 'Stimulus/S  1,Stimulus/S  2' or 'S*' (case and "
+                   "spaces ignored; default: all but New Segment, boundary and BAD_ ones)")
+    p.add_argument("--subject-from", metavar="REGEX",
+                   help="MNE recordings: a regular expression naming each file's subject "
+                   "(group 'subject', else the first group) and session (group 'session'), "
+                   r"e.g. 'sub-(?P<subject>[^_]+)(_ses-(?P<session>\d+))?' (default: each "
+                   "file is a subject, named by its stem)")
     p.add_argument("--no-cache", action="store_true", help="recompute features")
 
 
@@ -134,6 +146,7 @@ def load(args, card=None):
         channel_map=channel_map,
         fit_to=fit_to(args, card),
         drop_unknown=args.drop_unknown, use_cache=not args.no_cache,
+        epoch=args.epoch, markers=args.markers, subject_from=args.subject_from,
     )
     for note in fs.notes:
         print(f"note: {note}", file=sys.stderr)

@@ -40,6 +40,9 @@ def load_features(
     raw_sfreq: float | None = raw.DEFAULT_SFREQ,
     channel_map: dict[str, str] | None = None,
     drop_unknown: bool = False,
+    epoch: float | None = None,
+    markers: str | None = None,
+    subject_from: str | None = None,
     fit_to: Sequence[str] | None = None,
     preprocess: SignalSteps | str | None = None,
     use_cache: bool = True,
@@ -68,6 +71,13 @@ def load_features(
         MNE recordings are resampled to this rate (None keeps theirs).
     channel_map, drop_unknown
         For MNE recordings: rename channels to 10-05 names, or drop those that are not.
+    epoch, markers
+        For MNE recordings: a trial of ``epoch`` seconds after each point marker (None: to
+        the next marker), and which markers are trials (``"Stimulus/S  1,Stimulus/S  2"``,
+        ``"S*"``; None: all); see :mod:`rbt.data.markers`.
+    subject_from
+        For MNE recordings: a regular expression naming each file's subject (group
+        ``subject``, else the first) and session (group ``session``); None: the file's stem.
     fit_to
         For MNE recordings: a model's electrodes. Those a recording lacks are
         interpolated and the others dropped, within limits (:mod:`rbt.data.fitting`);
@@ -101,6 +111,9 @@ def load_features(
             "window": params.window,
             "channel_map": channel_map,
             "drop_unknown": drop_unknown,
+            "epoch": epoch,
+            "markers": markers,
+            "subject_from": subject_from,
             "fit_to": tuple(fit_to) if fit_to else None,
             "preprocess": steps,
         }

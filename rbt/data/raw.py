@@ -1,9 +1,11 @@
 """Any EEG recording MNE reads (EDF, BDF, FIF, BrainVision, EEGLAB, ...).
 
-Trials come from annotations with a duration of at least one window, else from stim-channel
-events (each runs to the next event), else the whole recording is one unlabelled trial cut into
-fixed windows. The description (or event id) becomes the ``annotation`` column, which is the
-class when training on such files.
+Trials come from the recording's markers (:mod:`rbt.data.markers`): annotations lasting at
+least one window keep their span; point markers and stim-channel events each start a trial that
+runs to the next marker, or ``epoch`` seconds; a marker filter chooses which. With no markers
+the whole recording is one unlabelled trial cut into fixed windows. The description (or event
+code) becomes the ``annotation`` column, which is the class when training on such files. Each
+file is one subject, named by its stem or by a pattern (:mod:`rbt.data.subjects`).
 
 Only EEG channels become electrodes. The types a file declares are used (FIF, BrainVision's
 EOG names, EEGLAB, EGI); EDF, BDF and GDF declare none, so their labels' type prefixes are
@@ -29,7 +31,9 @@ from ..safeio import is_inside, read_bytes, require_regular_file
 from . import safe_mat
 from .features import DEFAULT_WINDOW, MAX_SFREQ  # one bound for every reader
 from .fitting import fit_electrodes
+from .markers import check_epoch, marker_trials, parse_filter
 from .recording import DataFormatError, Recording, Trial
+from .subjects import compile_pattern, subject_of
 
 DATASET = "raw"
 DEFAULT_SFREQ = 128.0  # the rate the published filters and 512-sample windows were made for
@@ -44,7 +48,8 @@ SUFFIXES = (".edf", ".bdf", ".fif", ".fif.gz", ".vhdr", ".set", ".gdf", ".cnt", 
 # bump when reading a file gives other channels or samples than before (part of the cache key):
 # 2: channel types from EDF/BDF/GDF label prefixes and known names; non-EEG channels left out
 # 3: numbered cap layouts (rbt.caps) recognised, never read as 10-05 names
-READER_VERSION = 3
+# 4: point markers and every stim event (BDF: its 16 trigger bits) start trials
+READER_VERSION = 4
 
 # EDF+ label prefixes ("type sensor") and the MNE type they mean: MNE's own (its
 # ``infer_types`` strips these from EDF and BDF labels) and the other ones clinical exports write
@@ -102,14 +107,24 @@ def read_file(
     window: int = DEFAULT_WINDOW,
     channel_map: dict[str, str] | None = None,
     drop_unknown: bool = False,
+    epoch: float | None = None,
+    markers: str | None = None,
+    subject_from: str | None = None,
     fit_to: tuple[str, ...] | None = None,  # a model's electrodes (rbt.data.fitting)
     preprocess=None,  # rbt.data.preprocess.SignalSteps done before resampling; None: none
 ) -> Recording:
-    """Read, keep EEG channels, resample to ``sfreq`` (None keeps the file's rate), cut trials."""
+    """Read, keep EEG channels, resample to ``sfreq`` (None keeps the file's rate), cut trials.
+
+    ``epoch`` (seconds) and ``markers`` (a filter): how markers become trials
+    (:func:`rbt.data.markers.marker_trials`); ``subject_from``: a pattern naming the subject
+    and session in the file's name (:func:`rbt.data.subjects.subject_of`)."""
     file = Path(file)
     if sfreq is not None and not MIN_SFREQ <= sfreq <= MAX_SFREQ:
         raise ValueError(f"the resampling rate must be from {MIN_SFREQ:g} Hz (above twice the "
                          f"gamma band's 49 Hz) to {MAX_SFREQ:g} Hz; got {sfreq:g} Hz")
+    check_epoch(epoch)
+    parse_filter(markers)
+    compile_pattern(subject_from)
     raw = open_recording(file)
     if channel_map:
         _apply_channel_map(raw, channel_map)
@@ -122,7 +137,7 @@ def read_file(
     _check_size(file, len(raw.ch_names) * raw.n_times, "holds")
     with _strict_mne(file):
         raw.load_data(verbose="warning")
-    events = _stim_events(raw)
+    events = _stim_events(raw, biosemi=file.suffix.lower() == ".bdf")
     raw.pick("eeg", exclude="bads")
     if not raw.ch_names:
         raise DataFormatError(f"{file}: no EEG channels")
@@ -147,9 +162,8 @@ def read_file(
         raw.resample(sfreq, verbose="error")
     fs = raw.info["sfreq"]
     data = raw.get_data()
-    trials = _annotation_trials(raw, data, window, fs)
-    if not trials and events is not None and len(events):
-        trials = _event_trials(events, data, orig_sfreq, fs, window)
+    trials, trial_notes = marker_trials(file, raw, data, events, orig_sfreq, window,
+                                        epoch=epoch, markers=markers)
     if not trials:
         trials = [Trial(subject=file.stem, session=1, trial=1, signal=data)]
     covered = sum(t.signal.shape[1] for t in trials)
@@ -158,14 +172,15 @@ def read_file(
             f"{file}: its {len(trials)} marked trials cover the recording "
             f"{covered / data.shape[1]:.0f} times over (at most {MAX_OVERLAP} is accepted); "
             "are the annotations duplicated?")
+    subject, session = subject_of(file, subject_from)
     for t in trials:
-        t.subject = file.stem
+        t.subject, t.session = subject, session
     notes = [f"{file.name}: {left_out}"] if left_out else []
     notes += [done] if done else []
     notes += fitted.notes
     return Recording(DATASET, str(file), list(raw.ch_names), fs, trials,
                      interpolated=list(fitted.interpolated),
-                     notes=notes)
+                     notes=notes + trial_notes)
 
 
 def _preprocess(file: Path, raw, steps) -> str | None:
@@ -428,38 +443,24 @@ def _brainvision_references(file: Path) -> list[str]:
                     for option in cfg.options(section) if option in ("datafile", "markerfile")]
 
 
-def _stim_events(raw) -> np.ndarray | None:
+def _stim_events(raw, biosemi: bool = False) -> np.ndarray | None:
+    """Every change of the stim channels to a nonzero code, as (sample from the data's start,
+    0, code) rows; BioSemi's Status channel keeps its system bits above the 16 trigger bits,
+    which are masked off. None when there is no stim channel, no event, or the stim channels
+    hold an analog signal rather than codes (other values than whole numbers, or a change
+    every few samples): each of its samples would be an event."""
     if not any(t == "stim" for t in raw.get_channel_types()):
         return None
-    try:
-        events = mne.find_events(raw, verbose="error")
+    codes = raw.get_data(picks="stim")
+    if not np.allclose(codes, np.round(codes), rtol=0, atol=1e-6):
+        return None
+    mask = {"mask": 0xFFFF, "mask_type": "and"} if biosemi else {}
+    try:  # a one-sample pulse is an event too; so is a step from one code to another
+        events = mne.find_events(raw, shortest_event=1, consecutive=True, verbose="error",
+                                 **mask)
     except ValueError:
+        return None
+    if len(events) > raw.n_times / 4:
         return None
     events[:, 0] -= raw.first_samp  # to indices into the data array
     return events
-
-
-def _annotation_trials(raw, data, window, fs) -> list[Trial]:
-    trials = []
-    for ann in raw.annotations:
-        if ann["duration"] * fs < window or ann["description"].upper().startswith("BAD"):
-            continue
-        a = int(round((ann["onset"] - raw.first_time) * fs))
-        b = min(data.shape[1], a + int(round(ann["duration"] * fs)))
-        if b - a >= window:
-            trials.append(Trial(subject="", session=1, trial=len(trials) + 1,
-                                signal=data[:, a:b], offset=a,
-                                ratings={"annotation": str(ann["description"])}))
-    return trials
-
-
-def _event_trials(events, data, orig_sfreq, fs, window) -> list[Trial]:
-    onsets = np.round(events[:, 0] * fs / orig_sfreq).astype(int)
-    ends = np.append(onsets[1:], data.shape[1])
-    trials = []
-    for onset, end, code in zip(onsets, ends, events[:, 2]):
-        if end - onset >= window:
-            trials.append(Trial(subject="", session=1, trial=len(trials) + 1,
-                                signal=data[:, onset:end], offset=int(onset),
-                                ratings={"annotation": str(code)}))
-    return trials
