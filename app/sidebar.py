@@ -169,7 +169,7 @@ def _preprocess_box(box, steps):
         box.caption("The model's card does not say how its training signals were "
                     "preprocessed, so recordings are only resampled.")
         return None
-    if not steps.summary.startswith(("average", "band", "low")):  # nothing to do
+    if not steps.does_something:
         box.caption(f"The model's training data ({steps.origin}) were not re-referenced or "
                     "filtered, so recordings are only resampled.")
         return steps

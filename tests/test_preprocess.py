@@ -193,3 +193,64 @@ def test_training_records_the_datasets_recipe(tmp_path):
     assert load_features("raw", rec, progress=False).params["reference"] == AS_RECORDED
     seed = load_features("raw", rec, preprocess="seed", progress=False).params
     assert (seed["reference"], seed["band_pass"]) == (AS_RECORDED, [0.0, 75.0])
+
+
+def test_models_whose_data_had_no_steps_say_so(files, tmp_path, capsys):
+    rec, _ = files
+    for name, words in (("demo", "(the synthetic demo data) were not re-referenced"),
+                        ("dreamer", "(DREAMER's released data) were not re-referenced or "
+                                    "filtered (only the Emotiv EPOC headset's own band limit")):
+        card = ModelCard(ch_names=tuple(EEG_CHANNELS), dataset=name)
+        model = _checkpoint(tmp_path / name, card)
+        assert main(["predict", "--model", str(model), "--source", "raw", "--path", str(rec),
+                     "--out", str(tmp_path / f"{name}.csv")]) == 0
+        err = capsys.readouterr().err
+        assert words in err and "so the recordings are only resampled" in err
+        assert "preprocessed as" not in err and "features were computed differently" not in err
+
+
+def test_the_dashboard_applies_the_models_steps_to_a_recording(files, tmp_path, demo_valence,
+                                                               monkeypatch):
+    import sys
+    from pathlib import Path
+
+    home = Path(__file__).resolve().parent.parent / "app" / "Home.py"
+    monkeypatch.syspath_prepend(str(home.parent))
+    monkeypatch.setenv("RBT_CACHE_DIR", str(demo_valence[1]))
+    assert str(home.parent) in sys.path
+    import streamlit as st
+    from locate import server_config
+
+    before = st.get_option("server.address")  # typed paths: the shipped config's address
+    st.config.set_option("server.address", server_config()["server"]["address"])
+    try:
+        _dashboard_steps(files, tmp_path, home)
+    finally:
+        st.config.set_option("server.address", before)
+
+
+def _dashboard_steps(files, tmp_path, home):
+    from streamlit.testing.v1 import AppTest
+
+    rec, _ = files
+    model = _checkpoint(tmp_path / "deap_model", _deap_card(reference="average",
+                                                            band_pass=(4.0, 45.0)))
+    at = AppTest.from_file(str(home), default_timeout=180).run()
+    at.switch_page("views/1_One_trial.py").run()
+    at.selectbox(key="source").set_value("raw").run()
+    at.radio(key="raw_how").set_value("Path on this machine").run()
+    at.text_input(key="path_raw").input(str(rec)).run()
+    at.radio(key="model_kind").set_value("Checkpoint folder").run()
+    at.text_input(key="model_path").input(str(model)).run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    box = at.checkbox(key="apply_prep")
+    assert box.label == "Apply the model's preprocessing" and box.value is True
+    said = " ".join(w.value for w in at.warning).replace("\\", "")
+    assert "preprocessed as DEAP's released data were: re-referenced to the average" in said
+    box.uncheck().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    said = " ".join(w.value for w in at.warning).replace("\\", "")
+    assert "preprocessed as" not in said
+    assert "not average-referenced as the training data were" in said
+    assert "no band-pass 4-45 Hz filter, which the training data had" in said
+    assert "Tick 'Apply the model's preprocessing' in the sidebar" in said

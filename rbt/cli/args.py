@@ -150,7 +150,7 @@ def load(args, card=None):
     )
     for note in fs.notes:
         print(f"note: {note}", file=sys.stderr)
-    if steps is not None:
+    if steps is not None and steps.does_something:
         print("note: --preprocess none reads the recordings without these steps", file=sys.stderr)
     return fs
 
@@ -169,7 +169,12 @@ def preprocess_steps(args, defaults: dict, card):
         print("note: the model's card does not say how its training signals were "
               "preprocessed, so the recordings are only resampled (--preprocess deap, dreamer "
               "or seed does the steps of that dataset's released files)", file=sys.stderr)
-    return defaults["preprocess"]
+    steps = defaults["preprocess"]
+    if steps is not None and not steps.does_something:
+        print(f"note: the model's training data ({steps.origin}) were not re-referenced or "
+              f"filtered{f' ({steps.remark})' if steps.remark else ''}, so the recordings are "
+              "only resampled", file=sys.stderr)
+    return steps
 
 
 def first_given(*values):

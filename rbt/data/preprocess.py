@@ -48,6 +48,11 @@ class SignalSteps:
             object.__setattr__(self, "band_pass", (float(low), float(high)))
 
     @property
+    def does_something(self) -> bool:
+        """False for steps that leave a signal as it is (DREAMER's, the demo's)."""
+        return self.reference == "average" or self.band_pass is not None
+
+    @property
     def summary(self) -> str:
         """The steps in a few words, e.g. "average reference, band-pass 4-45 Hz"."""
         parts = ["average reference"] if self.reference == "average" else []
@@ -76,11 +81,11 @@ DATASET_STEPS: dict[str, SignalSteps] = {
     "seed": SignalSteps(AS_RECORDED, (0.0, 75.0), origin="SEED's released data"),
     # the Emotiv EPOC's own output at 128 Hz, released without further processing
     "dreamer": SignalSteps(AS_RECORDED, None, origin="DREAMER's released data",
-                           remark="they had nothing done beyond the Emotiv EPOC headset's own "
-                                  "band limit (about 0.16-43 Hz)"),
+                           remark="only the Emotiv EPOC headset's own band limit, about "
+                                  "0.16-43 Hz, shaped them"),
     # synthetic signals written in DEAP's format, but generated clean: never filtered
     "demo": SignalSteps(AS_RECORDED, None, origin="the synthetic demo data",
-                        remark="they were generated, never re-referenced or filtered"),
+                        remark="the synthetic signals were generated clean"),
 }
 
 
@@ -151,8 +156,6 @@ def apply(raw, steps: SignalSteps) -> list[str]:
         if h_freq is None:
             words.append(f"no low-pass at {high:g} Hz needed: at {sfreq:g} Hz the recording "
                          f"holds nothing above {nyquist:g} Hz")
-    if not words:
-        words.append("no re-referencing or filtering")
     if steps.remark:
         words.append(steps.remark)
     return words

@@ -188,7 +188,7 @@ def _preprocess(file: Path, raw, steps) -> str | None:
     loaded EEG channels of ``raw``; the recording's note saying what was done."""
     from . import preprocess
 
-    if steps is None:
+    if steps is None or not steps.does_something:
         return None
     try:
         words = preprocess.apply(raw, steps)
