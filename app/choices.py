@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from rbt.caps import layout_renames, ten_twenty_layouts
 from rbt.data import FeatureSet, load_features
 from rbt.data.features import DEFAULT_STRIDE, DEFAULT_WINDOW, FeatureParams
 from rbt.data.labels import RULES
@@ -38,6 +39,7 @@ class DataChoice:
     drop_unknown: bool = False
     preprocess: SignalSteps | None = None  # recordings: the model's signal steps (None: none)
     channel_map: tuple[tuple[str, str], ...] = ()  # recordings: (name in file, 10-05 name)
+    fit_to: tuple[str, ...] = ()  # recordings: the model's electrodes, missing interpolated
     window: int = DEFAULT_WINDOW  # samples; the checkpoint's
     stride: int = DEFAULT_STRIDE
     raw_sfreq: float = DEFAULT_SFREQ  # recordings are resampled to this rate; the checkpoint's
@@ -76,6 +78,7 @@ def load_data(choice: DataChoice, on_file=None) -> FeatureSet:
     path = None if choice.source == "demo" else str(Path(choice.path).expanduser())
     return load_features(choice.source, path, target=choice.target, task=choice.task,
                          params=FeatureParams(window=choice.window, stride=choice.stride),
+                         fit_to=choice.fit_to or None,
                          seed_reference_filters=choice.seed_reference_filters,
                          preprocess=choice.preprocess,
                          raw_sfreq=choice.raw_sfreq, drop_unknown=choice.drop_unknown,
@@ -116,3 +119,15 @@ def parse_channel_map(text: str) -> tuple[tuple[str, str], ...]:
             raise ValueError(f"{old.strip()!r} is renamed twice")
         pairs.append((old.strip(), new.strip()))
     return tuple(pairs)
+
+
+AS_NAMED = "as named"
+#: the sidebar's cap layouts: the file's names as they are, or a numbered cap's as 10-20 names
+CAP_LAYOUTS = (AS_NAMED, *ten_twenty_layouts())
+
+
+def with_layout(layout: str, renames: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:
+    """The renames of a cap layout (rbt.caps), then the typed ones (which win)."""
+    typed = dict(renames)
+    chosen = {} if layout == AS_NAMED else layout_renames(layout)
+    return tuple((k, v) for k, v in chosen.items() if k not in typed) + tuple(renames)

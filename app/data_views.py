@@ -62,7 +62,8 @@ def one_trial(loaded) -> None:
     st.caption(bde_caption(fs))
     x = fs.X[i]
     _maps(lambda: common.chart(
-        band_topomaps(x, names, bands, colorbar_title="BDE", signed=level_signed(fs)),
+        band_topomaps(x, names, bands, colorbar_title="BDE", signed=level_signed(fs),
+                      interpolated=fs.interpolated),
         "bde_window",
         common.band_frame(x, names, bands), key="fig_bde", context=where | {"window": window}),
         "band maps")
@@ -97,7 +98,8 @@ def group_means(loaded) -> None:
                 "no difference.")
         mean = fs.X.mean(axis=0)
         _maps(lambda: common.chart(band_topomaps(mean, names, bands, colorbar_title="BDE",
-                                                 signed=level_signed(fs)),
+                                                 signed=level_signed(fs),
+                                                 interpolated=fs.interpolated),
                                    "bde_mean", common.band_frame(mean, names, bands),
                                    key="fig_data_mean", context={by: found[0]}), "band maps")
         return
@@ -111,6 +113,7 @@ def group_means(loaded) -> None:
         st.markdown(f"**{plain(name)}** ({what} BDE)")
         _maps(lambda v=values, n=name, p=part: common.chart(
             band_topomaps(v, names, bands, colorbar_title="difference" if p == "difference"
-                          else "BDE", signed=True if p == "difference" else level_signed(fs)),
+                          else "BDE", signed=True if p == "difference" else level_signed(fs),
+                          interpolated=fs.interpolated),
             f"bde_{p}", common.band_frame(v, names, bands), key=f"fig_data_{p}",
             context={by: n}), "band maps")

@@ -14,7 +14,17 @@ from pathlib import Path
 
 import serving
 import streamlit as st
-from choices import SOURCE_LABELS, DataChoice, data_stamp, parse_channel_map, targets_for, tasks_for
+from choices import (
+    AS_NAMED,
+    CAP_LAYOUTS,
+    SOURCE_LABELS,
+    DataChoice,
+    data_stamp,
+    parse_channel_map,
+    targets_for,
+    tasks_for,
+    with_layout,
+)
 from serving import plain, plain_message
 from state import FOLDER, SHIPPED, TYPED, selection
 from uploads import RECORDING_SUFFIXES, check_recording
@@ -130,6 +140,7 @@ def _data_widgets(sb, source: str):
         except ValueError as err:
             sb.error(plain(err))
             path = None  # nothing is loaded until the renames make sense
+        renames = with_layout(_cap_widgets(sb), renames)
         _marker_widgets(sb)
     return path, renames, seed_box, drop_unknown, uploaded
 
@@ -179,6 +190,28 @@ def _preprocess_box(box, steps):
                            f"({steps.summary}) to the recording, with MNE, at its own rate "
                            "before resampling.")
     return steps if on else None
+
+
+def _cap_widgets(sb) -> str:
+    """The cap layout whose numbers name the channels, and whether to interpolate the model's
+    missing electrodes (read back by :func:`_fit_to`); the layout."""
+    layout = sb.selectbox("Cap layout", CAP_LAYOUTS, key="cap_layout",
+                          format_func=lambda v: v if v == AS_NAMED else f"{v} → 10-20",
+                          help="A BioSemi cap's numbered channels (A1, A2, ...) read as the "
+                               "10-20 electrodes of that cap. Renames typed above win.")
+    sb.checkbox("Interpolate missing model electrodes", key="interpolate",
+                help="Electrodes of the model that the recording lacks (at most a quarter, "
+                     "each among measured ones) are interpolated from the others, and ringed "
+                     "on every map; the recording's other electrodes are left out. A cap "
+                     "numbered without 10-05 names (BioSemi 128, EGI) gets all of the "
+                     "model's electrodes from its own.")
+    return layout
+
+
+def _fit_to(source: str, card: ModelCard) -> tuple[str, ...]:
+    """The model's electrodes when recordings are to be fitted to them (the sidebar's box)."""
+    on = source == "raw" and st.session_state.get("interpolate")
+    return tuple(card.ch_names or ()) if on else ()
 
 
 def _figures(sb) -> None:
@@ -240,4 +273,5 @@ def sidebar(demo_checkpoint: str, card_of: Callable[[str], tuple[ModelCard, obje
                         keep_on_disk=not uploaded,
                         **(_marker_choice() if source == "raw" else {}))
     choice = dataclasses.replace(choice, preprocess=prep)
+    choice = dataclasses.replace(choice, fit_to=_fit_to(source, card))
     return dataclasses.replace(choice, stamp=data_stamp(choice)), model_path, device

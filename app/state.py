@@ -38,6 +38,7 @@ KEPT = (("source", "raw_how", "drop_unknown", "channel_map", "seed_ref", "model_
         + tuple(f"{w}_{s}" for w in ("target", "task") for s in SOURCES)
         + ("markers", "epoch", "subject_from"))  # recordings: how markers become trials
 KEPT += ("apply_prep",)  # recordings: the model's preprocessing applied (app/sidebar.py)
+KEPT += ("cap_layout", "interpolate")  # recordings: app/sidebar.py _cap_widgets
 
 # URL name -> widget key, for the values resolved against the data where they are drawn
 LATER = {"subject": "sel_subject", "trial": "sel_trial", "window": "sel_window",

@@ -132,7 +132,8 @@ def window_views(shown: Shown) -> None:
     x = f.X[shown.row]
     trial_parts.electrode_chart(
         band_topomaps(x, f.ch_names, f.band_names, shared_scale=shared, colorbar_title="BDE",
-                      highlight=highlight, signed=level_signed(f.fs), **opts),
+                      highlight=highlight, signed=level_signed(f.fs), **opts,
+                      interpolated=f.fs.interpolated),
         "bde_window", common.band_frame(x, f.ch_names, f.band_names), "fig_bde", f.ch_names,
         context=shown.here)
     attention_section(shown, opts)
@@ -180,7 +181,8 @@ def attention_section(shown: Shown, opts: dict) -> None:
                          {"block": block + 1, "head": head if head == "mean" else head + 1})
     g1, g2, g3 = st.columns(3)
     with g1:
-        fig = attention_lines(a2d, f.ch_names, k=k, threshold=threshold, title=f"Pairs: {what}")
+        fig = attention_lines(a2d, f.ch_names, k=k, threshold=threshold, title=f"Pairs: {what}",
+                              interpolated=f.fs.interpolated)
         trial_parts.electrode_chart(fig, "attention_lines",
                                     common.pairs_frame(a2d, f.ch_names, k, threshold),
                                     "fig_lines", f.ch_names, context=seen)
@@ -193,7 +195,7 @@ def attention_section(shown: Shown, opts: dict) -> None:
         trial_parts.electrode_chart(
             scalp_topomap(a2d[e], f.ch_names, title=f"Where {electrode} looks", symmetric=False,
                           colorscale="Viridis", colorbar_title="attention",
-                          highlight=[electrode], **opts),
+                          highlight=[electrode], **opts, interpolated=f.fs.interpolated),
             "attention_row", pd.DataFrame({"electrode": f.ch_names, "attention": a2d[e]}),
             "fig_row", f.ch_names, context=seen | {"electrode": electrode})
     st.caption("Choose an electrode on any map, on the lines or in the matrix (its row) to see "
@@ -238,7 +240,8 @@ def attribution_section(shown: Shown, opts: dict, shared: bool, highlight) -> No
     with left:
         trial_parts.electrode_chart(
             topomap_row(maps, f.ch_names, shared_scale=shared, highlight=highlight,
-                        colorbar_title="attribution", signed=record.signed(), **opts),
+                        colorbar_title="attribution", signed=record.signed(), **opts,
+                        interpolated=f.fs.interpolated),
             f"attribution_{method}",
             pd.DataFrame(maps, index=f.ch_names).rename_axis("electrode").reset_index(),
             "fig_attr", f.ch_names, context=shown.here | {"method": method} | (

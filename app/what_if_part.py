@@ -117,10 +117,12 @@ def what_if_section(shown, planted: Sequence[str] = ()) -> None:
         original, edited = wi.maps(block, head)
         a1, a2 = st.columns(2)
         with a1:
-            chart(attention_lines(original, wi.ch_names, k=12, title=f"Pairs as it is: {what}"),
+            chart(attention_lines(original, wi.ch_names, k=12, title=f"Pairs as it is: {what}",
+                                  interpolated=fit.fs.interpolated),
                   "whatif_attention", {"attention": original, "ch_names": wi.ch_names},
                   key="fig_wi_lines", context=context)
         with a2:
-            chart(attention_lines(edited, wi.ch_names, k=12, title=f"Pairs edited: {what}"),
+            chart(attention_lines(edited, wi.ch_names, k=12, title=f"Pairs edited: {what}",
+                                  interpolated=fit.fs.interpolated),
                   "whatif_attention_edited", {"attention": edited, "ch_names": wi.ch_names},
                   key="fig_wi_lines_edited", context=ctx)

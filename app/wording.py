@@ -46,9 +46,14 @@ def _model_task(f: dict) -> str:
 
 
 def _electrodes(f, fit):
-    return _cannot_read(f"the model was trained on {len(f['model'])} electrodes and the data "
+    text = _cannot_read(f"the model was trained on {len(f['model'])} electrodes and the data "
                         f"has {len(f['data'])}; missing from the data: {_names(f['missing'])}; "
                         f"not in the model: {_names(f['extra'])}", fit)
+    if fit.fs.dataset == "raw" and f["missing"]:
+        text += (" For a recording that lacks a few of them, tick **Interpolate missing model "
+                 "electrodes** in the sidebar (at most a quarter of the model's electrodes, "
+                 "each among measured ones).")
+    return text
 
 
 def _electrode_count(f, fit):

@@ -162,7 +162,8 @@ def render() -> None:
         mean_a, mean_b, diff = compare_groups(f.X, labels, a, b)
         for name, values in zip(names, (mean_a, mean_b, diff)):
             _roomy_chart(band_topomaps(values, f.ch_names, f.band_names, title=f"Mean BDE: {name}",
-                                       colorbar_title="BDE", highlight=highlight),
+                                       colorbar_title="BDE", highlight=highlight,
+                                       interpolated=f.fs.interpolated),
                          f"bde_mean_{name}", common.band_frame(values, f.ch_names, f.band_names),
                          key=f"x_bde_{name}", context={"groups": pair})
         st.caption("The difference row shows where group A has more (red) or less (blue) band "
@@ -195,7 +196,8 @@ def render() -> None:
         _roomy_chart(topomap_row(received, f.ch_names, scale_groups=["groups", "groups", "diff"],
                                  signed=[False, False, True],
                                  title="Attention each electrode receives (column mean)",
-                                 colorbar_title="attention received", height=340),
+                                 colorbar_title="attention received", height=340,
+                                 interpolated=f.fs.interpolated),
                      "attention_received_means",
                      pd.DataFrame(received, index=f.ch_names).rename_axis("electrode")
                      .reset_index(), key="x_att_received", context=context)
@@ -257,7 +259,8 @@ def render() -> None:
                     _roomy_chart(topomap_row(maps, f.ch_names, title=f"Mean attribution: {name}",
                                              colorbar_title="attribution", highlight=highlight,
                                              signed=signed if k < 2 else True,
-                                             zrange=together if k < 2 else None),
+                                             zrange=together if k < 2 else None,
+                                             interpolated=f.fs.interpolated),
                                  f"attribution_mean_{name}",
                                  pd.DataFrame(maps, index=f.ch_names).rename_axis("electrode")
                                  .reset_index(), key=f"x_attr_{name}", context=context)

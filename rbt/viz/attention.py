@@ -12,7 +12,7 @@ from ..montage import positions_2d
 from ._base import colorscale as _scale
 from ._base import figure, margin
 from .scales import colorbar, value_range
-from .topomap import head_axes, outline_trace
+from .topomap import head_axes, interpolated_note, outline_trace
 
 _LINE_CLASSES = 5  # lines are drawn in this many width classes, one trace each (fast to draw)
 
@@ -36,7 +36,8 @@ NO_PAIRS = "no pairs above this threshold"
 
 def attention_lines(att_2d, ch_names: Sequence[str], *, k: int = 10,
                     threshold: float | None = None, title: str | None = None,
-                    colorscale: str = "Viridis", height: int = 460) -> go.Figure:
+                    colorscale: str = "Viridis", height: int = 460,
+                    interpolated: Sequence[str] = ()) -> go.Figure:
     """The strongest electrode-to-electrode attention pairs as arrows on the head.
 
     Row i of ``att_2d`` is where electrode i looks. An arrow runs from i to j for each of the
@@ -44,7 +45,8 @@ def attention_lines(att_2d, ch_names: Sequence[str], *, k: int = 10,
     thicker and brighter is stronger. Hovering the dot in a line's middle names the pair
     ("Fz → Pz": Fz looks at Pz). Sensors are sized by the attention they receive. The figure
     says so beneath the head (:data:`LINES_CAPTION`, also ``layout.meta["caption"]``), and says
-    :data:`NO_PAIRS` when no pair passes.
+    :data:`NO_PAIRS` when no pair passes. Electrodes ``interpolated`` (not measured) are ringed
+    twice, say so on hover and are named in a key.
     """
     att = _check_square(att_2d, ch_names)
     names = list(ch_names)
@@ -90,6 +92,13 @@ def attention_lines(att_2d, ch_names: Sequence[str], *, k: int = 10,
         customdata=received, showlegend=False, name="sensors",
         hovertemplate="<b>%{text}</b><br>attention received %{customdata:.3f}<extra></extra>",
         marker=dict(size=size, color="white", line=dict(width=1.2, color="#222"))))
+    if interpolated:
+        made = set(interpolated)
+        data[-1]["marker"]["symbol"] = ["circle-dot" if n in made else "circle" for n in names]
+        data[-1]["hovertemplate"] = ("<b>%{text}</b>%{hovertext}<br>attention received "
+                                     "%{customdata:.3f}<extra></extra>")
+        data[-1]["hovertext"] = [" (interpolated)" if n in made else "" for n in names]
+        annotations.append(interpolated_note(interpolated))
     # left-aligned under the plot: centred on a plot narrowed by the colour bar, its longest
     # line would reach past the figure's left edge in a narrow column (and be cut off there)
     annotations.append(dict(text=LINES_CAPTION, x=0, y=0, xref="paper", yref="paper",

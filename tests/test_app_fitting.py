@@ -1,0 +1,64 @@
+"""The dashboard on recordings that need fitting to the model: one lacking three of the shipped
+model's electrodes (the sidebar's interpolation box, the ringed electrodes on the maps) and a
+BioSemi BDF numbered A1..A32 (the cap layout box). AppTest, the shipped checkpoint."""
+
+from __future__ import annotations
+
+import formats as F
+from test_app import (  # noqa: F401
+    TRIAL,
+    _errors,
+    app,
+    assert_fine,
+    demo_cache,  # noqa: F401
+    figures,
+    probabilities,
+    traces,
+    unescape,
+)
+
+from rbt.data.deap import EEG_CHANNELS
+
+MISSING = ["C3", "Pz", "FC6"]
+
+
+def _open(at, path) -> None:
+    at.selectbox(key="source").set_value("raw").run()
+    at.radio(key="raw_how").set_value("Path on this machine").run()
+    at.text_input(key="path_raw").input(str(path)).run()
+
+
+def test_missing_electrodes_interpolated_and_ringed_on_the_maps(tmp_path):
+    names = [c for c in EEG_CHANNELS if c not in MISSING]
+    path = F.save_fif(F.make_raw(names, seconds=12), tmp_path / "rec_raw.fif")
+    at = app(TRIAL)
+    _open(at, path)
+    assert "C3" in _errors(at) and "Interpolate missing model electrodes" in _errors(at)
+    at.checkbox(key="interpolate").check().run()
+    assert_fine(at)
+    assert abs(probabilities(at).sum() - 1) < 1e-6
+    assert any("interpolated 3 of the model's electrodes it lacks (C3, Pz, FC6)"
+               in unescape(w.value) for w in at.warning), [w.value for w in at.warning]
+    maps = [f for f in figures(at) if traces(f, "sensors")]
+    assert maps
+    for fig in maps:
+        for sensors in traces(fig, "sensors"):
+            symbols = sensors["marker"]["symbol"]
+            ringed = [n for n, s in zip(sensors["text"], symbols) if s != "circle"]
+            assert ringed == [c for c in EEG_CHANNELS if c in MISSING]
+        assert any("interpolated: C3, Pz, FC6" in a["text"]
+                   for a in fig["layout"].get("annotations", []))
+
+
+def test_biosemi_numbers_read_through_the_cap_layout_box(tmp_path):
+    numbered = [f"A{i}" for i in range(1, 31)]  # a 32 cap without A31, A32: no montage matches
+    signals = F.labelled_signals(numbered, sfreq=256.0, seconds=12.0)
+    path = F.write_biosemi_bdf(tmp_path / "b32.bdf", signals)
+    at = app(TRIAL)
+    _open(at, path)
+    assert "numbered in BioSemi's cap layout" in _errors(at)
+    at.selectbox(key="cap_layout").set_value("BioSemi 32").run()
+    assert "Fz" in _errors(at) and "Cz" in _errors(at)  # the model's two the cap lacks
+    at.checkbox(key="interpolate").check().run()
+    assert_fine(at)
+    assert abs(probabilities(at).sum() - 1) < 1e-6
