@@ -68,9 +68,10 @@ def attention_lines(att_2d, ch_names: Sequence[str], *, k: int = 10,
             data.append(dict(type="scatter", x=xs, y=ys, mode="lines", hoverinfo="skip",
                              line=dict(width=_width(b), color=colours[b]), opacity=0.85,
                              showlegend=False, name=f"lines {b + 1}"))
-    annotations = [_arrow(pos[i], pos[j], colours[c], _width(c))
-                   for (i, j, _), c in zip(pairs, cls)]
+    annotations = []
     if pairs:
+        data.append(_arrow_heads(pos, pairs, [colours[c] for c in cls],
+                                 [_width(c) for c in cls]))
         mid = np.array([(pos[i] + pos[j]) / 2 for i, j, _ in pairs])
         data.append(dict(
             type="scatter", x=mid[:, 0], y=mid[:, 1], mode="markers",
@@ -114,14 +115,26 @@ def _width(cls: int) -> float:
     return 1.5 + 1.5 * cls
 
 
-def _arrow(start, end, colour: str, width: float) -> dict:
-    """An arrow head at ``end`` on the line from ``start``: its short shaft starts past the
-    line's middle, where the pair's hover dot sits, and it stops short of the sensor dot."""
-    tail = start + 0.6 * (end - start)
-    return dict(x=float(end[0]), y=float(end[1]), ax=float(tail[0]), ay=float(tail[1]),
-                xref="x", yref="y", axref="x", ayref="y", text="", showarrow=True,
-                arrowhead=2, arrowwidth=width, arrowsize=max(0.7, 2.4 / width),
-                arrowcolor=colour, standoff=5, opacity=0.9)
+# where an arrow head sits on its line, from the looking electrode (0) to the one looked at
+# (1): short of the sensor dot there
+_HEAD_AT = 0.86
+
+
+def _arrow_heads(pos, pairs, colours, widths) -> dict:
+    """One marker trace of arrow heads, one per pair, on the line from the looking electrode
+    to the one it looks at, pointing along it (the head axes have equal aspect, so the data's
+    angle is the screen's). Markers rather than arrow annotations: plotly.js lays out each
+    annotation on its own, which doubled the chart's redraw time."""
+    start = np.array([pos[i] for i, _, _ in pairs])
+    end = np.array([pos[j] for _, j, _ in pairs])
+    at = start + _HEAD_AT * (end - start)
+    d = end - start
+    # plotly's marker angle: degrees clockwise from pointing up
+    angle = np.degrees(np.arctan2(d[:, 0], d[:, 1]))
+    return dict(type="scatter", x=at[:, 0], y=at[:, 1], mode="markers", hoverinfo="skip",
+                showlegend=False, name="arrows", opacity=0.9,
+                marker=dict(symbol="triangle-up", angle=angle, color=list(colours),
+                            size=[7 + 1.6 * w for w in widths], line=dict(width=0)))
 
 
 def _sample_colorscale(name: str, n: int) -> list[str]:
