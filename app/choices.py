@@ -62,6 +62,8 @@ def targets_for(source: str) -> list[str]:
 
 def tasks_for(source: str) -> list[str]:
     rule = RULES.get(source)
+    if rule is None:  # recordings: their markers may be of any number of kinds (as in the CLI)
+        return ["multi", "binary"]
     return ["multi"] if rule and rule.binary_threshold is None else ["binary", "multi"]
 
 
