@@ -3,6 +3,7 @@
 import common
 import data_views
 import pandas as pd
+import prefetch
 import state
 import streamlit as st
 import trial_parts
@@ -11,6 +12,7 @@ import what_if_part
 from serving import plain
 
 from rbt.data.demo import planted_electrodes
+from rbt.explain import BASELINES, METHOD_REGISTRY
 from rbt.viz.prediction import probability_bar
 from rbt.viz.timeline import trial_timeline
 
@@ -29,6 +31,13 @@ def render() -> None:
     # ---- selection: subject, trial, window (kept in session state across pages) ----------------
     subject, trial, rows, window = trial_sections.choose_window(f.fs)
     i = int(rows[window])
+    # the trial's attention and the window's attributions with their trust checks, computed
+    # beside the drawing of the sections above them (the values the widgets hold now)
+    prefetch.start(common.trial_attention, *loaded.key, tuple(int(r) for r in rows))
+    prefetch.start(common.trust, *loaded.key, (i,),
+                   st.session_state.get("attr_method", next(iter(METHOD_REGISTRY))),
+                   st.session_state.get("attr_baseline", next(iter(BASELINES))),
+                   st.session_state.get("attr_target", "predicted"))
     # what every figure shows, under its title and in its exports' file names
     where = {"subject": subject, "trial": state.trial_text(trial)}
     here = where | {"window": window}
