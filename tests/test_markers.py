@@ -124,7 +124,9 @@ def test_eeglab_boundary_is_no_trial_and_cuts_none(tmp_path):
 def test_spans_keep_their_own_and_point_markers_stop_at_them(tmp_path):
     raw = F.make_raw(NAMES, seconds=40.0,
                      annotations=[(2.0, 10.0, "film"), (20.0, 0.0, "probe"),
-                                  (26.0, 12.0, "film"), (5.0, 3.0, "BAD_blink")])
+                                  (26.0, 12.0, "film"), (5.0, 3.0, "BAD_blink"),
+                                  (21.0, 0.0, "New Segment/"), (22.0, 0.0, "boundary"),
+                                  (23.0, 1.0, "EDGE boundary")])
     fs = _load(F.save_fif(raw, tmp_path / "mixed_raw.fif"))
     t = fs.table
     # film 2-12 s (its span), probe 20 s to the next onset (26 s), film 26-38 s
@@ -133,6 +135,17 @@ def test_spans_keep_their_own_and_point_markers_stop_at_them(tmp_path):
                                                   n_windows(1536)]
     assert t.groupby("trial")["annotation"].first().tolist() == ["film", "probe", "film"]
     assert any("spans as annotated, point markers to the next marker" in n for n in fs.notes)
+    never = "not trials: BAD_blink, New Segment/, boundary, EDGE boundary"  # nor ends of one
+    assert any(never in n for n in fs.notes)
+
+
+def test_an_epoch_longer_than_the_markers_spacing_is_refused(tmp_path):
+    marks = [(float(t), 0.0, "tick") for t in range(1, 29)]
+    path = F.save_fif(F.make_raw(NAMES, seconds=30.0, annotations=marks), tmp_path / "t_raw.fif")
+    assert len(_load(path, epoch=4.0)) == 26 * n_windows(512)  # the last two reach the end
+    with pytest.raises(DataFormatError, match=r"t_raw.fif: its 26 marked trials cover the "
+                       r"recording 13 times over .* the epoch \(--epoch\) longer"):
+        _load(path, epoch=20.0)
 
 
 def test_fif_stim_pulses_and_steps_are_events(tmp_path):

@@ -171,7 +171,7 @@ def read_file(
         raise DataFormatError(
             f"{file}: its {len(trials)} marked trials cover the recording "
             f"{covered / data.shape[1]:.0f} times over (at most {MAX_OVERLAP} is accepted); "
-            "are the annotations duplicated?")
+            "are the markers duplicated, or the epoch (--epoch) longer than their spacing?")
     subject, session = subject_of(file, subject_from)
     for t in trials:
         t.subject, t.session = subject, session
