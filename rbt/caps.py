@@ -51,7 +51,7 @@ FAMILIES = (
     Family("EGI", r"E\d{1,3}",
            ("GSN-HydroCel-32", "GSN-HydroCel-64_1.0", "GSN-HydroCel-65_1.0", "GSN-HydroCel-128",
             "GSN-HydroCel-129", "GSN-HydroCel-256", "GSN-HydroCel-257", "EGI_256"),
-           reference=("Cz", "VREF", "REF")),
+           reference=("Cz", "VREF", "REF", "Vertex Reference")),
 )
 
 
@@ -68,6 +68,12 @@ class CapLayout:
     channels: tuple[str, ...]
     renames: dict[str, str] = field(default_factory=dict)
     named: bool = False
+    extras: tuple[str, ...] = ()  # channels beside the cap's, named as 10-05 electrodes
+
+    @property
+    def cap_channels(self) -> list[str]:
+        """The cap's channels as named once the layout is applied."""
+        return [self.renames.get(c, c) for c in self.channels]
 
     @property
     def label(self) -> str:
@@ -87,9 +93,12 @@ class CapLayout:
         if self.named:
             ten = self.renames[first], self.renames[last]
             return (f"{self.label} layout: {first}..{last} read as the 10-20 names "
-                    f"{ten[0]}..{ten[1]} (MNE's {self.montage} montage)")
+                    f"{ten[0]}..{ten[1]} (MNE's {self.montage} montage)" + self._beside())
         return (f"{self.label} layout: {len(self.channels)} electrodes {first}..{last} placed "
-                f"at MNE's {self.montage} positions")
+                f"at MNE's {self.montage} positions" + self._beside())
+
+    def _beside(self) -> str:
+        return f"; beside them {', '.join(self.extras)}" if self.extras else ""
 
 
 @functools.cache
@@ -139,26 +148,37 @@ def recognise(names: Sequence[str]) -> CapLayout | None:
 
 
 def _match(family: Family, names: list[str]) -> CapLayout:
-    upper = {n.upper(): n for n in names}
-    for montage in family.montages:
-        numbers = numbered_names(montage)
-        targets = builtin_montage(montage).ch_names
-        wanted = {num.upper(): target for num, target in zip(numbers, targets)}
-        have = dict(upper)
-        if "Cz" in targets:  # the reference: E129 of a 129 net, or VREF, or Cz
-            ref = next((upper[r.upper()] for r in (numbers[targets.index("Cz")],
-                                                   *family.reference) if r.upper() in upper),
-                       None)
-            if ref is not None:
-                have.pop(ref.upper())
-                have[numbers[targets.index("Cz")].upper()] = ref
-        if set(have) != set(wanted):
-            continue
-        renames = {have[k]: wanted[k] for k in have if have[k] != wanted[k]}
-        named = tuple(targets) != numbers and all(canonical_name(t) for t in targets)
-        order = [have[num.upper()] for num in numbers]
-        return CapLayout(family.name, montage, tuple(order), renames, named)
+    """The first montage the names are exactly; else the first whose numbered electrodes they
+    are, beside channels with 10-05 names (e.g. mastoids an EXG input was mapped to)."""
+    for exact in (True, False):
+        for montage in family.montages:
+            layout = _match_one(family, montage, names, exact)
+            if layout is not None:
+                return layout
     return CapLayout(family.name, None, tuple(names))
+
+
+def _match_one(family: Family, montage: str, names: list[str], exact: bool) -> CapLayout | None:
+    upper = {n.upper(): n for n in names}
+    numbers = numbered_names(montage)
+    targets = builtin_montage(montage).ch_names
+    wanted = {num.upper(): target for num, target in zip(numbers, targets)}
+    have = {k: n for k, n in upper.items() if family.matches(n)}
+    if "Cz" in targets:  # the reference: E129 of a 129 net, or VREF, or Cz
+        ref = next((upper[r.upper()] for r in (numbers[targets.index("Cz")],
+                                               *family.reference) if r.upper() in upper),
+                   None)
+        if ref is not None:
+            have.pop(ref.upper(), None)
+            have[numbers[targets.index("Cz")].upper()] = ref
+    extras = tuple(n for n in names if n not in have.values())
+    if set(have) != set(wanted) or (extras and exact) or not all(
+            canonical_name(n) for n in extras):
+        return None
+    renames = {have[k]: wanted[k] for k in have if have[k] != wanted[k]}
+    named = tuple(targets) != numbers and all(canonical_name(t) for t in targets)
+    order = [have[num.upper()] for num in numbers]
+    return CapLayout(family.name, montage, tuple(order), renames, named, extras)
 
 
 class CapLayoutError(ValueError):
@@ -183,7 +203,7 @@ def apply_layout(raw, source: str) -> CapLayout | None:
     if layout.renames:
         raw.rename_channels(layout.renames, verbose="error")
     if not layout.named:
-        raw.set_montage(builtin_montage(layout.montage), verbose="error")
+        raw.set_montage(builtin_montage(layout.montage), on_missing="ignore", verbose="error")
     return layout
 
 

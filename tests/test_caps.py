@@ -159,3 +159,18 @@ def test_ten_twenty_files_with_ear_electrodes_are_not_taken_for_a_cap():
     assert caps.recognise(ten_twenty) is None
     assert caps.recognise(["C3", "C4", "F3", "F4"]) is None  # too few to tell
     assert all(canonical_name(n) for n in ten_twenty)
+
+
+def test_channels_beside_a_cap_keep_their_10_05_names(tmp_path):
+    """Mastoids recorded on EXG1 and EXG2 and mapped to M1 and M2 sit beside the cap."""
+    path = biosemi_file(tmp_path / "b64.bdf", "biosemi64")
+    fs = features(path, channel_map={"EXG1": "M1", "EXG2": "M2"})
+    assert fs.ch_names == caps.builtin_montage("biosemi64").ch_names + ["M1", "M2"]
+    assert fs.notes[1].endswith("(MNE's biosemi64 montage); beside them M1, M2")
+    path = biosemi_file(tmp_path / "b128.bdf", "biosemi128")
+    fs = features(path, channel_map={"EXG1": "M1"}, fit_to=MODEL)
+    assert fs.ch_names == MODEL
+    assert any("left out M1, beside the BioSemi 128 cap" in n for n in fs.notes)
+    # EGI: a 129 net's reference written Cz is the montage's Cz, not a channel beside a 128 net
+    layout = caps.recognise([f"E{i}" for i in range(1, 129)] + ["Cz"])
+    assert layout.montage == "GSN-HydroCel-129" and not layout.extras

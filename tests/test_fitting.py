@@ -163,3 +163,14 @@ def test_scalp_maps_mark_the_interpolated_electrodes():
         assert keys == ["○ interpolated: C3, Pz, FC6"]
     plain = scalp_topomap(values, MODEL)
     assert plain.data[-1].marker.symbol is None and not plain.layout.annotations
+
+
+def test_features_for_a_model_s_electrodes(tmp_path, capsys):
+    path = edf_without(tmp_path / "rec.edf", MISSING)
+    out = tmp_path / "f.npz"
+    assert main(["features", "--source", "raw", "--path", str(path), "--electrodes-of",
+                 str(DEMO), "--out", str(out)]) == 0
+    assert "interpolated 3 of the model's electrodes" in capsys.readouterr().err
+    with np.load(out) as z:
+        assert list(z["ch_names"]) == MODEL
+        assert list(z["interpolated"]) == [n for n in MODEL if n in MISSING]

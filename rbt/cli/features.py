@@ -10,6 +10,10 @@ from .args import add_data_args, inputs, load
 def add_parser(sub) -> None:
     p = sub.add_parser("features", help="compute BDE features and write them to an .npz file")
     add_data_args(p)
+    p.add_argument("--electrodes-of", type=Path, metavar="CHECKPOINT",
+                   help="MNE recordings: compute the features as this model reads them: on its "
+                   "electrodes (the missing ones interpolated, as --interpolate-missing does for "
+                   "rbt predict), with its window, stride and rate")
     p.add_argument("--out", required=True, type=Path, help="output .npz file")
     p.add_argument("--force", action="store_true", help="overwrite --out if it exists")
     p.set_defaults(func=run)
@@ -22,7 +26,13 @@ def run(args) -> int:
     from ..safeio import check_output
 
     out = check_output(args.out, args.force, inputs(args))
-    fs = load(args)
+    card = None
+    if args.electrodes_of is not None:
+        from ..checkpoint import load_checkpoint
+
+        card = load_checkpoint(args.electrodes_of).card
+        args.interpolate_missing = True
+    fs = load(args, card)
     atomic_savez(out, **fs.to_npz_dict())
     if fs.y is None:
         labels = "unlabelled"

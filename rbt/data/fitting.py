@@ -111,6 +111,11 @@ def _onto_sites(raw, file: Path, cap: CapLayout, want: list[str], notes: list[st
     """Every model electrode interpolated from a cap's own positions
     (MNE's ``interpolate_to`` onto the 10-05 template's sites)."""
     sites = make_info(want, raw.info["sfreq"]).get_montage()
+    beside = [c for c in raw.ch_names if c not in cap.cap_channels]  # placed by name only
+    if beside:
+        raw.pick([c for c in raw.ch_names if c in cap.cap_channels])
+        notes.append(f"{file.name}: left out {', '.join(beside)}, beside the {cap.label} cap "
+                     "(the model's electrodes are interpolated from the cap's alone)")
     cap_xyz = np.array([ch["loc"][:3] for ch in raw.info["chs"]])
     _check_neighbours(file, want, _template_xyz(want), cap_xyz, raw.ch_names,
                       where=f"the {cap.label} cap's")
