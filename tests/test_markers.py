@@ -16,7 +16,7 @@ import pytest
 from test_readers import ATOL, n_windows, ref_trial
 
 from rbt.data import DataFormatError, load_features
-from rbt.data.markers import matches, parse_filter
+from rbt.data.markers import NOT_TRIALS, matches, parse_filter
 
 NAMES = ["Fp1", "Fz", "Cz", "Pz", "O1", "O2"]
 STIM, RESP = "Stimulus/S  1", "Response/R  1"
@@ -188,6 +188,11 @@ def test_filter_syntax():
     assert not matches(parse_filter("S 1"), "Stimulus/S 11")
     assert matches(parse_filter("S 1?"), "Stimulus/S 11")
     assert matches(parse_filter("New Segment*"), "New Segment/")
+    never = [d for d in ("New Segment/", "SyncStatus/Sync On", "boundary", "BAD_ACQ_SKIP",
+                         "EDGE boundary", "Stimulus/S  1", "Comment/eyes closed")
+             if matches(NOT_TRIALS, d)]
+    assert never == ["New Segment/", "SyncStatus/Sync On", "boundary", "BAD_ACQ_SKIP",
+                     "EDGE boundary"]
 
 
 # --------------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ trial (a FIF file often carries the same events in both). The description (or ev
 is the trial's label, the ``annotation`` column.
 
 Never trials, and never the end of one: bad spans (``BAD_...``, MNE's ``EDGE ...``),
-BrainVision's ``New Segment`` and EEGLAB's ``boundary``.
+BrainVision's ``New Segment`` and ``SyncStatus`` markers and EEGLAB's ``boundary``.
 
 A marker filter (``markers``) is a comma-separated list of descriptions or glob patterns
 (``*``, ``?``, ``[...]``), matched ignoring case and runs of spaces, against the whole
@@ -31,7 +31,7 @@ import numpy as np
 from .recording import DataFormatError, Trial
 
 # descriptions that mark the recording, not a trial (matched as the filter matches)
-NOT_TRIALS = ("bad*", "edge*", "new segment*", "boundary")
+NOT_TRIALS = ("bad*", "edge*", "new segment*", "syncstatus*", "boundary")
 MAX_EPOCH = 3600.0  # seconds; a trial longer than an hour is not an epoch
 
 
