@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 from serving import plain_message
 
+from rbt.caps import CapLayoutError
 from rbt.checkpoint import CheckpointError
 from rbt.data import DataFormatError
 from rbt.data.preprocess import band_words
@@ -173,6 +174,10 @@ def what_to_do(err: Exception) -> str:
         return (f"**Unknown electrode names.** {text} In the dashboard: 'Rename channels' in "
                 "the sidebar (e.g. `EEG 1=Fp1`), or tick 'Drop channels that are not 10-05 "
                 "electrodes'.")
+    if isinstance(err, CapLayoutError):
+        return (f"**Channels numbered in a cap's layout.** {text} In the dashboard: tick "
+                "'Interpolate missing model electrodes', or choose the 'Cap layout' or type "
+                "the 'Rename channels' in the sidebar.")
     if isinstance(err, (DataFormatError, FileNotFoundError)):
         return (f"**The data could not be read.** {text} Check that the source in the sidebar "
                 "matches the file or folder.")

@@ -56,9 +56,25 @@ def test_biosemi_numbers_read_through_the_cap_layout_box(tmp_path):
     path = F.write_biosemi_bdf(tmp_path / "b32.bdf", signals)
     at = app(TRIAL)
     _open(at, path)
-    assert "numbered in BioSemi's cap layout" in _errors(at)
+    assert "numbered in BioSemi's cap layout" in _errors(at) and "Cap layout" in _errors(at)
     at.selectbox(key="cap_layout").set_value("BioSemi 32").run()
     assert "Fz" in _errors(at) and "Cz" in _errors(at)  # the model's two the cap lacks
+    at.checkbox(key="interpolate").check().run()
+    assert_fine(at)
+    assert abs(probabilities(at).sum() - 1) < 1e-6
+
+
+def test_a_dense_cap_is_refused_until_interpolated(tmp_path):
+    from rbt import caps
+
+    names = list(caps.numbered_names("biosemi128"))
+    path = F.write_biosemi_bdf(tmp_path / "b128.bdf",
+                               F.labelled_signals(names, sfreq=256.0, seconds=12.0))
+    at = app(TRIAL)
+    _open(at, path)
+    message = _errors(at)
+    assert "BioSemi 128 cap layout" in message
+    assert "Interpolate missing model electrodes" in message
     at.checkbox(key="interpolate").check().run()
     assert_fine(at)
     assert abs(probabilities(at).sum() - 1) < 1e-6
