@@ -22,7 +22,8 @@ from rbt.cli import main
 
 DEMO = Path(__file__).resolve().parents[1] / "assets" / "demo-checkpoint"
 pytestmark = pytest.mark.skipif(not DEMO.exists(), reason="assets/demo-checkpoint not built")
-ELECTRODES = json.loads((DEMO / "rbt_metadata.json").read_text())["ch_names"]
+CARD = DEMO / "rbt_metadata.json"
+ELECTRODES = json.loads(CARD.read_text())["ch_names"] if CARD.exists() else []
 WINDOW, STRIDE = 512, 117  # the demo card's, at its 128 Hz
 
 
