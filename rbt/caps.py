@@ -24,8 +24,8 @@ import mne
 from .montage import canonical_name
 
 #: a layout is recognised when at least this share of a recording's EEG channels follow its
-#: numbering and one of them at least is no 10-05 name (a 10-20 file with A1, A2, C3, F3 ...
-#: has all its numbered-looking names in 10-05)
+#: numbering and at least half of those are no 10-05 names (a 10-20 file's A1, A2, C3, F3 ...
+#: are all 10-05 names; a clinical one adds a few others, such as T1 and T2)
 MIN_SHARE = 0.8
 MIN_CHANNELS = 8
 
@@ -52,6 +52,9 @@ FAMILIES = (
            ("GSN-HydroCel-32", "GSN-HydroCel-64_1.0", "GSN-HydroCel-65_1.0", "GSN-HydroCel-128",
             "GSN-HydroCel-129", "GSN-HydroCel-256", "GSN-HydroCel-257", "EGI_256"),
            reference=("Cz", "VREF", "REF", "Vertex Reference")),
+    # other caps lettered in rows (A1-A16, B1-B16, ..., I8): recognised, so that none of their
+    # names is taken for a 10-05 electrode, but MNE has no montage of them
+    Family("lettered", r"[A-Z]{1,2}\d{1,3}", ()),
 )
 
 
@@ -138,13 +141,17 @@ def recognise(names: Sequence[str]) -> CapLayout | None:
     names = [str(n).strip() for n in names]
     if len(names) < MIN_CHANNELS:
         return None
+    layouts = []
     for family in FAMILIES:
         numbered = [n for n in names if family.matches(n)]
-        if len(numbered) < MIN_SHARE * len(names) or all(
-                canonical_name(n) is not None for n in numbered):
-            continue
-        return _match(family, names)
-    return None
+        strange = sum(canonical_name(n) is None for n in numbered)
+        if len(numbered) >= MIN_SHARE * len(names) and strange >= len(numbered) / 2:
+            layouts.append((len(numbered), _match(family, names)))
+    # the first family with a montage the channels are; else the one naming the most of them
+    placed = [layout for _, layout in layouts if layout.montage is not None]
+    if placed or not layouts:
+        return placed[0] if placed else None
+    return max(layouts, key=lambda pair: pair[0])[1]
 
 
 def _match(family: Family, names: list[str]) -> CapLayout:
@@ -220,9 +227,12 @@ def refusal(layout: CapLayout, source: str) -> str:
     if layout.montage is None:
         known = ", ".join(f"{m}: {numbered_names(m)[0]}-{numbered_names(m)[-1]}"
                           for m in _montages(layout))
-        return (f"{source}: its {len(layout.channels)} EEG channels ({shown}) are numbered in "
-                f"{layout.family}'s cap layout, but they are not the electrodes of any "
-                f"{layout.family} cap MNE knows ({known}), and the file carries no electrode "
+        which = (f"numbered in {layout.family}'s cap layout, but they are not the electrodes of "
+                 f"any {layout.family} cap MNE knows ({known})" if known else
+                 "named in a cap's numbered layout (a row letter and a number), of which MNE "
+                 "has no montage")
+        return (f"{source}: its {len(layout.channels)} EEG channels ({shown}) are {which}, and "
+                "the file carries no electrode "
                 "positions, so rbt does not know where they are (such numbers are never read "
                 "as the 10-05 electrodes spelled the same). Give each channel the 10-05 "
                 "electrode it records, from the cap's layout chart (--channel-map map.json, "
@@ -255,4 +265,4 @@ def _spans(names: Sequence[str]) -> str:
             parts.append([key[0], key[1], key[1], n])
     out = [p[3] if p[1] is None or p[1] == p[2] else f"{p[0]}{p[1]}-{p[0]}{p[2]}"
            for p in parts]
-    return ", ".join(out[:8]) + (f", ... ({len(out) - 8} more runs)" if len(out) > 8 else "")
+    return ", ".join(out if len(out) <= 8 else [*out[:6], "...", *out[-2:]])

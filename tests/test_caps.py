@@ -174,3 +174,20 @@ def test_channels_beside_a_cap_keep_their_10_05_names(tmp_path):
     # EGI: a 129 net's reference written Cz is the montage's Cz, not a channel beside a 128 net
     layout = caps.recognise([f"E{i}" for i in range(1, 129)] + ["Cz"])
     assert layout.montage == "GSN-HydroCel-129" and not layout.extras
+
+
+def test_a_lettered_layout_of_no_known_cap_is_refused(tmp_path):
+    """139 channels in rows A..I (as a lab's export had them): refused, even with
+    --drop-unknown, never read as the 20 names that look like 10-05 ones."""
+    names = [f"{row}{i}" for row in "ABCDEFGH" for i in range(1, 17)] + [
+        f"I{i}" for i in range(1, 9)] + ["J1", "J2", "J3"]
+    path = biosemi_file(tmp_path / "rows.bdf", None, names=names, external=False)
+    with pytest.raises(caps.CapLayoutError) as err:
+        features(path, drop_unknown=True)
+    text = str(err.value)
+    assert "139 EEG channels (A1-A16, B1-B16" in text and "I1-I8" in text
+    assert "a cap's numbered layout (a row letter and a number)" in text
+    # a clinical 10-20 file with T1 and T2 beside its 10-20 electrodes is no cap layout
+    clinical = ["Fp1", "Fp2", "F7", "F3", "Fz", "F4", "F8", "T3", "C3", "Cz", "C4", "T4",
+                "T5", "P3", "Pz", "P4", "T6", "O1", "O2", "T1", "T2", "X1"]
+    assert caps.recognise(clinical) is None
