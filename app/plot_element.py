@@ -6,8 +6,9 @@ layers: about 50-80 ms a chart, ten charts a window step). This element is a Str
 component (``st.components.v2``) keyed by the chart's key: the browser keeps one plot per key
 and hands each new figure to ``Plotly.react``, which redraws only what changed. A click on a
 point comes back as the chart's ``click`` value (curve, point, x, y, customdata), like a
-Plotly selection. Plotly.js itself is the copy the ``plotly`` package ships, served once per
-browser from the app's static folder (``server.enableStaticServing``), and cached by it.
+Plotly selection. Plotly.js is served once per browser from the app's static folder
+(``server.enableStaticServing``), and cached by it: the cartesian bundle when setup fetched it
+(scripts/fetch_plotly_js.py), else the full bundle the ``plotly`` package ships.
 
 Written by hand because no library gives an updating Plotly element with click events for
 Streamlit; the component API and Plotly.js do the work.
@@ -22,10 +23,17 @@ from pathlib import Path
 
 import plotly
 import streamlit as st
+from plotly.offline import get_plotlyjs_version
 
 STATIC = Path(__file__).resolve().parent / "static"
-# the file name carries plotly's version: a browser's cached copy never outlives an upgrade
-PLOTLY_JS = f"plotly-{plotly.__version__}.min.js"
+PLOTLY_JS_VERSION = get_plotlyjs_version()
+# Plotly.js's cartesian bundle (every trace type rbt draws; a third of the full bundle to parse
+# and start in each new tab), which scripts/setup.sh fetches from npm's registry; else the full
+# bundle the plotly package ships, copied beside it. The names carry the version: a browser's
+# cached copy never outlives an upgrade.
+CARTESIAN_JS = f"plotly-cartesian-{PLOTLY_JS_VERSION}.min.js"
+FULL_JS = f"plotly-{PLOTLY_JS_VERSION}.min.js"
+PLOTLY_JS = CARTESIAN_JS if (STATIC / CARTESIAN_JS).is_file() else FULL_JS
 
 # The page loads Plotly.js once (a <script> in the document head, shared by every chart), then
 # each render of a chart parses its figure and calls Plotly.react on the chart's own div, which
@@ -95,12 +103,14 @@ TEMPLATE = {"layout": {
 
 @st.cache_resource(show_spinner=False)
 def serve_plotly_js(folder: Path = STATIC) -> Path:
-    """Put the ``plotly`` package's Plotly.js into the app's static folder, once per server
-    and version (a copy, not a link: Streamlit serves only regular files inside that folder).
-    An OSError (a read-only install) says where the file must go."""
-    source = Path(plotly.__file__).resolve().parent / "package_data" / "plotly.min.js"
+    """The Plotly.js the charts load, in the app's static folder: the cartesian bundle when
+    setup fetched it, else a copy of the ``plotly`` package's full bundle, made once per
+    server and version (a copy, not a link: Streamlit serves only regular files inside that
+    folder). An OSError (a read-only install) says where the file must go."""
     target = folder / PLOTLY_JS
-    if target.is_file() and target.stat().st_size == source.stat().st_size:
+    source = Path(plotly.__file__).resolve().parent / "package_data" / "plotly.min.js"
+    if PLOTLY_JS == CARTESIAN_JS or (
+            target.is_file() and target.stat().st_size == source.stat().st_size):
         return target
     try:
         folder.mkdir(exist_ok=True)

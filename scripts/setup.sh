@@ -14,3 +14,6 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   python -m pip install -q -e ".[app,train,dev]"
   touch "$stamp"
 fi
+# Plotly.js's cartesian bundle for the dashboard (a third of the full one to start in a tab);
+# without npm the dashboard serves the full bundle from the plotly package
+python scripts/fetch_plotly_js.py

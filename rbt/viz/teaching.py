@@ -35,7 +35,7 @@ def eeg_traces(sig: np.ndarray, ch_names: Sequence[str], sfreq: float, *,
     data = []
     for k, c in enumerate(picks):
         y = sig[names.index(c), :n]
-        data.append(dict(type="scattergl", x=t, y=(y - y.mean()) - k * spread, mode="lines",
+        data.append(dict(type="scatter", x=t, y=(y - y.mean()) - k * spread, mode="lines",
                          line=dict(width=1, color="#333"), name=c,
                          hovertemplate=f"{plain(c)}<br>%{{x:.2f}} s<extra></extra>",
                          showlegend=False))

@@ -205,7 +205,7 @@ def _signal_traces(signals, signal_names, sfreq, start_s, max_points, axis: dict
     out = []
     for k, c in enumerate(names):
         y = shown[k] - shown[k].mean() - k * spread
-        out.append(dict(type="scattergl", x=t, y=y, mode="lines", name=c, showlegend=False,
+        out.append(dict(type="scatter", x=t, y=y, mode="lines", name=c, showlegend=False,
                         line=dict(width=1, color=TRACE_COLOUR), xaxis="x2", yaxis="y2",
                         hovertemplate=f"{plain(c)}<br>%{{x:.2f}} s<extra></extra>"))
     axis.update(tickvals=[-k * spread for k in range(len(names))], ticktext=names,
