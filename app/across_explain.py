@@ -116,7 +116,8 @@ def _draw(gm, shown, signed) -> None:
         _roomy_chart(topomap_row(received, gm.ch_names, signed=False,
                                  title="Attention each electrode receives (rollout, column "
                                        "mean), from the file",
-                                 colorbar_title="attention received"),
+                                 colorbar_title="attention received",
+                                 interpolated=gm.interpolated),
                      "file_attention_received",
                      pd.DataFrame(received, index=gm.ch_names).rename_axis("electrode")
                      .reset_index(), key="x_ex_received", context=context)
@@ -128,7 +129,7 @@ def _draw(gm, shown, signed) -> None:
     for g in shown:
         _roomy_chart(topomap_row(means[g], gm.ch_names, signed=signed, zrange=together,
                                  title=f"Mean attribution from the file: {g}",
-                                 colorbar_title="attribution"),
+                                 colorbar_title="attribution", interpolated=gm.interpolated),
                      f"file_attribution_{g}",
                      pd.DataFrame(means[g], index=gm.ch_names).rename_axis("electrode")
                      .reset_index(), key=f"x_ex_{g}", context={**context, "group": g})
@@ -137,7 +138,7 @@ def _draw(gm, shown, signed) -> None:
         diff = {k: np.asarray(means[a][k]) - np.asarray(means[b][k]) for k in means[a]}
         _roomy_chart(topomap_row(diff, gm.ch_names, signed=True,
                                  title=f"Mean attribution from the file: {a} − {b}",
-                                 colorbar_title="difference"),
+                                 colorbar_title="difference", interpolated=gm.interpolated),
                      "file_attribution_difference",
                      pd.DataFrame(diff, index=gm.ch_names).rename_axis("electrode")
                      .reset_index(), key="x_ex_diff", context={**context, "groups": f"{a} vs {b}"})

@@ -174,3 +174,16 @@ def test_features_for_a_model_s_electrodes(tmp_path, capsys):
     with np.load(out) as z:
         assert list(z["ch_names"]) == MODEL
         assert list(z["interpolated"]) == [n for n in MODEL if n in MISSING]
+
+
+def test_an_explanation_file_keeps_the_interpolated_electrodes(tmp_path):
+    from rbt.explain import load_explanation
+    from rbt.explain.groups import group_maps
+
+    path = edf_without(tmp_path / "rec.edf", MISSING)
+    out = tmp_path / "a.npz"
+    assert main(["explain", "--model", str(DEMO), "--source", "raw", "--path", str(path),
+                 "--method", "saliency", "--out", str(out), "--interpolate-missing"]) == 0
+    explanation = load_explanation(out)
+    assert explanation.interpolated == tuple(n for n in MODEL if n in MISSING)
+    assert group_maps(explanation, "subject").interpolated == explanation.interpolated

@@ -118,8 +118,6 @@ def _selection(table, subjects, trials):
 
 
 def run(args) -> int:
-    import numpy as np
-
     from ..cache import atomic_savez
     from ..checkpoint import load_checkpoint
     from ..device import resolve_device
@@ -144,8 +142,7 @@ def run(args) -> int:
                               target=target, baseline=args.baseline, index=index,
                               smoothgrad=args.smoothgrad, device=device, progress=True,
                               internal_batch_size=batch, seed=args.seed, **_options(args))
-    extra = {"interpolated": np.array(fit.fs.interpolated)} if fit.fs.interpolated else {}
-    atomic_savez(out, **result.to_npz_dict(), **extra)
+    atomic_savez(out, **result.to_npz_dict())
     n, e, b = result.attributions.shape
     how = (f"{args.method}, baseline {args.baseline}"
            if method_record(args.method).uses_baseline else args.method)

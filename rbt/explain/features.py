@@ -34,6 +34,7 @@ class Explanation:
     method: str
     baseline: str
     in_training: np.ndarray | None = None  # per window: trial trained on? 1, 0 or NaN unknown
+    interpolated: tuple[str, ...] = ()  # electrodes interpolated from the others (FeatureSet)
 
     def to_npz_dict(self) -> dict[str, np.ndarray]:
         """Arrays for ``np.savez`` (what ``rbt explain`` writes)."""
@@ -49,6 +50,8 @@ class Explanation:
             out["y"] = self.y
         if self.in_training is not None:
             out["in_training"] = self.in_training
+        if self.interpolated:
+            out["interpolated"] = np.array(list(self.interpolated))
         if self.attention is not None:
             # float16 halves the largest array (depth x heads x E x E per window); softmax
             # weights in [0, 1] keep about 3 significant digits
@@ -84,7 +87,8 @@ def load_explanation(path) -> Explanation:
         class_names=class_names, table=table,
         index=get.get("index", np.arange(len(get["pred"]))),
         method=str(get.get("method", "")), baseline=str(get.get("baseline", "")),
-        in_training=get.get("in_training"))
+        in_training=get.get("in_training"),
+        interpolated=tuple(str(c) for c in get.get("interpolated", ())))
 
 
 def _explained_class(target, pred, y, class_names) -> np.ndarray:
@@ -141,4 +145,5 @@ def explain_features(fit, method: str = "integrated_gradients", attention: bool 
         class_names=class_names, table=table, index=idx, method=method,
         baseline=baseline if isinstance(baseline, str) else "array",
         in_training=None if seen is None else seen[idx],
+        interpolated=tuple(fit.fs.interpolated),
     )

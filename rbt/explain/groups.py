@@ -31,6 +31,7 @@ class GroupMaps:
     bands: list[str]
     method: str
     baseline: str
+    interpolated: tuple[str, ...] = ()  # the explanation's interpolated electrodes
 
     @property
     def n_windows(self) -> int:
@@ -76,7 +77,8 @@ def group_maps(explanation, by: str = "true", *, values: str = "attributions",
         means={str(k): np.asarray(v, dtype=np.float32) for k, v in means.items()},
         counts={str(k): int(counts[k]) for k in means},
         ch_names=list(explanation.ch_names), bands=list(explanation.bands),
-        method=explanation.method, baseline=explanation.baseline)
+        method=explanation.method, baseline=explanation.baseline,
+        interpolated=tuple(getattr(explanation, "interpolated", ())))
 
 
 def explanation_differences(explanation, fit) -> list[str]:
