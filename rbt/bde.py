@@ -24,8 +24,10 @@ result always agrees with the reference to 1e-7.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
+import os
 import threading
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -33,7 +35,6 @@ from concurrent.futures import ThreadPoolExecutor
 import mpmath
 import numpy as np
 from scipy import signal
-from threadpoolctl import threadpool_limits
 
 DEFAULT_BANDS: dict[str, tuple[float, float]] = {
     "theta": (4.0, 8.0),
@@ -54,7 +55,7 @@ def band_differential_entropy(
     bands: Mapping[str, tuple[float, float]] | None = None,
     order: int = 5,
     *,
-    n_jobs: int = 2,
+    n_jobs: int | None = None,
 ) -> np.ndarray:
     """Band differential entropy of each window, channel and band.
 
@@ -68,8 +69,8 @@ def band_differential_entropy(
         Pass bands in Hz. Defaults to :data:`DEFAULT_BANDS` (theta, alpha, beta, gamma).
     order : int
         Butterworth order of each band-pass (the reference uses 5).
-    n_jobs : int
-        Worker threads.
+    n_jobs : int, optional
+        Worker threads; None takes :func:`default_jobs` (see :func:`set_default_jobs`).
 
     Returns
     -------
@@ -82,14 +83,12 @@ def band_differential_entropy(
     n = x.shape[-1]
     if n < 2:
         raise ValueError(f"each window needs at least 2 samples; got {n}")
-    bands = dict(DEFAULT_BANDS if bands is None else bands)
-    filters = [design_band_pass(lo, hi, sfreq, order) for lo, hi in bands.values()]
+    bands = DEFAULT_BANDS if bands is None else bands
+    setup = _setup(tuple((float(lo), float(hi)) for lo, hi in bands.values()), float(sfreq),
+                   int(order), int(n))
+    filters, fast, slow, plan = setup.filters, setup.fast, setup.slow, setup.plan
     rows = x.reshape(-1, n)
     out = np.empty((rows.shape[0], len(filters)))
-
-    fast = [i for i, (b, a) in enumerate(filters) if _modal_is_faithful(b, a, n)]
-    slow = [i for i in range(len(filters)) if i not in fast]
-    plan = _BlockPlan([filters[i] for i in fast], n) if fast else None
 
     def work(start: int) -> None:
         chunk = rows[start : start + _CHUNK_ROWS]
@@ -102,15 +101,102 @@ def band_differential_entropy(
             )
 
     starts = range(0, rows.shape[0], _CHUNK_ROWS)
-    with threadpool_limits(limits=1, user_api="blas"):
+    n_jobs = default_jobs() if n_jobs is None else max(1, int(n_jobs))
+    with _one_blas_thread():
         if n_jobs > 1 and len(starts) > 1:
-            with ThreadPoolExecutor(n_jobs) as pool:
-                list(pool.map(work, starts))
+            list(_pool(n_jobs).map(work, starts))
         else:
             for s in starts:
                 work(s)
     out = 0.5 * (out + LOG2_2PIE)
     return out.reshape(*x.shape[:-1], len(filters))
+
+
+# --------------------------------------------------------------------------------------------
+# Threads: BDE's workers, and BLAS held to one thread inside them
+
+_jobs: list[int] = []
+_pools: dict[int, ThreadPoolExecutor] = {}
+_pools_lock = threading.Lock()
+_blas: list = []  # ThreadpoolController (its library scan is slow: found once), limiter, users
+
+
+def default_jobs() -> int:
+    """BDE's worker threads when a call names none: :func:`set_default_jobs`'s count, else
+    ``RBT_BDE_THREADS``, else 2, never more than the CPUs this process may use."""
+    if _jobs:
+        return _jobs[0]
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cpus = os.cpu_count() or 1
+    try:
+        wanted = int(os.environ.get("RBT_BDE_THREADS", "").strip() or 2)
+    except ValueError:
+        wanted = 2
+    return max(1, min(wanted, cpus))
+
+
+def set_default_jobs(n: int | None) -> None:
+    """Fix the worker threads of every later call that names none (None: back to the
+    default), e.g. so that BDE's and torch's threads together fit the free cores."""
+    _jobs.clear()
+    if n is not None:
+        _jobs.append(max(1, int(n)))
+
+
+def _pool(n_jobs: int) -> ThreadPoolExecutor:
+    """One executor per worker count, shared by every call in the process: concurrent calls
+    share its threads instead of each starting its own."""
+    with _pools_lock:
+        pool = _pools.get(n_jobs)
+        if pool is None:
+            pool = _pools[n_jobs] = ThreadPoolExecutor(n_jobs, thread_name_prefix="rbt-bde")
+        return pool
+
+
+@contextlib.contextmanager
+def _one_blas_thread():
+    """Hold BLAS to one thread (the workers are the parallelism) while any call runs: the
+    first call in sets the limit, the last one out restores it."""
+    with _pools_lock:
+        if not _blas:
+            from threadpoolctl import ThreadpoolController
+
+            _blas.extend([ThreadpoolController(), None, 0])  # controller, limiter, users
+        if _blas[2] == 0:
+            _blas[1] = _blas[0].limit(limits=1, user_api="blas")
+        _blas[2] += 1
+    try:
+        yield
+    finally:
+        with _pools_lock:
+            _blas[2] -= 1
+            if _blas[2] == 0:
+                _blas[1].restore_original_limits()
+                _blas[1] = None
+
+
+# --------------------------------------------------------------------------------------------
+# What does not depend on the data, made once per band set, rate, order and window length
+
+
+class _Setup:
+    """The filters, which of them take the block path, and the block plan for those."""
+
+    __slots__ = ("filters", "fast", "slow", "plan")
+
+    def __init__(self, filters, fast, slow, plan):
+        self.filters, self.fast, self.slow, self.plan = filters, fast, slow, plan
+
+
+@functools.lru_cache(maxsize=32)
+def _setup(bands: tuple[tuple[float, float], ...], sfreq: float, order: int, n: int) -> _Setup:
+    filters = [design_band_pass(lo, hi, sfreq, order) for lo, hi in bands]
+    fast = [i for i, (b, a) in enumerate(filters) if _modal_is_faithful(b, a, n)]
+    slow = [i for i in range(len(filters)) if i not in fast]
+    plan = _BlockPlan([filters[i] for i in fast], n) if fast else None
+    return _Setup(filters, fast, slow, plan)
 
 
 def differential_entropy(x) -> np.ndarray:
@@ -145,7 +231,7 @@ def _modal_form(b: tuple[float, ...], a: tuple[float, ...]):
         am = [v / am[0] for v in am]
         bm = [v / mpmath.mpf(a[0]) for v in bm]
         n_poles = len(am) - 1
-        poles = mpmath.polyroots(am, maxsteps=400, extraprec=400)
+        poles = _polished_roots(am) or mpmath.polyroots(am, maxsteps=400, extraprec=400)
         bm = bm + [mpmath.mpf(0)] * (n_poles + 1 - len(bm))
         k0 = bm[n_poles] / am[n_poles]
         p_out, c_out = [], []
@@ -161,6 +247,40 @@ def _modal_form(b: tuple[float, ...], a: tuple[float, ...]):
             p_out.append(complex(p))
             c_out.append(complex(weight * num / den))
     return np.array(p_out), np.array(c_out), float(k0)
+
+
+def _polished_roots(am) -> list | None:
+    """Roots of the monic polynomial ``am`` to the working precision, refined from float64's
+    (Weierstrass-Durand-Kerner from good starts converges in a few steps, where
+    ``mpmath.polyroots`` from scratch needs hundreds); None if they do not converge apart."""
+    start = np.roots(np.array([float(v) for v in am]))
+    if len(start) != len(am) - 1 or not np.all(np.isfinite(start)):
+        return None
+    z = [mpmath.mpc(complex(v)) for v in start]
+    tol = mpmath.mpf(10) ** (12 - mpmath.mp.dps)  # above the rounding floor near clusters
+    previous = None
+    for _ in range(60):
+        biggest = mpmath.mpf(0)
+        for i in range(len(z)):
+            den = mpmath.mpc(1)
+            for j in range(len(z)):
+                if j != i:
+                    den *= z[i] - z[j]
+            if den == 0:
+                return None
+            step = mpmath.polyval(am, z[i]) / den
+            z[i] -= step
+            biggest = max(biggest, abs(step) / max(abs(z[i]), tol))
+        if biggest < tol or (biggest < tol ** 0.7 and previous is not None
+                             and biggest > previous / 10):
+            break  # converged, or stalled at the rounding floor of a tight cluster
+        previous = biggest
+    else:
+        return None
+    gaps = [abs(z[i] - z[j]) for i in range(len(z)) for j in range(i)]
+    if gaps and min(gaps) < mpmath.mpf(10) ** -20:
+        return None  # two starts fell into one root
+    return z
 
 
 def _block_length(n: int) -> int:
