@@ -32,9 +32,7 @@ import threading
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 
-import mpmath
 import numpy as np
-from scipy import signal
 
 DEFAULT_BANDS: dict[str, tuple[float, float]] = {
     "theta": (4.0, 8.0),
@@ -89,6 +87,9 @@ def band_differential_entropy(
     filters, fast, slow, plan = setup.filters, setup.fast, setup.slow, setup.plan
     rows = x.reshape(-1, n)
     out = np.empty((rows.shape[0], len(filters)))
+
+    if slow:
+        from scipy import signal
 
     def work(start: int) -> None:
         chunk = rows[start : start + _CHUNK_ROWS]
@@ -211,6 +212,8 @@ def design_band_pass(low: float, high: float, sfreq: float, order: int = 5):
             f"band ({low}, {high}) Hz must satisfy 0 < low < high < Nyquist ({sfreq / 2} Hz) "
             f"at a sampling rate of {sfreq} Hz"
         )
+    from scipy import signal  # imported on first use: a second or so, not needed on cache hits
+
     return signal.butter(order, [low, high], btype="band", fs=sfreq)
 
 
@@ -225,6 +228,7 @@ def _modal_form(b: tuple[float, ...], a: tuple[float, ...]):
     Returns ``(p, c, k0)`` with one pole per conjugate pair (weight 2 in ``c``) so that
     ``h[t] = k0 * delta[t] + Re(sum(c * p**t))``.
     """
+    import mpmath
     with mpmath.workdps(60):
         am = [mpmath.mpf(v) for v in a]
         bm = [mpmath.mpf(v) for v in b]
@@ -253,6 +257,7 @@ def _polished_roots(am) -> list | None:
     """Roots of the monic polynomial ``am`` to the working precision, refined from float64's
     (Weierstrass-Durand-Kerner from good starts converges in a few steps, where
     ``mpmath.polyroots`` from scratch needs hundreds); None if they do not converge apart."""
+    import mpmath
     start = np.roots(np.array([float(v) for v in am]))
     if len(start) != len(am) - 1 or not np.all(np.isfinite(start)):
         return None
@@ -403,6 +408,8 @@ def _probe(n: int) -> np.ndarray:
 
 @functools.lru_cache(maxsize=256)
 def _faithful_cached(b: tuple[float, ...], a: tuple[float, ...], n: int) -> bool:
+    from scipy import signal
+
     x = _probe(n)
     fast = _BlockPlan([(np.array(b), np.array(a))], n).log_var(x)[:, 0]
     ref = np.log2(signal.lfilter(b, a, x, axis=-1).var(axis=-1))

@@ -17,14 +17,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from .checkpoint import Checkpoint
 from .data.features import DEFAULT_STRIDE, DEFAULT_WINDOW
 from .data.preprocess import steps_for
 from .model_card import EMPTY_CARD, ModelCard
 from .montage import canonical_name, name_order
 from .provenance import seen_in_training
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # checkpoint imports torch: not needed to compute features
+    from .checkpoint import Checkpoint
     from .data import FeatureSet
 
 BLOCKING, WARNING, NOTE = "blocking", "warning", "note"

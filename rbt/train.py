@@ -34,12 +34,8 @@ from .data.labels import RULES
 from .device import resolve_device
 from .model import RBTransformer, RBTransformerConfig
 from .model_card import ModelCard, Preprocessing, Score, Scores, stride_problem
+from .options import DEFAULT_EPOCHS, SPLITS  # noqa: F401 (rbt.train.SPLITS, as before)
 from .progress import progress_bar
-
-SPLITS = ("window-kfold", "trial-kfold", "subject-out")
-# the paper ran 300; at 40 a paper-sized model on 1440 windows (the demo's count) trains in
-# about 2 minutes on one CPU core, so 5 folds and the final model take about 12
-DEFAULT_EPOCHS = 40
 
 
 @dataclass

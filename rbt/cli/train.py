@@ -11,7 +11,7 @@ from .args import POSITIVE, add_data_args, float_in, int_in, load
 
 
 def add_parser(sub) -> None:
-    from ..train import DEFAULT_EPOCHS, SPLITS
+    from ..options import DEFAULT_EPOCHS, SPLITS
 
     p = sub.add_parser("train", help="cross-validate and train an RBTransformer",
                        description="Cross-validate under --split, then train the final model "

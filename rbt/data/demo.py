@@ -27,7 +27,6 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-from scipy import signal
 
 from .. import cache
 from ..montage import positions_3d
@@ -110,12 +109,16 @@ def _pink(rng, n_sources: int, n: int, exponent: float = 1.5) -> np.ndarray:
 
 
 def _band_noise(rng, n: int, band: str) -> np.ndarray:
+    from scipy import signal  # imported on first use: reading rbt.data needs no scipy.signal
+
     sos = signal.butter(4, _BAND_EDGES[band], btype="band", fs=SFREQ, output="sos")
     x = signal.sosfiltfilt(sos, rng.standard_normal(n + 256))[128:-128]
     return x / x.std()
 
 
 def _band_power(x: np.ndarray, band: str) -> float:
+    from scipy import signal
+
     sos = signal.butter(4, _BAND_EDGES[band], btype="band", fs=SFREQ, output="sos")
     return float(signal.sosfiltfilt(sos, x).var())
 
