@@ -54,6 +54,7 @@ def band_differential_entropy(
     order: int = 5,
     *,
     n_jobs: int | None = None,
+    zscore: bool = False,
 ) -> np.ndarray:
     """Band differential entropy of each window, channel and band.
 
@@ -69,6 +70,10 @@ def band_differential_entropy(
         Butterworth order of each band-pass (the reference uses 5).
     n_jobs : int, optional
         Worker threads; None takes :func:`default_jobs` (see :func:`set_default_jobs`).
+    zscore : bool
+        Z-score each window (the last two axes: all its channels and samples) with one mean
+        and one std first, as the reference does; done chunk by chunk inside the workers, so
+        ``x`` may be a strided view of overlapping windows and is never copied whole.
 
     Returns
     -------
@@ -85,14 +90,26 @@ def band_differential_entropy(
     setup = _setup(tuple((float(lo), float(hi)) for lo, hi in bands.values()), float(sfreq),
                    int(order), int(n))
     filters, fast, slow, plan = setup.filters, setup.fast, setup.slow, setup.plan
-    rows = x.reshape(-1, n)
-    out = np.empty((rows.shape[0], len(filters)))
-
     if slow:
         from scipy import signal
+    if zscore:  # whole windows per chunk: (windows, channels, samples)
+        windows = x.reshape(-1, *x.shape[-2:])
+        per = max(1, _CHUNK_ROWS // x.shape[-2])
+        out = np.empty((windows.shape[0] * x.shape[-2], len(filters)))
+    else:
+        rows = x.reshape(-1, n)
+        out = np.empty((rows.shape[0], len(filters)))
 
     def work(start: int) -> None:
-        chunk = rows[start : start + _CHUNK_ROWS]
+        if zscore:
+            part = windows[start : start + per]
+            mean = part.mean(axis=(1, 2), keepdims=True)
+            std = part.std(axis=(1, 2), keepdims=True)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                chunk = ((part - mean) / std).reshape(-1, n)
+            start *= x.shape[-2]
+        else:
+            chunk = rows[start : start + _CHUNK_ROWS]
         if plan is not None:
             out[start : start + len(chunk), fast] = plan.log_var(chunk)
         for i in slow:
@@ -101,7 +118,7 @@ def band_differential_entropy(
                 signal.lfilter(b, a, chunk, axis=-1).var(axis=-1)
             )
 
-    starts = range(0, rows.shape[0], _CHUNK_ROWS)
+    starts = range(0, windows.shape[0], per) if zscore else range(0, rows.shape[0], _CHUNK_ROWS)
     n_jobs = default_jobs() if n_jobs is None else max(1, int(n_jobs))
     with _one_blas_thread():
         if n_jobs > 1 and len(starts) > 1:

@@ -92,16 +92,26 @@ def _nonfinite_message(rec: Recording, trial: Trial, part: str, data: np.ndarray
             "drop the affected windows instead.")
 
 
-def _refuse_flat(rec: Recording, trial: Trial, windows: np.ndarray) -> None:
+def _windows_with(mark: np.ndarray, starts: np.ndarray, length: int) -> np.ndarray:
+    """How many marked positions each span ``[start, start + length)`` holds: (..., spans).
+    Counted with prefix sums over the signal, not over the overlapping windows."""
+    counts = np.zeros(mark.shape[:-1] + (mark.shape[-1] + 1,), dtype=np.int64)
+    np.cumsum(mark, axis=-1, out=counts[..., 1:])
+    return counts[..., starts + length] - counts[..., starts]
+
+
+def _refuse_flat(rec: Recording, trial: Trial, sig: np.ndarray, starts: np.ndarray,
+                 window: int) -> None:
     """A channel that is constant over a window has no band power: BDE would be -inf, or,
     after the whole-window z-score, a filter transient passed off as a value."""
-    flat = windows.max(axis=2) == windows.min(axis=2)  # (windows, channels)
+    # constant over a window = no change between neighbouring samples inside it
+    flat = (_windows_with(sig[:, 1:] != sig[:, :-1], starts, window - 1) == 0).T  # (W, C)
     if flat.any():
         chans = [rec.ch_names[i] for i in np.flatnonzero(flat.any(axis=0))]
         raise DataFormatError(
             f"{rec.source}: subject {trial.subject} trial {trial.trial}: channel(s) "
             f"{', '.join(chans[:10])}{' ...' if len(chans) > 10 else ''} are flat (constant) in "
-            f"{int(flat.any(axis=1).sum())} of {len(windows)} window(s), so they have no band "
+            f"{int(flat.any(axis=1).sum())} of {len(starts)} window(s), so they have no band "
             "power. Remove or repair those channels (for a recording, mark them bad in the "
             "file or leave them out with a channel map).")
 
@@ -141,18 +151,24 @@ def recording_features(
                 f"{sig.shape[1] - trial.start} samples from sample {trial.start}; one window "
                 f"needs {params.window}"
             )
+        finite = np.isfinite(sig)
+        if not finite.all():
+            keep = _windows_with(~finite.all(axis=0), starts, params.window) == 0
+            if not keep.all():
+                if params.nonfinite == "raise":
+                    raise DataFormatError(_nonfinite_message(rec, trial, "signal", sig))
+                starts = starts[keep]
+                if len(starts) == 0:
+                    continue
+        _refuse_flat(rec, trial, sig, starts, params.window)
+        # (W, C, n), a view of the trial: BDE z-scores each window chunk by chunk
         windows = np.lib.stride_tricks.sliding_window_view(sig, params.window, axis=1)
-        windows = windows[:, starts].transpose(1, 0, 2)  # (W, C, n)
-        keep = np.isfinite(windows).all(axis=(1, 2))
-        if not keep.all():
-            if params.nonfinite == "raise":
-                raise DataFormatError(_nonfinite_message(rec, trial, "signal", sig))
-            windows, starts = windows[keep], starts[keep]
-            if len(starts) == 0:
-                continue
-        _refuse_flat(rec, trial, windows)
-        z = zscore_windows(windows)
-        de = band_differential_entropy(z, fs_filter, bands, params.order)
+        if len(starts) > 1 and (np.diff(starts) == params.stride).all():
+            windows = windows[:, starts[0] : starts[-1] + 1 : params.stride]  # no copy
+        else:
+            windows = windows[:, starts]
+        windows = windows.transpose(1, 0, 2)
+        de = band_differential_entropy(windows, fs_filter, bands, params.order, zscore=True)
         if trial.baseline is not None:
             base = np.asarray(trial.baseline, dtype=np.float64)
             if base.shape[0] != n_ch:
