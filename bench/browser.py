@@ -10,8 +10,9 @@ server (to its first chart), and optionally ``--sessions K`` concurrent browser 
 
     OMP_NUM_THREADS=1 python bench/browser.py [--rounds 20] [--sessions 10] [--port 8600]
 
-Prints one table (kind, n, median and p90 ms, median KB received, the issue's target) and the
-machine's load at the start and the end: on a busy machine the figures are upper bounds.
+Prints one table (kind, n, median and p90 ms, median KB received, the issue's target, the
+server process's CPU time per interaction) and the machine's load at the start and the end:
+on a busy machine the figures are upper bounds.
 """
 
 from __future__ import annotations
@@ -257,7 +258,18 @@ def pct(values, q: float) -> float:
     return s[min(len(s) - 1, int(round(q * (len(s) - 1))))]
 
 
-def interactions(tab: Tab, rounds: int, kinds=KINDS) -> dict:
+def cpu_ms(pid: int) -> float | None:
+    """CPU time (user + system) the process ``pid`` has used, in ms; None where /proc is
+    not there (Linux only)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) * 1000 / os.sysconf("SC_CLK_TCK")
+
+
+def interactions(tab: Tab, rounds: int, kinds=KINDS, server_pid: int | None = None) -> dict:
+    """(ms to drawn, KB, ms to the run's end, the server's CPU ms) per interaction, by kind."""
     results: dict = {k: [] for k in kinds}
     skipped: dict = {}
     for r in range(rounds):
@@ -266,13 +278,15 @@ def interactions(tab: Tab, rounds: int, kinds=KINDS) -> dict:
                 continue
             if kind == "baseline":
                 ensure_baseline_method(tab.page)
+            before = cpu_ms(server_pid) if server_pid else None
             got = timed(tab, kind, r)
             if isinstance(got, str):
                 print(f"  {kind}: {got}", flush=True)
                 if not results[kind]:
                     skipped[kind] = got  # not there at all: skip this kind
                 continue
-            results[kind].append(got)
+            after = cpu_ms(server_pid) if server_pid else None
+            results[kind].append((*got, None if before is None else after - before))
     return results
 
 
@@ -453,7 +467,7 @@ def main(argv=None) -> int:
             start = time.perf_counter() - server.started
             tab.settle()
             rows.append(("start, features cached", [start * 1000], [tab.received / 1024], 8000,
-                         None))
+                         None, None))
             # 3. new tabs on the running server (new sessions), to their first chart
             tabs = []
             for _ in range(args.tabs):
@@ -463,16 +477,21 @@ def main(argv=None) -> int:
                 tabs.append(((time.perf_counter() - t0) * 1000, new.received / 1024))
                 new.settle()
                 new.page.close()
-            rows.append(("new tab", [t for t, _ in tabs], [b for _, b in tabs], 2000, None))
+            rows.append(("new tab", [t for t, _ in tabs], [b for _, b in tabs], 2000, None,
+                         None))
             # 4. interactions on One trial
-            found = interactions(tab, args.rounds, [k for k in KINDS if k in args.kinds])
+            found = interactions(tab, args.rounds, [k for k in KINDS if k in args.kinds],
+                                 server.proc.pid)
             for kind, got in found.items():
                 if got:
                     rows.append((kind, [g[0] for g in got], [g[1] for g in got], KINDS[kind][2],
-                                 [g[2] for g in got]))
+                                 [g[2] for g in got], [g[3] for g in got]))
             if args.sessions > 1:
+                cpu0 = cpu_ms(server.proc.pid)
                 times, firsts, errors = sessions(CHROMIUM, url, args.sessions,
                                                  args.session_rounds)
+                session_cpu = (None if cpu0 is None else
+                               (cpu_ms(server.proc.pid) - cpu0) / max(len(times), 1))
         finally:
             browser.close()
             server.stop()
@@ -480,14 +499,16 @@ def main(argv=None) -> int:
     script = {} if args.no_apptest else script_times(args.app, max(2, args.rounds // 4))
 
     print(f"\n{'kind':24s} {'n':>3s} {'median ms':>10s} {'p90 ms':>8s} {'median KB':>10s} "
-          f"{'target':>8s} {'run ends':>8s} {'AppTest ms':>10s}")
-    for kind, ms, kb, target, run in rows:
+          f"{'target':>8s} {'run ends':>8s} {'server CPU':>10s} {'AppTest ms':>10s}")
+    for kind, ms, kb, target, run, cpu in rows:
         med = statistics.median(ms)
         st_ms = f"{statistics.median(script[kind]):.0f}" if script.get(kind) else "-"
         run_ms = f"{statistics.median(run):.0f}" if run else "-"
+        cpu = [c for c in cpu or () if c is not None]
+        cpu_txt = f"{statistics.median(cpu):.0f}" if cpu else "-"
         print(f"{kind:24s} {len(ms):3d} {med:10.0f} {pct(ms, 0.9):8.0f} "
-              f"{statistics.median(kb):10.1f} {'<=' + str(target):>8s} {run_ms:>8s} {st_ms:>10s}"
-              f"{'' if med <= target else '  missed'}")
+              f"{statistics.median(kb):10.1f} {'<=' + str(target):>8s} {run_ms:>8s} "
+              f"{cpu_txt:>10s} {st_ms:>10s}{'' if med <= target else '  missed'}")
     if args.sessions > 1:
         print(f"\n{args.sessions} concurrent sessions: {len(times)} switches, {len(errors)} errors")
         if times:
@@ -496,6 +517,11 @@ def main(argv=None) -> int:
         if firsts:
             print(f"  first page per session: median {statistics.median(firsts):.1f} s, "
                   f"max {max(firsts):.1f} s")
+        if session_cpu is not None:
+            cores = os.cpu_count() or 1
+            print(f"  the server's CPU per switch: {session_cpu:.0f} ms, so its {cores} cores "
+                  f"serve at most {cores * 1000 / max(session_cpu, 1):.1f} switches a second "
+                  "(the browsers' own drawing comes on top when they share the machine)")
         for e in errors[:10]:
             print("  error:", e)
     print("\nload at the end:", load_text())
