@@ -15,11 +15,13 @@ from collections import OrderedDict
 from contextlib import nullcontext
 from pathlib import Path
 
+import background
 import numpy as np
 import pandas as pd
 import serving
 import streamlit as st
 import threads
+from byte_cache import MB, ByteLRU, nbytes_of
 
 # figures with their export menus live in charts.py; pages reach them through this module
 from charts import band_frame, chart, export_menu, pairs_frame, trust_panel  # noqa: F401
@@ -52,6 +54,7 @@ SYNTHETIC_NOTE = ("The demo data are **synthetic**: generated EEG with class eff
 _DATA: OrderedDict = OrderedDict()
 _DATA_LOCK = threading.Lock()
 _LOADING: dict = {}
+DATA_BUDGET = 1024 * MB  # loaded features kept beyond the newest (SEED's are 340 MB)
 
 
 def data_resource(choice: DataChoice, on_file=None):
@@ -66,7 +69,8 @@ def data_resource(choice: DataChoice, on_file=None):
         fs = load_data(choice, on_file=on_file)
         with _DATA_LOCK:
             _DATA[key] = fs
-            while len(_DATA) > 4:
+            while len(_DATA) > 1 and (len(_DATA) > 4 or sum(
+                    nbytes_of(v) for v in _DATA.values()) > DATA_BUDGET):
                 _LOADING.pop(_DATA.popitem(last=False)[0], None)
         return fs
 
@@ -94,13 +98,51 @@ def fit_resource(choice: DataChoice, model_path: str, stamp: float) -> DataFit:
     return fit_data(checkpoint_resource(model_path, stamp), data_resource(choice))
 
 
-@st.cache_data(show_spinner="Predicting every window (once)…", max_entries=8)
-def predictions(choice: DataChoice, model_path: str, stamp: float, device: str):
-    """(probs, pred) for every window; pages that need only one trial use window_predictions."""
+def pass_groups(fit) -> dict:
+    """Each window's group in the groupings known before predicting: its true class (when
+    the data have the model's labels), subject and own label ("" when none)."""
+    from selection import own_labels_of
+
+    own = own_labels_of(fit.fs)
+    groups = {"subject": fit.table["subject"].astype(str).to_numpy(),
+              "label": np.full(len(fit.fs), "", dtype=object) if own is None else own}
+    if fit.y is not None:
+        groups["true"] = np.asarray(fit.class_names, dtype=object)[fit.y]
+    return groups
+
+
+def whole_pass(choice, model_path, stamp, device, attention: bool) -> background.Job:
+    """The pass over every window (:func:`rbt.explain.group_pass`) in the background,
+    started once per data and model: predictions and group sums of BDE (and of attention,
+    every block and head, when ``attention``). A finished attention pass serves the
+    predictions too."""
+    key = ("pass", choice, model_path, stamp, device)
+    if not attention:
+        done = background.running(key + (True,))
+        if done is not None and done.result is not None:
+            return done
     f = fit_resource(choice, model_path, stamp)
-    p = infer.predict_array(device_model(model_path, stamp, device), f.X, device=device,
-                            batch_size=256)
-    return p.probs, p.pred
+    model = device_model(model_path, stamp, device)
+    groups = pass_groups(f)
+
+    def work(report, stopped):
+        from rbt.explain import group_pass
+
+        return group_pass(model, f.X, groups, class_names=f.class_names, attention=attention,
+                          device=device, batch_size=256, on_progress=report, stop=stopped)
+    return background.job(key + (attention,), work)
+
+
+def predictions(choice: DataChoice, model_path: str, stamp: float, device: str):
+    """(probs, pred) for every window, waiting for the background pass; pages that need
+    only one trial use window_predictions."""
+    job = whole_pass(choice, model_path, stamp, device, attention=False)
+    job.wait()
+    if job.error is not None:
+        raise job.error
+    if job.result is None:
+        raise RuntimeError("the predictions were stopped")
+    return job.result.probs, job.result.pred
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
@@ -112,19 +154,25 @@ def window_predictions(choice, model_path, stamp, device, rows: tuple[int, ...])
     return p.probs, p.pred
 
 
-@st.cache_data(show_spinner=False, max_entries=8)
-def prediction_table(choice, model_path, stamp, device) -> pd.DataFrame:
+TABLES = ByteLRU(256 * MB)  # prediction tables (80 MB for all of SEED)
+ATTENTION = ByteLRU(384 * MB)  # trials' attention: 6 MB a DEAP trial, 150 MB a SEED one
+
+
+def prediction_table(choice, model_path, stamp, device, probs, pred) -> pd.DataFrame:
+    """The predictions table of every window (a copy: pages add columns to it)."""
     f = fit_resource(choice, model_path, stamp)
-    return infer.prediction_table(f, *predictions(choice, model_path, stamp, device))
+    return TABLES.get_or_compute((choice, model_path, stamp, device),
+                                 lambda: infer.prediction_table(f, probs, pred)).copy()
 
 
-@st.cache_data(show_spinner=False, max_entries=64)
 def trial_attention(choice, model_path, stamp, device, rows: tuple[int, ...]) -> np.ndarray:
-    """(windows, depth, heads, E, E) attention of a few windows."""
-    f = fit_resource(choice, model_path, stamp)
-    return infer.predict_array(device_model(model_path, stamp, device), f.X[list(rows)],
-                               device=device, batch_size=max(len(rows), 1),
-                               attention=True).attention
+    """(windows, depth, heads, E, E) attention of a few windows (read-only, shared)."""
+    def compute():
+        f = fit_resource(choice, model_path, stamp)
+        return infer.predict_array(device_model(model_path, stamp, device), f.X[list(rows)],
+                                   device=device, batch_size=max(len(rows), 1),
+                                   attention=True).attention
+    return ATTENTION.get_or_compute((choice, model_path, stamp, device, tuple(rows)), compute)
 
 
 @st.cache_data(show_spinner=False, max_entries=1024)
@@ -265,6 +313,8 @@ def load(choice, model_path: str, device: str) -> Loaded | None:
         return None
     show_problems(fit)
     st.session_state["_loaded_key"] = key
+    if fit.runnable:  # every window's predictions, in the background, for Across trials
+        whole_pass(*key, attention=False)
     return Loaded(choice, model_path, stamp, device, fit)
 
 

@@ -1,63 +1,64 @@
-"""Long work over many windows, in cached chunks behind a progress bar with the time left
-and a Stop button (:func:`run_chunks`): the group attention of every window, one pass of the
-model per chunk serving every block, head and grouping (:func:`group_attention`)."""
+"""Long work over many windows behind a progress bar with the time left and a Stop button:
+in cached chunks (:func:`run_chunks`, group attributions), or the pass over every window that
+runs in the background once per data and model (:func:`pass_result`): the predictions, and the
+group sums of BDE and attention serving every block, head and grouping."""
 
 from __future__ import annotations
 
 import time
 
 import common
-import numpy as np
 import streamlit as st
-from selection import group_labels, own_labels_of
 
-ATTENTION_CHUNK = 1024  # windows per cached pass of the group attention: the progress step
-GROUPINGS = ("class", "subject", "label")
-_SEP = "\x1f"  # joins a window's groups into one key (no label contains it)
-
-
-def window_groups(fit, pred, by: str) -> np.ndarray:
-    """Each window's group: its class (true, else predicted), subject or own label ("" when
-    the data have no labels of their own)."""
-    if by == "label":
-        own = own_labels_of(fit.fs)
-        return np.full(len(fit.fs), "", dtype=object) if own is None else own
-    return group_labels(fit, pred, by)
+#: wait this long for a pass before drawing its progress (small data are done by then)
+FIRST_WAIT_S = 2.0
+POLL_S = 1.0  # how often the progress of a pass is redrawn
 
 
-@st.cache_data(show_spinner=False, max_entries=512)
-def attention_chunk(choice, model_path, stamp, device, start: int, stop: int) -> dict:
-    """The attention sums (:class:`rbt.infer.AttentionSum`) of windows ``start:stop`` per
-    combination of their class, subject and own label: one pass of the model that serves
-    every block, head and grouping."""
-    from rbt.infer import attention_sums
+def grouping(fit, by: str) -> str:
+    """The pass's grouping (:func:`common.pass_groups`) for the page's "class", "subject" or
+    "label": the class is the true one when the data have the model's labels, else the
+    predicted one."""
+    from rbt.explain.groups import PREDICTED
 
-    f = common.fit_resource(choice, model_path, stamp)
-    pred = None if f.y is not None else common.predictions(choice, model_path, stamp, device)[1]
-    keys = [_SEP.join(map(str, k)) for k in zip(
-        *(window_groups(f, pred, g)[start:stop] for g in GROUPINGS))]
-    return attention_sums(common.device_model(model_path, stamp, device), f.X[start:stop], keys,
-                          device=device)
+    if by == "class":
+        return "true" if fit.y is not None else PREDICTED
+    return by
 
 
-def group_attention(loaded, by: str, stop_key: str) -> dict | None:
-    """Group -> :class:`rbt.infer.AttentionSum` over every window, grouped ``by`` "class",
-    "subject" or "label", computed chunk by chunk behind a progress bar (None: stopped)."""
-    n = len(loaded.fit.X)
-    starts = list(range(0, n, ATTENTION_CHUNK))
-    parts = run_chunks(
-        [(s, min(s + ATTENTION_CHUNK, n)) for s in starts],
-        lambda c: attention_chunk(*loaded.key, *c), f"Averaging attention over {n:,} windows",
-        [c - s for s, c in zip(starts, starts[1:] + [n])], stop_key)
-    if parts is None:
+def pass_result(loaded, attention: bool, label: str, stop_key: str):
+    """The pass over every window (:func:`common.whole_pass`, in the background) when it is
+    done; else None, with its progress drawn (redrawn every POLL_S, the page rerun when it is
+    done) or, when the user stopped it (``st.session_state[stop_key]``), nothing."""
+    if st.session_state.get(stop_key):
         return None
-    which = GROUPINGS.index(by)
-    out: dict = {}
-    for part in parts:
-        for key, total in part.items():
-            g = key.split(_SEP)[which]
-            out[g] = out[g] + total if g in out else total
-    return out
+    job = common.whole_pass(*loaded.key, attention=attention)
+    job.wait(FIRST_WAIT_S)
+    if job.finished:
+        if job.error is not None:
+            raise job.error
+        if job.result is not None:
+            return job.result
+        job = common.whole_pass(*loaded.key, attention=attention)  # stopped elsewhere: again
+    _progress(job, label, stop_key)
+    return None
+
+
+def _stop(job, stop_key: str) -> None:
+    job.stop()
+    st.session_state[stop_key] = True
+
+
+@st.fragment(run_every=POLL_S)
+def _progress(job, label: str, stop_key: str) -> None:
+    if job.finished:
+        st.rerun()
+    left = job.seconds_left()
+    st.progress(job.fraction, text=f"{label}: {job.done:,} of {job.total or 0:,} windows"
+                + ("" if left is None else f", about {left:.0f} s left")
+                + ". It goes on in the background if you leave the page.")
+    st.button("Stop", key=f"{stop_key}_button", icon=":material/stop_circle:",
+              on_click=_stop, args=(job, stop_key))
 
 
 def run_chunks(chunks, compute, label: str, sizes, stop_key: str):

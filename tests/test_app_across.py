@@ -5,6 +5,7 @@ on the demo data with the shipped checkpoint, and a real recording)."""
 from __future__ import annotations
 
 import importlib
+import time
 from pathlib import Path
 
 import formats as F
@@ -29,13 +30,23 @@ def ranges(fig: dict) -> list[tuple[str, float, float]]:
     return out
 
 
+def settle(at, seconds: float = 120):
+    """Rerun while a pass over every window is still drawing its progress (it runs in the
+    background; the browser's page polls it)."""
+    end = time.monotonic() + seconds
+    while at.get("progress") and time.monotonic() < end:
+        time.sleep(0.3)
+        at.run()
+    return at
+
+
 def captions(at) -> str:
     return unescape(" ".join(c.value for c in at.caption))
 
 
 def test_attention_received_groups_share_a_positive_range_and_the_difference_is_signed():
     at = app(ACROSS)
-    at.radio(key="x_quantity").set_value("attention").run()
+    settle(at.radio(key="x_quantity").set_value("attention").run())
     assert_fine(at)
     fig = by_title(at, "Attention each electrode receives")
     (ax_a, lo_a, hi_a), (ax_b, lo_b, hi_b), (ax_d, lo_d, hi_d) = ranges(fig)
@@ -234,7 +245,7 @@ def test_a_recordings_own_labels_stay_a_column_and_a_grouping(tmp_path):
     at.radio(key="x_by").set_value("label").run()
     assert not at.exception, [e.message for e in at.exception]
     assert by_title(at, "Mean BDE: calm − tense")
-    at.radio(key="x_quantity").set_value("attention").run()
+    settle(at.radio(key="x_quantity").set_value("attention").run())
     assert not at.exception, [e.message for e in at.exception]
     assert len(traces(by_title(at, "Attention each electrode receives"), "map")) == 3
     # back on the demo, the kept grouping and class filter that it has no labels for are dropped
@@ -245,7 +256,7 @@ def test_a_recordings_own_labels_stay_a_column_and_a_grouping(tmp_path):
 
 def test_group_attention_shows_its_windows_and_can_be_stopped_and_resumed():
     at = app(ACROSS)
-    at.radio(key="x_quantity").set_value("attention").run()
+    settle(at.radio(key="x_quantity").set_value("attention").run())
     assert_fine(at)
     assert "Means over every window" in captions(at) and "720 windows of high" in captions(at)
     rollout = by_title(at, "Attention each electrode receives")

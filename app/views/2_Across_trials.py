@@ -13,13 +13,20 @@ from selection import filter_frame, group_labels
 from serving import plain, plain_message
 
 from rbt.data.demo import planted_electrodes
-from rbt.explain import BASELINES, METHOD_REGISTRY, attention_received, compare_groups
+from rbt.explain import (
+    BASELINES,
+    METHOD_REGISTRY,
+    attention_received,
+    compare_groups,
+    group_attention_mean,
+)
 from rbt.viz.attention import attention_heatmap
 from rbt.viz.prediction import accuracy_per_trial, confusion_matrix_figure
 from rbt.viz.topomap import band_topomaps, topomap_row
 
 CHUNK = 32  # windows per cached attribution call: the progress bar's step
 ATTR_STOP, ATT_STOP = "_x_attr_stopped", "_x_att_stopped"  # set by the Stop buttons
+PRED_STOP = "_x_pred_stopped"
 ONE_TRIAL = "views/1_One_trial.py"  # the page's path as app/Home.py names it
 
 
@@ -33,9 +40,12 @@ def _attributions_with_progress(loaded, rows, method, baseline, label):
     return np.concatenate(found)
 
 
-def _stopped(key: str, what: str) -> None:
-    """Say that ``what`` was stopped, with a button to go on (the chunks done are kept)."""
-    st.info(f"Stopped: {what}. What was done is kept.", icon=":material/stop_circle:")
+def _stopped(key: str, what: str, kept: bool = True) -> None:
+    """Say that ``what`` was stopped, with a button to go on (the chunks done are kept, or
+    for a pass over every window, it starts again)."""
+    st.info(f"Stopped: {what}. " + ("What was done is kept." if kept else
+                                     "Going on starts again from the first window."),
+            icon=":material/stop_circle:")
     st.button("Go on", key=f"{key}_resume", icon=":material/play_circle:",
               on_click=lambda: st.session_state.pop(key, None))
 
@@ -79,8 +89,14 @@ def render() -> None:
         data_views.group_means(loaded)
         return
     f = loaded.fit
-    frame = common.prediction_table(*loaded.key)
-    _, pred = loaded.predictions()
+    done = group_work.pass_result(loaded, False, "Predicting every window (once for these "
+                                  "data and this model)", PRED_STOP)
+    if done is None:
+        if st.session_state.get(PRED_STOP):
+            _stopped(PRED_STOP, "predicting every window", kept=False)
+        st.stop()
+    pred = done.pred
+    frame = common.prediction_table(*loaded.key, done.probs, pred)
     labelled = "correct" in frame
     own = parts.own_labels(f)  # the data's own labels, when they are not the model's classes
     if own is not None:
@@ -145,8 +161,10 @@ def render() -> None:
                   "class (predicted)" if b == "class" else
                   "label (the data's own)" if b == "label" else b)
     labels = own if by == "label" else group_labels(f, pred, by)
+    grouping = group_work.grouping(f, by)  # its name in the pass's group sums
+    counts = done.sums.counts(grouping)
     groups = {"class": f.class_names, "label": f.fs.class_names}.get(by) or f.fs.subjects()
-    groups = [g for g in groups if (labels == g).any()]
+    groups = [g for g in groups if counts.get(g)]
     if len(groups) < 2:
         st.info("There is only one group here, so there is nothing to compare.")
         st.stop()
@@ -159,7 +177,8 @@ def render() -> None:
     pair = f"{a} vs {b}"
 
     if quantity == "BDE":
-        mean_a, mean_b, diff = compare_groups(f.X, labels, a, b)
+        mean_a, mean_b = (done.sums.mean(grouping, g, "bde").astype(np.float32) for g in (a, b))
+        diff = mean_a - mean_b
         for name, values in zip(names, (mean_a, mean_b, diff)):
             _roomy_chart(band_topomaps(values, f.ch_names, f.band_names, title=f"Mean BDE: {name}",
                                        colorbar_title="BDE", highlight=highlight,
@@ -179,14 +198,17 @@ def render() -> None:
                             format_func=lambda v: "mean of heads" if v == "mean"
                             else f"head {v + 1}")
         head = "mean" if block == "rollout" else head
-        sums = group_work.group_attention(loaded, by, ATT_STOP)
-        if sums is None:
-            _stopped(ATT_STOP, "averaging the attention over every window")
+        att = group_work.pass_result(loaded, True, f"Averaging attention over {len(f.X):,} "
+                                     "windows", ATT_STOP)
+        if att is None:
+            if st.session_state.get(ATT_STOP):
+                _stopped(ATT_STOP, "averaging the attention over every window", kept=False)
             return
+        n = att.sums.counts(grouping)
         st.caption(f"Means over every window (one pass of the model serves every block, head "
-                   f"and grouping): {sums[a].count:,} windows of {plain(a)}, {sums[b].count:,} "
-                   f"of {plain(b)}.")
-        mean_a, mean_b = sums[a].mean(block, head), sums[b].mean(block, head)
+                   f"and grouping): {n[a]:,} windows of {plain(a)}, {n[b]:,} of {plain(b)}.")
+        mean_a, mean_b = (group_attention_mean(att.sums, grouping, g, block, head)
+                          for g in (a, b))
         diff = mean_a - mean_b
         received = {n: attention_received(m) for n, m in zip(names, (mean_a, mean_b, diff))}
         what = "rollout" if block == "rollout" else f"block {block + 1}, " + (

@@ -12,6 +12,8 @@
 * :mod:`.whatif`: :func:`what_if`, one window with electrodes, bands or a region edited
   towards a baseline, predicted beside the original.
 * :mod:`.groups`: :func:`group_maps`, group means of a saved explanation (``rbt explain``).
+* :func:`group_pass`: one pass of a model over a dataset, its predictions and the group sums
+  (:class:`GroupSums`) of BDE and attention for every grouping, block and head at once.
 
 The names below are loaded on first use (PEP 562), so ``import rbt.explain.attention`` or
 reading :data:`METHODS` costs neither torch nor Captum.
@@ -38,6 +40,8 @@ _WHERE = {
                      "sanity_check", "trust_metrics"), "trust"),
     **dict.fromkeys(("WhatIf", "edit_cells", "edit_window", "what_if"), "whatif"),
     **dict.fromkeys(("GROUP_BY", "GroupMaps", "explanation_differences", "group_maps"), "groups"),
+    **dict.fromkeys(("GroupSums", "group_attention_mean"), "aggregate"),
+    **dict.fromkeys(("GroupPass", "group_pass"), "groups"),
 }
 
 __all__ = sorted(_WHERE)

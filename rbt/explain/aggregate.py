@@ -118,3 +118,91 @@ def class_difference(values, labels, a, b) -> np.ndarray:
     """``mean(values[labels == a]) - mean(values[labels == b])``: what separates class a from b
     (the last of :func:`compare_groups`)."""
     return compare_groups(values, labels, a, b)[2]
+
+
+class GroupSums:
+    """Running sums of per-window arrays per group, for several groupings at once.
+
+    Each window has one key, a tuple with its group in every grouping (say its true class,
+    subject and own label), named by ``groupings``. Sums are kept per key (float64), so the
+    sums of any one grouping are those of its keys added up: one pass over the windows serves
+    every grouping, and :meth:`mean` any array of it, without another pass.
+    """
+
+    def __init__(self, groupings):
+        self.groupings = tuple(groupings)
+        self._sums: dict[tuple, dict[str, np.ndarray]] = {}
+        self._counts: dict[tuple, int] = {}
+
+    def add(self, keys, **values) -> None:
+        """Add windows: ``keys[i]`` is window ``i``'s tuple of groups, each of ``values`` an
+        array ``(windows, ...)``."""
+        keys = [tuple(k) for k in keys]
+        for name, v in values.items():
+            if len(v) != len(keys):
+                raise ValueError(f"{name} has {len(v)} windows and keys {len(keys)}")
+        if any(len(k) != len(self.groupings) for k in keys):
+            raise ValueError(f"each key names a group in each of {', '.join(self.groupings)}")
+        if not keys:
+            return
+        index: dict[tuple, int] = {}
+        code = np.fromiter((index.setdefault(k, len(index)) for k in keys), np.int64, len(keys))
+        order = None if (np.diff(code) >= 0).all() else np.argsort(code, kind="stable")
+        ranked = code if order is None else code[order]
+        starts = np.flatnonzero(np.r_[True, ranked[1:] != ranked[:-1]])
+        uniq = list(index)
+        for name, v in values.items():
+            v = np.asarray(v)
+            totals = np.add.reduceat(v if order is None else v[order], starts, axis=0,
+                                     dtype=np.float64)
+            for j, s in enumerate(starts):
+                held = self._sums.setdefault(uniq[ranked[s]], {})
+                held[name] = totals[j] if name not in held else held[name] + totals[j]
+        counts = np.diff(np.r_[starts, len(keys)])
+        for j, s in enumerate(starts):
+            k = uniq[ranked[s]]
+            self._counts[k] = self._counts.get(k, 0) + int(counts[j])
+
+    def _axis(self, by: str) -> int:
+        if by not in self.groupings:
+            raise ValueError(f"group by one of {', '.join(self.groupings)}; got {by!r}")
+        return self.groupings.index(by)
+
+    def counts(self, by: str) -> dict:
+        """Group -> its number of windows, in the order groups were first met."""
+        axis, out = self._axis(by), {}
+        for k, n in self._counts.items():
+            out[k[axis]] = out.get(k[axis], 0) + n
+        return out
+
+    def total(self, by: str, group, name: str) -> np.ndarray:
+        """The sum of ``name`` over the windows of ``group`` (in grouping ``by``)."""
+        axis = self._axis(by)
+        parts = [s[name] for k, s in self._sums.items() if k[axis] == group]
+        if not parts:
+            raise ValueError(f"no windows in group {group!r} of {by}; groups: "
+                             f"{', '.join(map(str, self.counts(by)))}")
+        return np.sum(parts, axis=0)
+
+    def mean(self, by: str, group, name: str) -> np.ndarray:
+        """The mean of ``name`` over the windows of ``group`` (float64)."""
+        return self.total(by, group, name) / self.counts(by)[group]
+
+    @property
+    def nbytes(self) -> int:
+        return sum(a.nbytes for s in self._sums.values() for a in s.values())
+
+
+def group_attention_mean(sums: GroupSums, by: str, group, block="rollout",
+                         head="mean") -> np.ndarray:
+    """The mean ``(E, E)`` attention map of one group from sums of ``blocks`` (every block and
+    head, ``(depth, heads, E, E)``) and ``rollout`` (a window's rollout is not linear in its
+    attention, so it is summed on its own): one block and head, their head mean, or the
+    rollout (checks and messages as :func:`rbt.explain.select_attention`)."""
+    from .attention import select_attention
+
+    blocks = sums.mean(by, group, "blocks")
+    if isinstance(block, str):
+        select_attention(blocks, block, head)  # the same checks and messages
+        return sums.mean(by, group, "rollout").astype(np.float32)
+    return select_attention(blocks, block, head).astype(np.float32)

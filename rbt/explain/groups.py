@@ -2,16 +2,18 @@
 :func:`~rbt.explain.load_explanation`): by true class, predicted class, subject or correctness.
 
 Nothing is recomputed: the means are over the stored per-window maps, so a file made on a GPU
-machine gives its group maps at once. Numpy only.
+machine gives its group maps at once. Numpy only, but for :func:`group_pass`, which runs a model
+once over a whole dataset for its predictions and the group sums of its BDE and attention.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
 
-from .aggregate import _selection, aggregate
+from .aggregate import GroupSums, _selection, aggregate
 
 #: the window table's columns a file's maps can be grouped by
 GROUP_BY = ("true", "predicted", "subject", "correct")
@@ -100,3 +102,70 @@ def explanation_differences(explanation, fit) -> list[str]:
         out.append(f"its classes ({', '.join(names)}) are not the model's "
                    f"({', '.join(fit.class_names)})")
     return out
+
+
+#: the grouping :func:`group_pass` adds: each window's predicted class
+PREDICTED = "predicted"
+
+
+@dataclass
+class GroupPass:
+    """What one pass of a model over a dataset gives: every window's probabilities and
+    class, and the per-group sums (:class:`~rbt.explain.aggregate.GroupSums`) of its BDE
+    (``"bde"``) and, when asked for, its attention: every block and head (``"blocks"``) and
+    the rollout (``"rollout"``)."""
+
+    probs: np.ndarray
+    pred: np.ndarray
+    sums: GroupSums
+
+    @property
+    def nbytes(self) -> int:
+        return self.probs.nbytes + self.pred.nbytes + self.sums.nbytes
+
+
+def group_pass(model, X, groups: Mapping[str, np.ndarray], *, class_names=None,
+               attention: bool = True, device="auto", batch_size: int = 256,
+               on_progress: Callable[[int, int], None] | None = None,
+               stop: Callable[[], bool] | None = None) -> GroupPass | None:
+    """Predict every window of ``X`` (windows, E, bands) once and sum its BDE and attention
+    per group, for every grouping at once.
+
+    ``groups`` maps a grouping's name to each window's group in it (class, subject...); the
+    predicted class (its name from ``class_names``) is added as the grouping
+    :data:`PREDICTED`. Only running sums are kept, never the attention of all windows, and
+    each window's rollout is computed once. ``on_progress(done, total)`` is called after each
+    batch; when ``stop()`` turns true the pass ends early and returns None.
+    """
+    from ..infer import predict_array
+    from .attention import attention_rollout
+
+    names = tuple(groups) + (PREDICTED,)
+    columns = []
+    for name, g in groups.items():
+        g = np.asarray(g, dtype=object)
+        if len(g) != len(X):
+            raise ValueError(f"grouping {name!r} has {len(g)} windows and X {len(X)}")
+        columns.append(g)
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1; got {batch_size}")
+    sums, probs, preds = GroupSums(names), [], []
+    for s in range(0, len(X), batch_size):
+        if stop is not None and stop():
+            return None
+        xb = X[s: s + batch_size]
+        p = predict_array(model, xb, device=device, batch_size=batch_size, attention=attention)
+        predicted = (np.asarray(class_names, dtype=object)[p.pred] if class_names is not None
+                     else p.pred.astype(object))
+        keys = list(zip(*(c[s: s + batch_size] for c in columns), predicted))
+        values = {"bde": xb}
+        if attention:
+            values |= {"blocks": p.attention, "rollout": attention_rollout(p.attention)}
+        sums.add(keys, **values)
+        probs.append(p.probs)
+        preds.append(p.pred)
+        if on_progress:
+            on_progress(min(len(X), s + batch_size), len(X))
+    n_classes = getattr(getattr(model, "config", None), "num_classes", 0)
+    return GroupPass(np.concatenate(probs) if probs else np.zeros((0, n_classes), np.float32),
+                     np.concatenate(preds) if preds else np.zeros(0, np.int64), sums)

@@ -1,0 +1,207 @@
+"""The dashboard on a full-size DEAP: 32 subjects x 40 trials of 40 channels x 8064 samples
+(float64, pickled as released; 79,360 windows), written to a temporary folder with the test
+suite's writers (tests/formats.py), read through the dashboard's real path.
+
+    python bench/app_fullsize.py [--folder DIR] [--subjects 32] [--trials 20]
+
+Two processes, so that the second starts cold as a restarted dashboard does:
+1. *cold*: writes the files (once; ``--folder`` keeps them) and loads them through the app,
+   which computes and caches the BDE features (helper F's figure, printed for context);
+2. *warm*: a fresh process drives the app with ``streamlit.testing.v1.AppTest`` (the script
+   runs in-process, so these are script times, not a browser's) and times: the load from the
+   feature cache to the first One trial page (imports included), ``--trials`` newly visited
+   trials (and the memory after them), the Across trials page until its table is shown (the
+   predictions pass starts in the background when the data are loaded), the BDE group means,
+   the attention group means (one background pass over every window) and then another block,
+   head and grouping from the same pass. Each is printed against its target with ``uptime``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+TARGETS = {"load from cache": 10.0, "Across trials table": 5.0, "BDE group means": 10.0,
+           "attention group means": 10.0, "another block, head, grouping": 1.0}
+MEMORY_TARGET_GB = 3.0
+
+
+def uptime() -> str:
+    return Path("/proc/loadavg").read_text().split(" ", 3)[:3].__str__()
+
+
+def rss_gb() -> tuple[float, float]:
+    """(current, peak) resident memory of this process, GB."""
+    fields = dict(line.split(":", 1) for line in Path("/proc/self/status").read_text()
+                  .splitlines() if ":" in line)
+    return (int(fields["VmRSS"].split()[0]) / 2**20, int(fields["VmHWM"].split()[0]) / 2**20)
+
+
+def write_folder(folder: Path, subjects: int) -> None:
+    sys.path.insert(0, str(ROOT / "tests"))
+    import formats as F
+    import numpy as np
+
+    folder.mkdir(parents=True, exist_ok=True)
+    data, _ = F.deap_arrays(n_trials=40, n_samples=8064, seed=0)
+    labels = np.resize(F.DEAP_LABELS, (40, 4)).astype(np.float64)
+    rng = np.random.default_rng(1)
+    for s in range(1, subjects + 1):
+        path = folder / f"s{s:02d}.dat"
+        if not path.exists():  # each subject: the signals scaled differently, as people differ
+            F.write_deap(path, data * (1 + 0.2 * rng.standard_normal((40, 40, 1))), labels)
+
+
+def app_test():
+    import logging
+    import warnings
+
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
+
+    sys.path.insert(0, str(ROOT / "app"))
+    from locate import server_config  # the shipped config's address (loopback: typed paths)
+
+    st.config.set_option("server.address", server_config()["server"]["address"])
+    warnings.filterwarnings("ignore")
+    for name in ("streamlit", "streamlit.runtime.scriptrunner_utils.script_run_context"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    at = AppTest.from_file(str(ROOT / "app" / "Home.py"), default_timeout=900)
+    at.session_state["device"] = "cpu"
+    return at
+
+
+def open_deap(at, folder: Path):
+    at.run()
+    at.switch_page("views/1_One_trial.py").run()
+    at.selectbox(key="source").set_value("deap").run()
+    at.text_input(key="path_deap").input(str(folder)).run()
+    if at.exception or at.error:
+        raise RuntimeError(f"the app did not load: {[e.message for e in at.exception]} "
+                           f"{[e.value for e in at.error]}")
+    return at
+
+
+def settle(at, limit: float = 900.0) -> None:
+    """Rerun while a background pass draws its progress (a browser's page polls it)."""
+    end = time.monotonic() + limit
+    while at.get("progress") and time.monotonic() < end:
+        time.sleep(0.5)
+        at.run()
+
+
+def cold(folder: Path) -> dict:
+    t = time.perf_counter()
+    open_deap(app_test(), folder)
+    return {"cold load (features computed)": time.perf_counter() - t, "uptime": uptime()}
+
+
+def warm(folder: Path, trials: int) -> dict:
+    out: dict = {}
+    t = time.perf_counter()
+    at = open_deap(app_test(), folder)
+    out["load from cache"] = time.perf_counter() - t
+    out["uptime load"] = uptime()
+    out["rss after load GB"] = rss_gb()[0]
+    import common  # the app's modules, in this process
+
+    fs = common.data_resource(at.session_state["_loaded_key"][0])
+    out["windows"] = len(fs)
+    visit = []
+    subjects = fs.subjects()
+    for i in range(trials):
+        subject = subjects[i % len(subjects)]
+        at.selectbox(key="sel_subject").set_value(subject).run()
+        chosen = fs.trials(subject)[(i * 7 + 1) % len(fs.trials(subject))]
+        s = time.perf_counter()
+        at.selectbox(key="sel_trial").set_value(chosen).run()
+        visit.append(time.perf_counter() - s)
+        if at.exception:
+            raise RuntimeError(at.exception[0].message)
+    out["trial visit median s"] = sorted(visit)[len(visit) // 2]
+    out["rss after trials GB"], out["peak after trials GB"] = rss_gb()
+    out["trial attention cache MB"] = common.ATTENTION.nbytes / 2**20
+    out["uptime trials"] = uptime()
+    t = time.perf_counter()
+    at.switch_page("views/2_Across_trials.py").run()
+    first = time.perf_counter() - t
+    settle(at)
+    out["Across trials table"] = time.perf_counter() - t
+    out["Across first render (progress or table) s"] = first
+    s = time.perf_counter()
+    at.run()  # the page again, everything done: the table and the BDE means (the default map)
+    out["BDE group means"] = time.perf_counter() - s
+    out["uptime across"] = uptime()
+    s = time.perf_counter()
+    at.radio(key="x_quantity").set_value("attention").run()
+    settle(at)
+    out["attention group means"] = time.perf_counter() - s
+    out["uptime attention"] = uptime()
+    s = time.perf_counter()
+    at.selectbox(key="x_block").set_value(2).run()
+    at.selectbox(key="x_head").set_value(3).run()
+    at.radio(key="x_by").set_value("subject").run()
+    out["another block, head, grouping"] = (time.perf_counter() - s) / 3
+    if at.exception:
+        raise RuntimeError(at.exception[0].message)
+    out["rss end GB"], out["peak GB"] = rss_gb()
+    out["peak (getrusage) GB"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    return out
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--folder", type=Path, help="where the DEAP files are (written if "
+                        "missing); a temporary folder by default")
+    parser.add_argument("--subjects", type=int, default=32)
+    parser.add_argument("--trials", type=int, default=20, help="trials visited on One trial")
+    parser.add_argument("--phase", choices=["cold", "warm"], help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.phase:  # a child process: print its figures as JSON
+        figures = cold(args.folder) if args.phase == "cold" else warm(args.folder, args.trials)
+        print("RESULT " + json.dumps(figures))
+        return 0
+    with tempfile.TemporaryDirectory(prefix="rbt-app-fullsize-") as tmp:
+        folder = args.folder or Path(tmp) / "data_preprocessed_python"
+        env = {**os.environ, "RBT_CACHE_DIR": str(folder.parent / "rbt-cache"),
+               "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
+        t = time.perf_counter()
+        write_folder(folder, args.subjects)
+        print(f"files written: {time.perf_counter() - t:.0f} s ({args.subjects} subjects)  "
+              f"load {uptime()}", flush=True)
+        for phase in ("cold", "warm"):
+            done = subprocess.run([sys.executable, __file__, "--phase", phase, "--folder",
+                                   str(folder), "--trials", str(args.trials)], env=env,
+                                  capture_output=True, text=True)
+            lines = [ln for ln in done.stdout.splitlines() if ln.startswith("RESULT ")]
+            if done.returncode or not lines:
+                print(done.stdout[-3000:], done.stderr[-3000:], file=sys.stderr)
+                return 1
+            for name, value in json.loads(lines[-1][7:]).items():
+                if value is None:
+                    continue
+                target = TARGETS.get(name)
+                if isinstance(value, float):
+                    shown = f"{value:.2f}"
+                    if target is not None:
+                        shown += (f" s (target <= {target:g} s: "
+                                  f"{'met' if value <= target else 'MISSED'})")
+                    elif name.endswith("GB") and "peak" in name:
+                        shown += (f" (target <= {MEMORY_TARGET_GB:g} GB: "
+                                  f"{'met' if value <= MEMORY_TARGET_GB else 'MISSED'})")
+                else:
+                    shown = str(value)
+                print(f"{phase:4s}  {name}: {shown}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,108 @@
+"""The dashboard at any size: predictions of every window in the background (the same table
+as predicting directly), a stoppable pass, and caches bounded in bytes (AppTest, the real app
+on the demo data with the shipped checkpoint)."""
+
+from __future__ import annotations
+
+import importlib
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from test_app import ACROSS, TRIAL, app, assert_fine, demo_cache  # noqa: F401
+
+from rbt import infer
+from rbt.checkpoint import load_checkpoint
+from rbt.explain import group_pass
+from rbt.model_fit import fit_data
+
+DEMO = Path(__file__).resolve().parents[1] / "assets" / "demo-checkpoint"
+
+byte_cache = importlib.import_module("byte_cache")  # app modules: test_app put app/ on sys.path
+background = importlib.import_module("background")
+common = importlib.import_module("common")
+
+
+def test_the_background_predictions_give_the_table_of_predicting_directly(demo_valence):
+    at = app(ACROSS)
+    assert_fine(at)
+    shown = at.dataframe[0].value
+    fs, _ = demo_valence
+    fit = fit_data(load_checkpoint(DEMO), fs)
+    p = infer.predict(fit, device="cpu")
+    direct = infer.prediction_table(fit, p.probs, p.pred)
+    assert len(shown) == len(direct) == len(fs)
+    pd.testing.assert_frame_equal(shown.reset_index(drop=True)[list(direct.columns)], direct,
+                                  check_dtype=False, atol=1e-5)
+    # the pass ran once for these data and this model; a second visit finds its result
+    keys = [k for k in background.RESULTS._items if k[0] == "pass" and k[-1] is False]
+    assert len(keys) == 1
+    again = app(ACROSS)
+    pd.testing.assert_frame_equal(again.dataframe[0].value, shown)
+
+
+def test_a_pass_can_be_stopped_and_its_error_is_kept(demo_valence):
+    fs, _ = demo_valence
+    model = load_checkpoint(DEMO).model.eval()
+    started = threading.Event()
+
+    def work(report, stopped):
+        def progress(done, total):
+            report(done, total)
+            started.set()
+            time.sleep(0.05)
+        return group_pass(model, fs.X, {"s": np.zeros(len(fs))}, device="cpu", batch_size=32,
+                          on_progress=progress, stop=stopped)
+    job = background.job(("test-stop", 1), work)
+    assert background.job(("test-stop", 1), work) is job  # started once
+    assert started.wait(60)
+    job.stop()
+    assert job.wait(60) and job.result is None and 0 < job.done < len(fs)
+    assert background.running(("test-stop", 1)) is None  # stopped: a new ask starts again
+
+    def broken(report, stopped):
+        raise ValueError("no good")
+    failed = background.job(("test-fail", 1), broken)
+    assert failed.wait(10) and isinstance(failed.error, ValueError)
+    assert background.job(("test-fail", 1), broken) is failed  # shown, not retried
+
+
+def test_the_byte_cache_evicts_by_size_and_computes_once():
+    c = byte_cache.ByteLRU(3000)
+    for k in "abc":
+        c.put(k, np.zeros(100))  # 800 bytes each
+    assert c.nbytes == 2400 and len(c) == 3
+    c.get("a")  # now the most recent
+    c.put("d", np.zeros(200))  # 1600 bytes: b and c go, a stays
+    assert set(c._items) == {"a", "d"} and c.nbytes == 2400
+    big = c.put("e", np.zeros(1000))  # larger than the budget: returned, not kept
+    assert big.shape == (1000,) and "e" not in c and c.nbytes == 2400
+    with pytest.raises(ValueError):
+        c.get("a")[0] = 1.0  # shared between sessions: read-only
+    calls = []
+
+    def slow():
+        calls.append(1)
+        time.sleep(0.2)
+        return np.ones(10)
+    threads = [threading.Thread(target=c.get_or_compute, args=("f", slow)) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert calls == [1] and "f" in c
+
+
+def test_visiting_many_trials_keeps_their_attention_within_its_budget(monkeypatch):
+    at = app(TRIAL)
+    assert_fine(at)
+    one = common.ATTENTION.nbytes  # one trial's attention (18 windows)
+    assert one > 0
+    monkeypatch.setattr(common.ATTENTION, "budget", 2 * one + 1)
+    for trial in [(1, t) for t in range(2, 7)]:
+        at.selectbox(key="sel_trial").set_value(trial).run()
+        assert_fine(at)
+        assert common.ATTENTION.nbytes <= 2 * one + 1 and len(common.ATTENTION) <= 2
