@@ -1,0 +1,197 @@
+"""``rbt features`` at full size: DEAP's 32 subjects and one SEED session, in their real formats.
+
+Writes a synthetic DEAP ``data_preprocessed_python/`` (32 x 40 trials x 40 channels x 8064
+float64 samples, Python-2 pickles as released, about 103 MB a file) and one SEED
+``Preprocessed_EEG/`` session (62 channels x 15 trials of about 4 min at 200 Hz, MATLAB v5, with
+``label.mat``) into a temporary folder, then times, each in a fresh interpreter:
+
+* ``load_features("deap", folder)`` cold (an empty ``RBT_CACHE_DIR``) and warm (cache filled);
+* the CLI ``rbt features --source deap`` warm (imports, cache reads and the .npz written);
+* ``load_features("seed", session)`` cold, with the true 200 Hz filters (the default) and with
+  the reference's 128 Hz filters (``seed_reference_filters``);
+
+and prints each against its target with the child's peak RSS (``os.wait4``'s ``ru_maxrss``) and
+the load average when it ran. Targets (issue 14, 2 quiet cores): DEAP cold <= 30 s, warm <= 3 s,
+peak <= 2 GB; a SEED session in proportion to its rows (channels x windows) against DEAP's.
+
+    python bench/features_fullsize.py [--subjects 32] [--tmp DIR] [--keep] [--no-seed]
+
+``--subjects N`` writes and reads N DEAP files (the cold target scales with N). Other benches
+can call :func:`features_bench` with a folder of their own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))  # formats.py: the datasets' real on-disk formats
+
+DEAP_COLD_S, DEAP_WARM_S, PEAK_GB = 30.0, 3.0, 2.0
+DEAP_ROWS = 32 * 40 * 62 * 32  # subjects x trials x windows x channels
+# SEED's 15 film clips last about 4 minutes (185-265 s)
+SEED_SECONDS = (235, 233, 206, 238, 185, 195, 237, 216, 265, 237, 235, 233, 235, 238, 206)
+
+_CHILD = """
+import json, sys, time
+t0 = time.perf_counter()
+from rbt.data import load_features
+t1 = time.perf_counter()
+fs = load_features(sys.argv[1], sys.argv[2], progress=False, **json.loads(sys.argv[3]))
+t2 = time.perf_counter()
+print(json.dumps({"import_s": t1 - t0, "load_s": t2 - t1, "windows": len(fs),
+                  "rows": int(fs.X.shape[0] * fs.X.shape[1])}))
+"""
+
+
+def load_average() -> str:
+    return "load " + " ".join(f"{v:.2f}" for v in os.getloadavg())
+
+
+def write_deap(folder: Path, subjects: int) -> Path:
+    import numpy as np
+    from formats import deap_arrays
+    from formats import write_deap as write
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for s in range(1, subjects + 1):
+        data, labels = deap_arrays(40, 8064, seed=s)
+        labels = np.random.default_rng(s).uniform(1, 9, size=(40, 4))
+        write(folder / f"s{s:02d}.dat", data, labels, py2=True)
+    return folder
+
+
+def write_seed(folder: Path) -> Path:
+    import numpy as np
+    from formats import SEED_SFREQ, eeg_like, write_seed_file, write_seed_labels
+
+    write_seed_labels(folder)
+    rng = np.random.default_rng(7)
+    trials = {t + 1: eeg_like(62, int(sec * SEED_SFREQ), SEED_SFREQ, rng)
+              for t, sec in enumerate(SEED_SECONDS)}
+    return write_seed_file(folder / "1_20131027.mat", trials, prefix="djc")
+
+
+def run_child(argv: list[str], cache: Path, threads: int | None) -> dict:
+    """Run ``argv`` in a fresh interpreter; its wall time, its own peak RSS (``os.wait4``) and
+    the JSON it printed last."""
+    env = {**os.environ, "RBT_CACHE_DIR": str(cache), "OMP_NUM_THREADS": "1",
+           "PYTHONPATH": str(ROOT)}
+    if threads:
+        env["RBT_BDE_THREADS"] = str(threads)
+    load = load_average()
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=out, stderr=err, text=True)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - t0
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        text, errors = out.read(), err.read()
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(argv[:4])} failed:\n{errors[-2000:]}")
+    last = text.strip().splitlines()[-1] if text.strip() else "{}"
+    info = json.loads(last) if last.startswith("{") else {"output": last}
+    return {"wall_s": wall, "peak_gb": usage.ru_maxrss * 1024 / 1e9, "load": load, **info}
+
+
+def load_child(source: str, path: Path, cache: Path, threads, **options) -> dict:
+    return run_child([sys.executable, "-c", _CHILD, source, str(path), json.dumps(options)],
+                     cache, threads)
+
+
+def report(name: str, seconds: float, target: float, result: dict) -> dict:
+    ok = seconds <= target and result["peak_gb"] <= PEAK_GB
+    extra = ""
+    if "load_s" in result:
+        extra = f" (imports {result['import_s']:.2f} s, load_features {result['load_s']:.2f} s)"
+    print(f"{name:<36} {seconds:7.2f} s  target <= {target:6.2f} s  peak {result['peak_gb']:.2f} "
+          f"GB (<= {PEAK_GB:g})  {'ok' if ok else 'MISSED'}  [{result['load']}]{extra}",
+          flush=True)
+    return {"name": name, "seconds": seconds, "target_s": target, "ok": ok, **result}
+
+
+def _write_in_child(option: str, *args: str) -> None:
+    """Write data in another process: a child's peak RSS starts from its parent's size, so
+    this one stays small (no numpy, no arrays)."""
+    subprocess.run([sys.executable, __file__, option, *map(str, args)], check=True, cwd=ROOT,
+                   env={**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)})
+
+
+def features_bench(tmp: Path, subjects: int = 32, seed: bool = True,
+                   threads: int | None = None) -> list[dict]:
+    """Write the full-size data under ``tmp`` and time features on it; one dict per line."""
+    tmp = Path(tmp)
+    rows = []
+    t0 = time.perf_counter()
+    deap = tmp / "data_preprocessed_python"
+    _write_in_child("--write-deap", deap, str(subjects))
+    print(f"wrote {subjects} DEAP file(s) in {time.perf_counter() - t0:.0f} s "
+          f"[{load_average()}]", flush=True)
+    cache = tmp / "cache"
+    shutil.rmtree(cache, ignore_errors=True)
+    scale = subjects / 32
+    cold = load_child("deap", deap, cache, threads)
+    rows.append(report(f"DEAP x{subjects} cold load_features", cold["wall_s"],
+                       DEAP_COLD_S * scale, cold))
+    warm = load_child("deap", deap, cache, threads)
+    rows.append(report(f"DEAP x{subjects} warm load_features", warm["wall_s"], DEAP_WARM_S,
+                       warm))
+    out = tmp / "deap_features.npz"
+    cli = run_child([sys.executable, "-m", "rbt", "features", "--source", "deap", "--path",
+                     str(deap), "--out", str(out), "--force"], cache, threads)
+    rows.append(report(f"DEAP x{subjects} warm rbt features (CLI)", cli["wall_s"], DEAP_WARM_S,
+                       cli))
+    if seed:
+        t0 = time.perf_counter()
+        session = tmp / "Preprocessed_EEG" / "1_20131027.mat"
+        _write_in_child("--write-seed", session.parent)
+        print(f"wrote a SEED session ({session.stat().st_size / 1e6:.0f} MB) in "
+              f"{time.perf_counter() - t0:.0f} s [{load_average()}]", flush=True)
+        for label, options in (("200 Hz filters", {}),
+                               ("reference 128 Hz filters", {"seed_reference_filters": True})):
+            shutil.rmtree(cache, ignore_errors=True)
+            res = load_child("seed", session, cache, threads, **options)
+            target = DEAP_COLD_S * res["rows"] / DEAP_ROWS
+            rows.append(report(f"SEED session cold, {label}", res["wall_s"], target, res))
+    return rows
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--subjects", type=int, default=32, choices=range(1, 33),
+                        metavar="N", help="DEAP files to write and read (1-32, default 32)")
+    parser.add_argument("--tmp", type=Path, help="work folder (default: a new temporary one)")
+    parser.add_argument("--keep", action="store_true", help="keep the written data")
+    parser.add_argument("--no-seed", action="store_true", help="skip the SEED session")
+    parser.add_argument("--threads", type=int, help="BDE worker threads (RBT_BDE_THREADS)")
+    parser.add_argument("--write-deap", nargs=2, metavar=("DIR", "N"), help=argparse.SUPPRESS)
+    parser.add_argument("--write-seed", metavar="DIR", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.write_deap:
+        write_deap(Path(args.write_deap[0]), int(args.write_deap[1]))
+        return 0
+    if args.write_seed:
+        write_seed(Path(args.write_seed))
+        return 0
+    tmp = args.tmp or Path(tempfile.mkdtemp(prefix="rbt-features-"))
+    print(f"work folder {tmp}; {os.cpu_count()} CPUs; [{load_average()}]", flush=True)
+    try:
+        rows = features_bench(tmp, args.subjects, not args.no_seed, args.threads)
+    finally:
+        if not args.keep and args.tmp is None:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return 0 if all(r["ok"] for r in rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
