@@ -151,14 +151,15 @@ class GroupSums:
         ranked = code if order is None else code[order]
         starts = np.flatnonzero(np.r_[True, ranked[1:] != ranked[:-1]])
         uniq = list(index)
+        ends = np.r_[starts[1:], len(keys)]
         for name, v in values.items():
             v = np.asarray(v)
-            totals = np.add.reduceat(v if order is None else v[order], starts, axis=0,
-                                     dtype=np.float64)
-            for j, s in enumerate(starts):
+            v = v if order is None else v[order]
+            for s, e in zip(starts, ends):  # a batch's sum in its own precision, kept in float64
+                total = v[s:e].sum(axis=0).astype(np.float64)
                 held = self._sums.setdefault(uniq[ranked[s]], {})
-                held[name] = totals[j] if name not in held else held[name] + totals[j]
-        counts = np.diff(np.r_[starts, len(keys)])
+                held[name] = total if name not in held else held[name] + total
+        counts = ends - starts
         for j, s in enumerate(starts):
             k = uniq[ranked[s]]
             self._counts[k] = self._counts.get(k, 0) + int(counts[j])
