@@ -17,12 +17,13 @@ from ..explain.methods import (
     method_record,
 )
 from .args import accuracy_phrase, add_data_args, add_fit_args, inputs, int_in, load
+from .predict import DEFAULT_ATTENTION, attention_choice, attention_plan
 from .problems import blocking_message, print_notes
 
 WRITTEN = "attributions"  # what the notes say is written
 
 #: the method options this command has flags for (each goes to the methods that take it)
-FLAGGED_OPTIONS = ("n_steps", "mask")
+FLAGGED_OPTIONS = ("n_steps", "tolerance", "mask")
 
 
 def _method(name: str) -> str:
@@ -34,6 +35,19 @@ def _method(name: str) -> str:
         raise argparse.ArgumentTypeError(
             f"unknown method {name.lower()!r}; choose from {', '.join(METHODS)} or a short "
             f"name: {short}") from None
+
+
+def _tolerance(text: str):
+    """``--ig-tolerance``: a number > 0, or none (exactly --n-steps for every window)."""
+    if text.strip().lower() in ("none", "off"):
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number > 0 or none; got {text!r}") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0 (or none); got {text}")
+    return value
 
 
 def _default(option: str):
@@ -64,14 +78,23 @@ def add_parser(sub) -> argparse.ArgumentParser:
                    help="class to explain: predicted (default), true, a class name or index")
     p.add_argument("--smoothgrad", action="store_true", help="wrap the method in SmoothGrad")
     p.add_argument("--n-steps", type=int_in(1, MAX_SAMPLES), default=_default("n_steps"),
-                   help=f"integrated gradients steps (1 to {MAX_SAMPLES})")
+                   help=f"integrated gradients: Gauss-Legendre points every window gets first "
+                   f"(1 to {MAX_SAMPLES}; default {_default('n_steps')})")
+    p.add_argument("--ig-tolerance", dest="tolerance", type=_tolerance,
+                   default=_default("tolerance"), metavar="TOL",
+                   help="integrated gradients: windows whose completeness error |sum(attr) - "
+                   "(f(x) - f(baseline))| exceeds TOL are recomputed with twice the points, up "
+                   f"to {_default('max_steps')} (default {_default('tolerance'):g}; none: "
+                   "exactly --n-steps)")
     p.add_argument("--mask", choices=MASKS, default=_default("mask"),
                    help="occlusion / feature ablation: remove cells, electrodes or bands")
     p.add_argument("--output", choices=OUTPUTS, default=COMMON_OPTIONS["output"],
                    help="the model output to attribute (default: logit)")
-    p.add_argument("--attention", action="store_true",
-                   help="also write the attention (windows x blocks x heads x E x E, "
-                   "float16) and the rollout (windows x E x E)")
+    p.add_argument("--attention", nargs="?", const=DEFAULT_ATTENTION, type=attention_choice,
+                   metavar="WHAT", help="also write the attention, streamed into the file "
+                   "(attention: windows x blocks x heads x E x E, float16; rollout: windows x "
+                   "E x E, float32): full (every block), rollout, block indices (0,3) or a mix "
+                   f"(rollout,3); bare --attention: {DEFAULT_ATTENTION}")
     p.add_argument("--subjects", nargs="+", metavar="S",
                    help="explain only these subjects' windows (e.g. s05 s06); baselines that "
                    "average or draw windows still use the whole data")
@@ -82,6 +105,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--internal-batch-size", type=int_in(1, 1 << 16),
                    help="model inputs per forward pass; bounds memory (default: 256 on CPU, "
                    "16384 on GPU)")
+    p.add_argument("--threads", type=int_in(1), help="torch's CPU threads (default: "
+                   "RBT_TORCH_THREADS if set, else the cores not busy with other work)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--force", action="store_true", help="overwrite --out if it exists")
     p.set_defaults(func=run)
@@ -118,10 +143,9 @@ def _selection(table, subjects, trials):
 
 
 def run(args) -> int:
-    from ..cache import atomic_savez
     from ..checkpoint import load_checkpoint
-    from ..device import resolve_device
-    from ..explain.features import explain_features
+    from ..device import resolve_device, use_torch_threads
+    from ..explain.features import explain_features, save_explanation
     from ..model_fit import fit_data
     from ..safeio import check_output
 
@@ -130,6 +154,7 @@ def run(args) -> int:
     if target.lstrip("-").isdigit():
         target = int(target)
     device = resolve_device(args.device)
+    use_torch_threads(args.threads)
     batch = args.internal_batch_size or (256 if device.type == "cpu" else 16384)  # never 0
     checkpoint = load_checkpoint(args.model)
     fit = fit_data(checkpoint, load(args, checkpoint.card))
@@ -138,11 +163,18 @@ def run(args) -> int:
         raise ValueError(blocked)
     index = (_selection(fit.table, args.subjects, args.trials)
              if args.subjects or args.trials else None)
-    result = explain_features(fit, method=args.method, attention=args.attention,
-                              target=target, baseline=args.baseline, index=index,
-                              smoothgrad=args.smoothgrad, device=device, progress=True,
-                              internal_batch_size=batch, seed=args.seed, **_options(args))
-    atomic_savez(out, **result.to_npz_dict())
+    plan = None
+    if args.attention:
+        n = len(fit.X) if index is None else int(index.sum())
+        plan = attention_plan(args.attention, n, fit.model.config, out.parent.resolve())
+    result = explain_features(fit, method=args.method, target=target, baseline=args.baseline,
+                              index=index, smoothgrad=args.smoothgrad, device=device,
+                              progress=True, internal_batch_size=batch, seed=args.seed,
+                              **_options(args))
+    if plan:
+        print(plan, flush=True)
+    save_explanation(out, result, attention=args.attention, model=fit.model,
+                     X=fit.X[result.index], device=device, batch_size=batch, progress=True)
     n, e, b = result.attributions.shape
     how = (f"{args.method}, baseline {args.baseline}"
            if method_record(args.method).uses_baseline else args.method)
@@ -151,4 +183,6 @@ def run(args) -> int:
     if result.y is not None:
         msg += "; " + accuracy_phrase(result.pred, result.y, result.in_training, fit.fs)
     print(msg)
+    if result.ig_report is not None:
+        print(result.ig_report.summary())
     return 0

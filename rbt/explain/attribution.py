@@ -87,12 +87,15 @@ def _noise_tunnel(run, x, target, base, per_window: bool, opts: dict, noise_sd: 
 
 def attribute_rows(fwd, x, target, base, method, opts: dict, internal_batch_size: int,
                    noise_sd: float = 0.0, *, shared: bool | None = None,
-                   generator: torch.Generator | None = None) -> torch.Tensor:
+                   generator: torch.Generator | None = None,
+                   stats: list | None = None) -> torch.Tensor:
     """Captum attributions for one batch of windows (tensors in, tensor out).
 
     ``base`` is ``(n, E, bands)`` per window, or with ``shared`` one set for all windows (what
     a method with ``baseline_set`` draws from; by default a set is told by its shape).
-    ``generator`` (a CPU ``torch.Generator``) drives every random draw.
+    ``generator`` (a CPU ``torch.Generator``) drives every random draw. ``stats``, when a
+    list, gets the method's report of each call (integrated gradients'
+    :class:`~rbt.explain.integrated.IGReport`).
     """
     m = method_record(method)
     attr = _captum()
@@ -120,7 +123,10 @@ def attribute_rows(fwd, x, target, base, method, opts: dict, internal_batch_size
             xr = xr.detach().requires_grad_()  # Captum would warn and do the same
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*hooks.*")  # DeepLift's notice, each call
-            return algo.attribute(xr, target=tr, **kw).detach()
+            out = algo.attribute(xr, target=tr, **kw).detach()
+        if stats is not None and getattr(algo, "report", None) is not None:
+            stats.append(algo.report)
+        return out
 
     if "nt_samples" in opts:
         return _noise_tunnel(run, x, target, base, per_window, opts, noise_sd, generator)
@@ -150,7 +156,8 @@ class Prepared:
     def method(self) -> str:
         return self.record.name
 
-    def run(self, x, target, baselines=None, progress: bool = False) -> torch.Tensor:
+    def run(self, x, target, baselines=None, progress: bool = False,
+            stats: list | None = None) -> torch.Tensor:
         """Attributions for ``x`` in batches of ``per_call`` windows, seeded: every draw comes
         from a generator of this run's own, seeded with ``seed`` (never the global ones)."""
         out = torch.empty_like(x)
@@ -163,7 +170,8 @@ class Prepared:
                 b = baselines if whole else baselines[sl]
                 out[sl] = attribute_rows(self.fwd, x[sl], target[sl], b, self.record,
                                          self.opts, self.internal_batch_size, self.noise_sd,
-                                         shared=self.shared_baselines, generator=generator)
+                                         shared=self.shared_baselines, generator=generator,
+                                         stats=stats)
                 bar.update(len(x[sl]))
         return out
 
@@ -223,7 +231,7 @@ def attribute(model, X, target=None, method: str = "integrated_gradients", basel
               smoothgrad: bool = False, internal_batch_size: int = 256,
               batch_size: int | None = None, device="cpu", progress: bool = False,
               subject_ids=None, reference=None, seed: int = 0, reference_subject_ids=None,
-              **options) -> np.ndarray:
+              with_report: bool = False, **options):
     """Attributions of windows to the model's output, ``(windows, electrodes, bands)`` float32.
 
     Parameters
@@ -264,17 +272,34 @@ def attribute(model, X, target=None, method: str = "integrated_gradients", basel
     **options
         ``output`` ("logit" or "probability": the attributed output), and per method (each
         record's ``options``; :data:`~rbt.explain.methods.OPTION_MEANINGS` says what they do):
-        integrated_gradients ``n_steps`` (50), ``integration`` ("gausslegendre");
+        integrated_gradients ``n_steps`` (16: the Gauss-Legendre points every window gets
+        first), ``tolerance`` (1e-4: windows whose completeness error ``|sum(attr) - (f(x) -
+        f(x'))|`` exceeds it are recomputed with twice the points, up to ``max_steps``
+        (256); None for exactly ``n_steps``), ``integration`` ("gausslegendre"; Captum's
+        other rules are run by Captum);
         saliency ``abs`` (True); gradient_shap ``n_samples`` (20), ``stdevs`` (0),
         ``n_baselines`` (16 draws for "sample"); occlusion ``mask`` ("cell", "electrode" or
         "band"), ``sliding_window_shapes``, ``strides``; feature_ablation ``mask`` or
         ``feature_mask`` (integers, (E, bands), one group per value). SmoothGrad adds
         ``nt_samples``, ``noise_level``, ``nt_type``.
 
+    with_report : bool
+        Also return the method's report: for integrated gradients an
+        :class:`~rbt.explain.integrated.IGReport` (points and completeness error per window,
+        how many were raised); None for the other methods.
+
     Returns
     -------
-    ndarray, float32, shape (windows, E, bands)
+    ndarray, float32, shape (windows, E, bands); with ``with_report``, ``(ndarray, report)``
     """
     p = prepare(model, X, target, method, baseline, smoothgrad, internal_batch_size, batch_size,
                 device, subject_ids, reference, seed, reference_subject_ids, **options)
-    return p.run(p.x, p.target, p.baselines, progress=progress).float().cpu().numpy()
+    stats: list = []
+    out = p.run(p.x, p.target, p.baselines, progress=progress, stats=stats)
+    out = out.float().cpu().numpy()
+    if not with_report:
+        return out
+    from .integrated import IGReport
+
+    report = IGReport.join(stats)
+    return out, None if report is None else report.per_window(len(out))

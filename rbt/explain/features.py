@@ -13,6 +13,7 @@ from .aggregate import explanation_table
 from .attention import attention_rollout
 from .attribution import attribute
 from .inputs import baseline_reference
+from .integrated import IGReport
 
 
 @dataclass
@@ -35,6 +36,8 @@ class Explanation:
     baseline: str
     in_training: np.ndarray | None = None  # per window: trial trained on? 1, 0 or NaN unknown
     interpolated: tuple[str, ...] = ()  # electrodes interpolated from the others (FeatureSet)
+    #: integrated gradients' points and completeness error per window (None: another method)
+    ig_report: IGReport | None = None
 
     def to_npz_dict(self) -> dict[str, np.ndarray]:
         """Arrays for ``np.savez`` (what ``rbt explain`` writes)."""
@@ -52,6 +55,11 @@ class Explanation:
             out["in_training"] = self.in_training
         if self.interpolated:
             out["interpolated"] = np.array(list(self.interpolated))
+        if self.ig_report is not None:
+            out["ig_n_steps"] = self.ig_report.n_steps
+            out["ig_delta"] = self.ig_report.delta
+            tol = self.ig_report.tolerance
+            out["ig_tolerance"] = np.array(np.nan if tol is None else tol)
         if self.attention is not None:
             # float16 halves the largest array (depth x heads x E x E per window); softmax
             # weights in [0, 1] keep about 3 significant digits
@@ -88,7 +96,10 @@ def load_explanation(path) -> Explanation:
         index=get.get("index", np.arange(len(get["pred"]))),
         method=str(get.get("method", "")), baseline=str(get.get("baseline", "")),
         in_training=get.get("in_training"),
-        interpolated=tuple(str(c) for c in get.get("interpolated", ())))
+        interpolated=tuple(str(c) for c in get.get("interpolated", ())),
+        ig_report=None if "ig_n_steps" not in get else IGReport(
+            get["ig_n_steps"], get["ig_delta"], int(get["ig_n_steps"].min(initial=0)),
+            None if np.isnan(get["ig_tolerance"]) else float(get["ig_tolerance"])))
 
 
 def _explained_class(target, pred, y, class_names) -> np.ndarray:
@@ -130,9 +141,10 @@ def explain_features(fit, method: str = "integrated_gradients", attention: bool 
     explained = _explained_class(target, result.pred, y, class_names)
     subjects = fs.table["subject"].astype(str).to_numpy()
     kwargs = baseline_reference(baseline, X, idx, subjects)
-    attributions = attribute(model, X[idx], target=explained, method=method, baseline=baseline,
-                             smoothgrad=smoothgrad, internal_batch_size=internal_batch_size,
-                             device=device, progress=progress, seed=seed, **kwargs, **options)
+    attributions, report = attribute(
+        model, X[idx], target=explained, method=method, baseline=baseline,
+        smoothgrad=smoothgrad, internal_batch_size=internal_batch_size, device=device,
+        progress=progress, seed=seed, with_report=True, **kwargs, **options)
     table = explanation_table(fs.table.iloc[idx], y, result.pred, class_names)
     seen = fit.in_training
     if seen is not None:
@@ -145,5 +157,65 @@ def explain_features(fit, method: str = "integrated_gradients", attention: bool 
         class_names=class_names, table=table, index=idx, method=method,
         baseline=baseline if isinstance(baseline, str) else "array",
         in_training=None if seen is None else seen[idx],
-        interpolated=tuple(fit.fs.interpolated),
+        interpolated=tuple(fit.fs.interpolated), ig_report=report,
     )
+
+
+def save_explanation(path, explanation: Explanation, attention=None, model=None, X=None,
+                     device="cpu", batch_size: int = 256, progress: bool = False) -> None:
+    """Write ``explanation`` as ``rbt explain``'s .npz (uncompressed, as ``np.savez``), atomically.
+
+    With ``attention`` (an :class:`~rbt.attention_store.AttentionChoice`), ``model`` is run
+    again over ``X`` (the explained windows) and its attention streamed into the file batch by
+    batch: ``attention`` (windows x kept blocks x heads x E x E, float16; ``attention_blocks``
+    says which) and ``rollout`` (windows x E x E, float32), so memory stays one batch whatever
+    the number of windows. Attention held by ``explanation`` itself is written as it is.
+    """
+    import os
+    import shutil
+    import tempfile
+    import zipfile
+    from pathlib import Path
+
+    from ..attention_store import AttentionWriter
+    from ..cache import publish_mode
+
+    path = Path(path)
+    arrays = explanation.to_npz_dict()
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".npz", dir=path.parent)
+    os.close(fd)
+    roll_tmp = Path(tmp).with_suffix(".rollout.npy")
+    try:
+        with zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED, allowZip64=True) as zf:
+            if attention is not None:
+                cfg = model.config
+                blocks = attention.block_list(cfg.depth)
+                arrays.pop("attention", None)
+                arrays.pop("rollout", None)
+                arrays["attention_blocks"] = np.array(blocks, dtype=np.int64)
+            for key, value in arrays.items():
+                with zf.open(f"{key}.npy", "w", force_zip64=True) as f:
+                    np.lib.format.write_array(f, np.asanyarray(value), allow_pickle=False)
+            if attention is not None:
+                n = len(X)
+                member = zf.open("attention.npy", "w", force_zip64=True) if blocks else None
+                try:
+                    with AttentionWriter(attention, n, cfg.depth, cfg.heads, cfg.num_electrodes,
+                                         {"rollout": roll_tmp},
+                                         {"attention": member} if member else None) as writer:
+                        predict_array(model, X, device=device, batch_size=batch_size,
+                                      progress=progress, attention_to=writer)
+                finally:
+                    if member is not None:
+                        member.close()
+                if attention.rollout:
+                    with zf.open("rollout.npy", "w", force_zip64=True) as f, \
+                            open(roll_tmp, "rb") as src:
+                        shutil.copyfileobj(src, f, 1 << 22)
+        publish_mode(Path(tmp))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    finally:
+        roll_tmp.unlink(missing_ok=True)

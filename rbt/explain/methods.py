@@ -32,7 +32,11 @@ SMOOTHGRAD_OPTIONS: Mapping[str, Any] = MappingProxyType(
 #: option name -> one-line meaning (for help texts)
 OPTION_MEANINGS: Mapping[str, str] = MappingProxyType({
     "output": "the attributed output: the explained class's logit or its probability",
-    "n_steps": "integration steps from the baseline to the window",
+    "n_steps": "integration steps (Gauss-Legendre points) from the baseline to the window; "
+               "with a tolerance, the first round's",
+    "tolerance": "integrated gradients: windows whose |sum(attr) - (f(x) - f(x'))| exceeds "
+                 "this are recomputed with twice the steps (None: never)",
+    "max_steps": "integrated gradients: the most steps a window is raised to",
     "integration": "Captum's integration rule (gausslegendre, riemann_trapezoid, ...)",
     "abs": "take the gradient's magnitude (unsigned map)",
     "n_samples": "random points per window between a baseline draw and the window",
@@ -46,7 +50,7 @@ OPTION_MEANINGS: Mapping[str, str] = MappingProxyType({
     "noise_level": "SmoothGrad noise: this fraction of the windows' spread (1st-99th pct)",
     "nt_type": "how SmoothGrad combines the copies: smoothgrad, smoothgrad_sq or vargrad",
 })
-_COUNTS = ("n_steps", "n_samples", "n_baselines", "nt_samples")
+_COUNTS = ("n_steps", "max_steps", "n_samples", "n_baselines", "nt_samples")
 
 
 @dataclass(frozen=True)
@@ -138,10 +142,47 @@ def _perturbations_per_eval(x, internal_batch_size: int) -> int:
 # ---- how each method is built ----------------------------------------------------------------
 
 def _build_integrated_gradients(attr, fwd, x, base, opts, internal_batch_size, generator):
-    # Captum needs room for two steps of every window in one internal batch
-    return attr.IntegratedGradients(fwd), {
-        "baselines": base, "n_steps": opts["n_steps"], "method": opts["integration"],
-        "internal_batch_size": max(internal_batch_size, 2 * len(x))}
+    return _IntegratedGradients(attr, fwd, opts, internal_batch_size), {"baselines": base}
+
+
+class _IntegratedGradients:
+    """Integrated gradients raised window by window to a completeness tolerance
+    (:mod:`rbt.explain.integrated`): rbt's own batched Gauss-Legendre quadrature, or Captum's
+    for its other integration rules. ``report`` holds the last call's
+    :class:`~rbt.explain.integrated.IGReport`."""
+
+    def __init__(self, attr, fwd, opts, internal_batch_size: int):
+        self.attr, self.fwd, self.opts = attr, fwd, opts
+        self.rows = internal_batch_size
+        self.report = None
+
+    def _captum(self, fwd, x, base, target, n_steps, rows):
+        # Captum needs room for two steps of every window in one internal batch
+        return self.attr.IntegratedGradients(fwd).attribute(
+            x.detach().requires_grad_(), baselines=base, target=target, n_steps=n_steps,
+            method=self.opts["integration"],
+            internal_batch_size=max(rows, 2 * len(x))).detach()
+
+    def attribute(self, x, target, baselines):
+        from .integrated import adaptive_integrated_gradients
+
+        o = self.opts
+        fixed = None if o["integration"] == "gausslegendre" else self._captum
+        attr, self.report = adaptive_integrated_gradients(
+            self.fwd, x.detach(), baselines, target, o["n_steps"], o["tolerance"],
+            o["max_steps"], self.rows, fixed)
+        return attr
+
+
+def _integrated_gradients_check(opts: Mapping, smoothgrad: bool) -> None:
+    tol = opts["tolerance"]
+    if tol is not None and (isinstance(tol, bool) or not isinstance(tol, int | float | np.number)
+                            or not 0 < tol < float("inf")):
+        raise ValueError(f"tolerance must be a finite number > 0 (or None: fixed n_steps); "
+                         f"got {tol!r}")
+    if opts["max_steps"] < opts["n_steps"]:
+        raise ValueError(f"max_steps ({opts['max_steps']}) must be at least n_steps "
+                         f"({opts['n_steps']})")
 
 
 def _build_saliency(attr, fwd, x, base, opts, internal_batch_size, generator):
@@ -217,9 +258,11 @@ METHOD_REGISTRY: dict[str, Method] = {m.name: m for m in (
         "Integrated gradients: gradients averaged along the straight path from the baseline "
         "to the window, times their difference; they add up to the output change.",
         _build_integrated_gradients, lambda o, e, b: o["n_steps"],
-        "n_steps forward and backward passes", aliases=("ig",),
-        options=MappingProxyType({"n_steps": 50, "integration": "gausslegendre"}),
-        complete=True),
+        "n_steps forward and backward passes (more for windows raised to the tolerance)",
+        aliases=("ig",),
+        options=MappingProxyType({"n_steps": 16, "integration": "gausslegendre",
+                                  "tolerance": 1e-4, "max_steps": 256}),
+        complete=True, check=_integrated_gradients_check),
     Method(
         "saliency", "saliency",
         "Saliency: the absolute gradient of the output at the window (local sensitivity; no "
