@@ -121,11 +121,23 @@ def _onto_sites(raw, file: Path, cap: CapLayout, want: list[str], notes: list[st
                       where=f"the {cap.label} cap's")
     with warnings.catch_warnings(), mne.utils.use_log_level("error"):
         warnings.simplefilter("ignore")
-        fitted = raw.interpolate_to(sites, method="spline")
+        fitted = _timed_like(raw.interpolate_to(sites, method="spline"), raw)
     fitted.reorder_channels(want)
     notes.append(f"{file.name}: the model's {len(want)} electrodes interpolated from the "
                  f"{cap.label} cap's {len(raw.ch_names)} (MNE's spherical splines)")
     return fitted, Fitted(tuple(want), notes)
+
+
+def _timed_like(new, raw):
+    """``new`` (MNE's ``interpolate_to`` result, which starts at sample 0 with no date and no
+    annotations) with ``raw``'s first sample, measurement date and annotations (the markers)."""
+    with warnings.catch_warnings(), mne.utils.use_log_level("error"):
+        warnings.simplefilter("ignore")
+        out = mne.io.RawArray(new.get_data(), new.info, first_samp=raw.first_samp,
+                              verbose="error")
+        out.set_meas_date(raw.info["meas_date"])
+        out.set_annotations(raw.annotations)
+    return out
 
 
 def _template_xyz(names: Sequence[str]) -> np.ndarray:

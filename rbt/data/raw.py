@@ -49,7 +49,8 @@ SUFFIXES = (".edf", ".bdf", ".fif", ".fif.gz", ".vhdr", ".set", ".gdf", ".cnt", 
 # 2: channel types from EDF/BDF/GDF label prefixes and known names; non-EEG channels left out
 # 3: numbered cap layouts (rbt.caps) recognised, never read as 10-05 names
 # 4: point markers and every stim event (BDF: its 16 trigger bits) start trials
-READER_VERSION = 4
+# 5: annotations kept when a cap is interpolated onto a model's electrodes
+READER_VERSION = 5
 
 # EDF+ label prefixes ("type sensor") and the MNE type they mean: MNE's own (its
 # ``infer_types`` strips these from EDF and BDF labels) and the other ones clinical exports write
