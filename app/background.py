@@ -87,6 +87,15 @@ def job(key, work) -> Job:
         return running
 
 
+def finish(key, result) -> None:
+    """Keep ``result`` as the job of ``key`` done (computed elsewhere), stopping a running one."""
+    with _LOCK:
+        running = _RUNNING.pop(key, None)
+    if running is not None:
+        running.stop()
+    RESULTS.put(key, result)
+
+
 def running(key) -> Job | None:
     """The job of ``key`` when one is running or finished, without starting one."""
     kept = RESULTS.get(key)

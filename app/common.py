@@ -133,6 +133,19 @@ def whole_pass(choice, model_path, stamp, device, attention: bool) -> background
     return background.job(key + (attention,), work)
 
 
+def predictions_from_file(choice, model_path, stamp, device, source) -> None:
+    """Take every window's predictions from the CSV ``rbt predict`` wrote (a path or an
+    uploaded file) instead of computing them: they become the predictions pass's result."""
+    from rbt.explain.groups import predicted_pass
+    from rbt.predictions_file import read_predictions
+
+    f = fit_resource(choice, model_path, stamp)
+    probs, pred = read_predictions(source, f)
+    background.finish(("pass", choice, model_path, stamp, device, False),
+                      predicted_pass(f.X, pass_groups(f), probs, pred,
+                                     class_names=f.class_names))
+
+
 def predictions(choice: DataChoice, model_path: str, stamp: float, device: str):
     """(probs, pred) for every window, waiting for the background pass; pages that need
     only one trial use window_predictions."""
@@ -159,9 +172,13 @@ ATTENTION = ByteLRU(384 * MB)  # trials' attention: 6 MB a DEAP trial, 150 MB a 
 
 
 def prediction_table(choice, model_path, stamp, device, probs, pred) -> pd.DataFrame:
-    """The predictions table of every window (a copy: pages add columns to it)."""
+    """The predictions table of every window (a copy: pages add columns to it), kept per
+    set of predictions (computed, or read from a file)."""
+    import hashlib
+
     f = fit_resource(choice, model_path, stamp)
-    return TABLES.get_or_compute((choice, model_path, stamp, device),
+    which = hashlib.blake2b(np.ascontiguousarray(probs).tobytes(), digest_size=16).hexdigest()
+    return TABLES.get_or_compute((choice, model_path, stamp, device, which),
                                  lambda: infer.prediction_table(f, probs, pred)).copy()
 
 

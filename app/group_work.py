@@ -8,6 +8,7 @@ from __future__ import annotations
 import time
 
 import common
+import serving
 import streamlit as st
 
 #: wait this long for a pass before drawing its progress (small data are done by then)
@@ -41,7 +42,30 @@ def pass_result(loaded, attention: bool, label: str, stop_key: str):
             return job.result
         job = common.whole_pass(*loaded.key, attention=attention)  # stopped elsewhere: again
     _progress(job, label, stop_key)
+    if not attention:
+        open_predictions(loaded, stop_key)
     return None
+
+
+def open_predictions(loaded, stop_key: str) -> None:
+    """An expander to take every window's predictions from the CSV ``rbt predict`` wrote
+    (computed once, or on another machine) instead of waiting for them."""
+    with st.expander("Open the predictions `rbt predict` wrote", icon=":material/upload_file:"):
+        st.caption("`rbt predict --out predictions.csv` with this model on these data writes "
+                   "every window's prediction; opened here, the table is drawn at once.")
+        up = st.file_uploader("Predictions (.csv)", type=["csv"], key="x_pred_upload")
+        path = serving.typed_path(st, "Or a path on this machine", key="x_pred_path",
+                                  placeholder="/data/predictions.csv")
+        source = up if up is not None else path
+        if source is None:
+            return
+        try:
+            common.predictions_from_file(*loaded.key, source)
+        except (ValueError, OSError) as err:
+            st.error(f"These predictions could not be used: {serving.plain_message(err)}")
+            return
+        st.session_state.pop(stop_key, None)  # stopped computing them: these replace them
+        st.rerun()
 
 
 def _stop(job, stop_key: str) -> None:

@@ -106,3 +106,36 @@ def test_visiting_many_trials_keeps_their_attention_within_its_budget(monkeypatc
         at.selectbox(key="sel_trial").set_value(trial).run()
         assert_fine(at)
         assert common.ATTENTION.nbytes <= 2 * one + 1 and len(common.ATTENTION) <= 2
+
+
+def test_predictions_rbt_predict_wrote_are_opened_instead_of_computed(tmp_path, demo_valence):
+    from rbt.cli import main
+
+    out = tmp_path / "predictions.csv"
+    assert main(["predict", "--model", str(DEMO), "--source", "demo", "--device", "cpu",
+                 "--out", str(out)]) == 0
+    written = pd.read_csv(out)
+    swapped = written.assign(p_low=written["p_high"], p_high=written["p_low"])
+    swapped.to_csv(tmp_path / "swapped.csv", index=False)  # not what the model says
+    at = app(ACROSS)
+    at.session_state["_x_pred_stopped"] = True  # as after the Stop button
+    at.run()
+    assert any("Stopped: predicting every window" in i.value for i in at.info)
+    at.text_input(key="x_pred_path").input(str(tmp_path / "swapped.csv")).run()
+    assert_fine(at)
+    shown = at.dataframe[0].value.reset_index(drop=True)
+    np.testing.assert_allclose(shown["p_high"], swapped["p_high"], atol=1e-6)
+    assert (shown["predicted"] == np.where(swapped["p_high"] > swapped["p_low"], "high",
+                                           "low")).all()
+    # a file of other windows says which window it lacks and what to do
+    fs, _ = demo_valence
+    fit = fit_data(load_checkpoint(DEMO), fs)
+    from rbt.predictions_file import read_predictions
+
+    written.iloc[5:].to_csv(tmp_path / "short.csv", index=False)
+    with pytest.raises(ValueError, match=r"no prediction for 5 of the 1,440 windows \(the "
+                                         r"first: subject s01.*Run rbt predict on these data"):
+        read_predictions(tmp_path / "short.csv", fit)
+    written.drop(columns="p_low").to_csv(tmp_path / "other.csv", index=False)
+    with pytest.raises(ValueError, match="missing p_low"):
+        read_predictions(tmp_path / "other.csv", fit)

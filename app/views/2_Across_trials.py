@@ -94,6 +94,7 @@ def render() -> None:
     if done is None:
         if st.session_state.get(PRED_STOP):
             _stopped(PRED_STOP, "predicting every window", kept=False)
+            group_work.open_predictions(loaded, PRED_STOP)
         st.stop()
     pred = done.pred
     frame = common.prediction_table(*loaded.key, done.probs, pred)

@@ -169,3 +169,20 @@ def group_pass(model, X, groups: Mapping[str, np.ndarray], *, class_names=None,
     n_classes = getattr(getattr(model, "config", None), "num_classes", 0)
     return GroupPass(np.concatenate(probs) if probs else np.zeros((0, n_classes), np.float32),
                      np.concatenate(preds) if preds else np.zeros(0, np.int64), sums)
+
+
+def predicted_pass(X, groups: Mapping[str, np.ndarray], probs, pred, *,
+                   class_names=None) -> GroupPass:
+    """A :class:`GroupPass` from predictions made before (say, read back from the file
+    ``rbt predict`` wrote): its BDE group sums, without running the model (no attention)."""
+    probs, pred = np.asarray(probs, dtype=np.float32), np.asarray(pred, dtype=np.int64)
+    if not len(probs) == len(pred) == len(X):
+        raise ValueError(f"X has {len(X)} windows and the predictions {len(pred)}")
+    columns = [np.asarray(g, dtype=object) for g in groups.values()]
+    if any(len(c) != len(X) for c in columns):
+        raise ValueError(f"each grouping needs one group per window ({len(X)})")
+    predicted = (np.asarray(class_names, dtype=object)[pred] if class_names is not None
+                 else pred.astype(object))
+    sums = GroupSums(tuple(groups) + (PREDICTED,))
+    sums.add(list(zip(*columns, predicted)), bde=X)
+    return GroupPass(probs, pred, sums)
