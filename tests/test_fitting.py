@@ -56,7 +56,7 @@ def test_three_missing_electrodes_are_interpolated_and_named(tmp_path, capsys):
     assert predict("--path", path, "--out", out, "--interpolate-missing") == 0
     captured = capsys.readouterr()
     assert ("note: rec.edf: interpolated 3 of the model's electrodes it lacks (C3, Pz, FC6) "
-            "from its 29 others (MNE's spherical splines)") in captured.err
+            "from its 30 measured ones (MNE's spherical splines)") in captured.err
     assert "note: rec.edf: left out 1 electrode the model does not read (FCz)" in captured.err
     assert "interpolated electrodes: C3, Pz, FC6; see p.csv.json" in captured.out
     side = json.loads((tmp_path / "p.csv.json").read_text())

@@ -12,8 +12,11 @@ import formats as F
 import mne
 import numpy as np
 import pytest
+from test_fitting import smooth_field
 
 from rbt.data import load_features
+from rbt.data.raw import read_file
+from rbt.montage import head_sphere, make_info, positions_3d, template_montage
 
 pytest.importorskip("edfio", reason="EDF files are written with edfio")
 
@@ -53,3 +56,34 @@ def test_point_markers_survive_interpolation_from_a_dense_cap(tmp_path):
         assert fs.ch_names == MODEL and fs.interpolated == tuple(MODEL)
         assert windows(fs).equals(expected), path.name
         assert any("3 trials from annotations" in n for n in fs.notes)
+
+
+def test_interpolation_uses_every_measured_electrode(tmp_path):
+    """Fp1, AF3 and F3 missing: from the model's electrodes alone Fp1 has too few neighbours
+    (tests/test_fitting.py), but the recording's Fpz, AF7 and F1 lie around it. They count
+    as neighbours and feed the splines (the result is MNE's interpolate_bads over all the
+    recording's electrodes), and are dropped afterwards."""
+    missing, extra = ["Fp1", "AF3", "F3"], ["Fpz", "AF7", "F1"]
+    names = [c for c in MODEL if c not in missing] + extra
+    n = int(10 * RATE)
+    truth = smooth_field(positions_3d(MODEL + extra), head_sphere()[:3], n)
+    measured = [i for i, c in enumerate(MODEL + extra) if c not in missing]
+    raw = mne.io.RawArray(truth[measured], mne.create_info(names, RATE, "eeg"), verbose="error")
+    path = F.save_fif(raw, tmp_path / "front_raw.fif")
+    rec = read_file(path, sfreq=None, fit_to=tuple(MODEL))
+    assert rec.ch_names == MODEL and rec.interpolated == missing
+    assert ("front_raw.fif: interpolated 3 of the model's electrodes it lacks (Fp1, AF3, F3) "
+            "from its 32 measured ones (MNE's spherical splines)") in rec.notes
+    assert "front_raw.fif: left out 3 electrodes the model does not read (Fpz, AF7, F1)" \
+        in rec.notes
+    signal = rec.trials[0].signal
+    for name in missing:
+        assert np.corrcoef(signal[MODEL.index(name)], truth[MODEL.index(name)])[0, 1] > 0.95
+    # what MNE gives from all 32 measured electrodes at the template's sites
+    full = mne.io.RawArray(np.vstack([truth[measured], np.zeros((3, n))]),
+                           make_info(names + missing, RATE), verbose="error")
+    full.set_montage(template_montage(), verbose="error")
+    full.info["bads"] = missing
+    full.interpolate_bads(reset_bads=True, verbose="error")
+    np.testing.assert_allclose(signal[[MODEL.index(m) for m in missing]],
+                               full.get_data(picks=missing), rtol=1e-6, atol=1e-12)

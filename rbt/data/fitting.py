@@ -12,6 +12,10 @@ site well from measured electrodes around it, and badly from far away or from fe
   :data:`RADIUS` of it (about the spacing of the 10-20 sites, so that a missing site sits among
   measured ones and is not extrapolated past the cap's edge).
 
+Every measured electrode with a 10-05 name counts as a neighbour and feeds the splines, the
+model's or not (a recording's POz helps rebuild Oz); those the model does not read are dropped
+after interpolating.
+
 A cap numbered without 10-05 names (BioSemi 128, EGI; :mod:`rbt.caps`) measures none of the
 model's sites by name: every one is interpolated from the cap's positions, under the neighbour
 rule (dense caps pass it everywhere they cover).
@@ -60,7 +64,10 @@ def fit_electrodes(raw, file: Path, cap: CapLayout | None,
     want = resolve_channels(list(fit_to), source="the model's electrodes")
     if positioned:
         return _onto_sites(raw, file, cap, want, notes)
-    have = {canonical_name(n): n for n in raw.ch_names if canonical_name(n) is not None}
+    have: dict[str, str] = {}  # 10-05 name -> the channel's name in the file
+    for n in raw.ch_names:
+        if canonical_name(n) is not None:
+            have.setdefault(canonical_name(n), n)
     missing = [w for w in want if w not in have]
     dropped = [n for n in raw.ch_names if canonical_name(n) not in want]
     limit = int(MAX_MISSING * len(want))
@@ -72,17 +79,19 @@ def fit_electrodes(raw, file: Path, cap: CapLayout | None,
             "the recording. Use a model trained on this recording's electrodes (rbt train), "
             "or, if some channels are these electrodes under other names, map them "
             "(--channel-map map.json).")
-    measured = [w for w in want if w in have]
-    raw.pick([have[w] for w in measured])
-    raw.rename_channels({have[w]: w for w in measured if have[w] != w}, verbose="error")
+    # every measured electrode at a known site helps rebuild a missing one (POz for Oz),
+    # not only the model's: the others are dropped after interpolating
+    used = list(have) if missing else [w for w in want if w in have]
+    raw.pick([have[w] for w in used])
+    raw.rename_channels({have[w]: w for w in used if have[w] != w}, verbose="error")
     if missing:
-        _check_neighbours(file, missing, _template_xyz(missing), _template_xyz(measured),
-                          measured)
+        _check_neighbours(file, missing, _template_xyz(missing), _template_xyz(used), used)
         raw = _interpolate_missing(raw, missing)
+        raw.pick(want)
     raw.reorder_channels(want)
     if missing:
         notes.append(f"{file.name}: interpolated {len(missing)} of the model's electrodes "
-                     f"it lacks ({', '.join(missing)}) from its {len(measured)} others "
+                     f"it lacks ({', '.join(missing)}) from its {len(used)} measured ones "
                      "(MNE's spherical splines)")
     if dropped:
         notes.append(f"{file.name}: left out {len(dropped)} electrode"

@@ -50,7 +50,8 @@ SUFFIXES = (".edf", ".bdf", ".fif", ".fif.gz", ".vhdr", ".set", ".gdf", ".cnt", 
 # 3: numbered cap layouts (rbt.caps) recognised, never read as 10-05 names
 # 4: point markers and every stim event (BDF: its 16 trigger bits) start trials
 # 5: annotations kept when a cap is interpolated onto a model's electrodes
-READER_VERSION = 5
+# 6: interpolation from every measured 10-05 electrode, not only the model's
+READER_VERSION = 6
 
 # EDF+ label prefixes ("type sensor") and the MNE type they mean: MNE's own (its
 # ``infer_types`` strips these from EDF and BDF labels) and the other ones clinical exports write
