@@ -71,10 +71,13 @@ _DECORATED = re.compile(r"^(?:eeg[\s_:-]*)?(?P<name>.+?)"
 
 def canonical_name(name: str, channel_map: Mapping[str, str] | None = None) -> str | None:
     """The template name for ``name`` (case-insensitive, MNE aliases, old 10-20 names, EDF
-    decorations such as "EEG Fp1-REF"), or None if unknown."""
+    decorations such as "EEG Fp1-REF", PhysioNet's trailing dots "Fc5."), or None if
+    unknown."""
     if channel_map and name in channel_map:
         name = channel_map[name]
-    key = str(name).strip().lower()
+    # PhysioNet's EEG Motor Movement/Imagery files pad labels with dots ("Fc5.", "Cz..");
+    # MNE's eegbci.standardize strips them the same way
+    key = str(name).strip().rstrip(".").strip().lower()
     table = _lookup()
     if key in table:
         return table[key]

@@ -87,3 +87,28 @@ def test_interpolation_uses_every_measured_electrode(tmp_path):
     full.interpolate_bads(reset_bads=True, verbose="error")
     np.testing.assert_allclose(signal[[MODEL.index(m) for m in missing]],
                                full.get_data(picks=missing), rtol=1e-6, atol=1e-12)
+
+
+# PhysioNet's EEG Motor Movement/Imagery database (eegmmidb): 64 labels padded with dots
+EEGMMIDB = ("Fc5. Fc3. Fc1. Fcz. Fc2. Fc4. Fc6. C5.. C3.. C1.. Cz.. C2.. C4.. C6.. Cp5. Cp3. "
+            "Cp1. Cpz. Cp2. Cp4. Cp6. Fp1. Fpz. Fp2. Af7. Af3. Afz. Af4. Af8. F7.. F5.. F3.. "
+            "F1.. Fz.. F2.. F4.. F6.. F8.. Ft7. Ft8. T7.. T8.. T9.. T10. Tp7. Tp8. P7.. P5.. "
+            "P3.. P1.. Pz.. P2.. P4.. P6.. P8.. Po7. Po3. Poz. Po4. Po8. O1.. Oz.. O2.. "
+            "Iz..").split()
+
+
+def test_physionet_dotted_labels_are_10_05_electrodes(tmp_path):
+    from rbt.montage import canonical_name
+
+    assert [canonical_name(n) for n in ("Fc5.", "Cz..", "T10.", "Iz..", "Fp1.")] == [
+        "FC5", "Cz", "T10", "Iz", "Fp1"]
+    assert canonical_name("..") is None and canonical_name("Xy1.") is None
+    runs = [(4.2 * i, 4.2 if i % 2 == 0 else 4.1, "T0" if i % 2 == 0 else f"T{1 + i // 2 % 2}")
+            for i in range(6)]
+    path = F.write_edf_signals(tmp_path / "S001R04.edf",
+                               F.labelled_signals(EEGMMIDB, 160.0, 30.0), 160.0, runs)
+    fs = features(path)
+    assert len(fs.ch_names) == 64 and sorted(set(fs.table["annotation"])) == ["T0", "T1", "T2"]
+    fitted = features(path, fit_to=MODEL)  # every model electrode measured: none interpolated
+    assert fitted.ch_names == MODEL and fitted.interpolated == ()
+    assert any("left out 32 electrodes the model does not read" in n for n in fitted.notes)
