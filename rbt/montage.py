@@ -64,8 +64,12 @@ def _lookup() -> dict[str, str]:
 # it stands is looked up again without them. Bipolar pairs ("Fp1-F7") are not one electrode and
 # stay unknown. (Written here because MNE matches names exactly or through its alias table.)
 _REFERENCES = {"a1", "a2", "m1", "m2"}
+# suffixes naming an ear or mastoid reference: an ear or mastoid against one of them is a
+# reference pair ("A1-A2", "M1-A2", "A1-LE"); against a common reference ("A1-REF", TUH's
+# "EEG A1-REF") it is the ear electrode A1 itself
+_EAR_REFERENCES = _REFERENCES | {"a1a2", "a12", "le", "re", "linked"}
 _DECORATED = re.compile(r"^(?:eeg[\s_:-]*)?(?P<name>.+?)"
-                        r"(?:[\s_-]+(?:ref|le|re|avg|ar|a1|a2|m1|m2|a1a2|a12|linked))?$",
+                        r"(?:[\s_-]+(?P<ref>ref|le|re|avg|ar|a1|a2|m1|m2|a1a2|a12|linked))?$",
                         re.IGNORECASE)
 
 
@@ -85,8 +89,8 @@ def canonical_name(name: str, channel_map: Mapping[str, str] | None = None) -> s
     if not bare or bare.group("name").strip() == key:
         return None
     name = bare.group("name").strip()
-    if name in _REFERENCES:  # "A1-A2", "M1-A2": a reference against another, not a scalp site
-        return None
+    if name in _REFERENCES and (bare.group("ref") or "").lower() in _EAR_REFERENCES:
+        return None  # "A1-A2", "M1-A2": a reference against another, not a scalp site
     return table.get(name)
 
 

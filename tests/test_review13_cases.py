@@ -112,3 +112,27 @@ def test_physionet_dotted_labels_are_10_05_electrodes(tmp_path):
     fitted = features(path, fit_to=MODEL)  # every model electrode measured: none interpolated
     assert fitted.ch_names == MODEL and fitted.interpolated == ()
     assert any("left out 32 electrodes the model does not read" in n for n in fitted.notes)
+
+
+# Temple University Hospital's EEG corpus: referential labels against a common "REF"
+TUH_EEG = ["EEG FP1-REF", "EEG FP2-REF", "EEG F3-REF", "EEG F4-REF", "EEG C3-REF",
+           "EEG C4-REF", "EEG P3-REF", "EEG P4-REF", "EEG O1-REF", "EEG O2-REF", "EEG F7-REF",
+           "EEG F8-REF", "EEG T3-REF", "EEG T4-REF", "EEG T5-REF", "EEG T6-REF", "EEG A1-REF",
+           "EEG A2-REF", "EEG FZ-REF", "EEG CZ-REF", "EEG PZ-REF"]
+
+
+def test_tuh_ear_electrodes_against_ref_are_a1_and_a2(tmp_path):
+    from rbt.montage import UnknownChannelsError, canonical_name
+
+    assert [canonical_name(n) for n in ("EEG A1-REF", "EEG A2-REF", "M1-REF")] == [
+        "A1", "A2", "M1"]
+    assert [canonical_name(n) for n in ("A1-A2", "M1-A2", "EEG A1-LE")] == [None] * 3
+    path = F.write_edf_signals(tmp_path / "tuh.edf", F.labelled_signals(TUH_EEG, RATE, 20.0),
+                               RATE)
+    fs = features(path)
+    assert [canonical_name(n) for n in fs.ch_names][16:18] == ["A1", "A2"]
+    assert len(fs.ch_names) == 21
+    pair = F.write_edf_signals(tmp_path / "pair.edf",
+                               F.labelled_signals(TUH_EEG[:16] + ["A1-A2"], RATE, 20.0), RATE)
+    with pytest.raises(UnknownChannelsError, match=r"not 10-05 electrode names: A1-A2\."):
+        features(pair)
