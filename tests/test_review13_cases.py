@@ -136,3 +136,23 @@ def test_tuh_ear_electrodes_against_ref_are_a1_and_a2(tmp_path):
                                F.labelled_signals(TUH_EEG[:16] + ["A1-A2"], RATE, 20.0), RATE)
     with pytest.raises(UnknownChannelsError, match=r"not 10-05 electrode names: A1-A2\."):
         features(pair)
+
+
+def test_tuh_and_neuroscan_extras_are_typed_by_name(tmp_path):
+    """TUH's photic stimulator and its burst-suppression tracks, and Neuroscan's eye channels,
+    never reach electrode matching; the channels TUH numbers (26-REF) stay unknown."""
+    from rbt.montage import UnknownChannelsError
+
+    extras = ["EEG ROC-REF", "EEG LOC-REF", "EEG EKG1-REF", "PHOTIC-REF", "IBI", "BURSTS",
+              "SUPPR", "HEO", "VEO", "LOC-LE"]
+    path = F.write_edf_signals(tmp_path / "tuh.edf",
+                               F.labelled_signals(TUH_EEG + extras, RATE, 20.0), RATE)
+    fs = features(path)
+    assert len(fs.ch_names) == 21
+    assert fs.notes[0] == ("tuh.edf: left out 10 non-EEG channels (EOG: ROC-REF, LOC-REF, HEO, "
+                           "VEO, LOC-LE; ECG: EKG1-REF; misc: PHOTIC-REF, IBI, BURSTS, SUPPR)")
+    numbered = F.write_edf_signals(tmp_path / "tuh26.edf", F.labelled_signals(
+        TUH_EEG + extras + ["EEG 26-REF", "EEG 27-REF"], RATE, 20.0), RATE)
+    with pytest.raises(UnknownChannelsError, match=r"not 10-05 electrode names: 26-REF, "
+                                                   r"27-REF\."):
+        features(numbered)

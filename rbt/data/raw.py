@@ -51,7 +51,8 @@ SUFFIXES = (".edf", ".bdf", ".fif", ".fif.gz", ".vhdr", ".set", ".gdf", ".cnt", 
 # 4: point markers and every stim event (BDF: its 16 trigger bits) start trials
 # 5: annotations kept when a cap is interpolated onto a model's electrodes
 # 6: interpolation from every measured 10-05 electrode, not only the model's
-READER_VERSION = 6
+# 7: Neuroscan's HEO/VEO and TUH's PHOTIC, IBI, BURSTS, SUPPR (also with -REF) typed by name
+READER_VERSION = 7
 
 # EDF+ label prefixes ("type sensor") and the MNE type they mean: MNE's own (its
 # ``infer_types`` strips these from EDF and BDF labels) and the other ones clinical exports write
@@ -65,6 +66,8 @@ _PREFIX_TYPES = {
 # channels known by name (whole name, any case); never a 10-05 electrode (checked on use)
 _NAMED_TYPES = [(re.compile(pattern, re.IGNORECASE), kind) for pattern, kind in (
     (r"[hvlr]?eog[\w\s-]*|eog[\w\s-]*|[lr]oc([\s_-]?ref)?", "eog"),
+    (r"[hv]eo[lrud]?", "eog"),  # Neuroscan's HEO, VEO
+    (r"ibi|bursts?|suppr", "misc"),  # TUH's inter-burst interval, burst and suppression tracks
     (r"(ecg|ekg)[\w\s-]*", "ecg"),
     (r"emg[\w\s-]*|chin\d*", "emg"),
     (r"status|trigger\w*|trig\d*|dtrig\w*|sti\s?\d+|events?|markers?", "stim"),
@@ -74,6 +77,8 @@ _NAMED_TYPES = [(re.compile(pattern, re.IGNORECASE), kind) for pattern, kind in 
     (r"gsr\d*|eda\d*", "gsr"),
     (r"temp\d*|temperature\w*", "temperature"),
 )]
+# a reference written after a channel's name ("PHOTIC-REF", "LOC-LE"), as clinical EDFs do
+_REF_SUFFIX = re.compile(r"[\s_-]+(?:ref|le|re|avg|ar)$", re.IGNORECASE)
 # how the notes name each type
 _TYPE_WORDS = {"eog": "EOG", "ecg": "ECG", "emg": "EMG", "seeg": "sEEG", "ecog": "ECoG",
                "dbs": "DBS", "resp": "respiration", "gsr": "GSR", "bio": "bio",
@@ -240,7 +245,9 @@ def type_channels(raw, prefixes: bool = False) -> None:
     knows from EDF and BDF labels) has that type and is renamed to its name, unless that name
     is taken. Then EEG channels whose names are known non-EEG channels (:data:`_NAMED_TYPES`:
     BioSemi's EXG1-EXG8, LEOG, REOG, Status, Erg1, GSR1, Resp, Plet, Temp; VEOG, ECG, SpO2,
-    ...) get their type. A name that is a 10-05 electrode is never retyped."""
+    Neuroscan's HEO and VEO, TUH's PHOTIC-REF, IBI, BURSTS and SUPPR, ...; also with a
+    reference suffix, "-REF", "-LE") get their type. A name that is a 10-05 electrode is
+    never retyped."""
     from ..montage import canonical_name
 
     kinds = dict(zip(raw.ch_names, raw.get_channel_types()))
@@ -259,7 +266,9 @@ def type_channels(raw, prefixes: bool = False) -> None:
         kind = retype.get(name, kinds[name])
         bare = renames.get(name, name).strip()
         if kind == "eeg" and canonical_name(bare) is None:
-            kind = next((k for pattern, k in _NAMED_TYPES if pattern.fullmatch(bare)), kind)
+            plain = _REF_SUFFIX.sub("", bare) or bare  # TUH's "PHOTIC-REF", "ROC-LE"
+            kind = next((k for pattern, k in _NAMED_TYPES
+                         if pattern.fullmatch(bare) or pattern.fullmatch(plain)), kind)
         if kind != kinds[name]:
             retype[name] = kind
         elif name in retype:
