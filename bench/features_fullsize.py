@@ -14,7 +14,7 @@ and prints each against its target with the child's peak RSS (``os.wait4``'s ``r
 the load average when it ran. Targets (issue 14, 2 quiet cores): DEAP cold <= 30 s, warm <= 3 s,
 peak <= 2 GB; a SEED session in proportion to its rows (channels x windows) against DEAP's.
 
-    python bench/features_fullsize.py [--subjects 32] [--tmp DIR] [--keep] [--no-seed]
+    python bench/features_fullsize.py [--subjects 32] [--tmp DIR [--reuse]] [--keep] [--no-seed]
 
 ``--subjects N`` writes and reads N DEAP files (the cold target scales with N). Other benches
 can call :func:`features_bench` with a folder of their own.
@@ -128,15 +128,20 @@ def _write_in_child(option: str, *args: str) -> None:
 
 
 def features_bench(tmp: Path, subjects: int = 32, seed: bool = True,
-                   threads: int | None = None) -> list[dict]:
-    """Write the full-size data under ``tmp`` and time features on it; one dict per line."""
+                   threads: int | None = None, reuse: bool = False) -> list[dict]:
+    """Write the full-size data under ``tmp`` (``reuse``: keep what an earlier run wrote
+    there) and time features on it; one dict per line."""
     tmp = Path(tmp)
     rows = []
     t0 = time.perf_counter()
     deap = tmp / "data_preprocessed_python"
-    _write_in_child("--write-deap", deap, str(subjects))
-    print(f"wrote {subjects} DEAP file(s) in {time.perf_counter() - t0:.0f} s "
-          f"[{load_average()}]", flush=True)
+    if reuse and deap.is_dir() and len(list(deap.glob("s*.dat"))) == subjects:
+        print(f"reusing the {subjects} DEAP file(s) in {deap}")
+    else:
+        shutil.rmtree(deap, ignore_errors=True)
+        _write_in_child("--write-deap", deap, str(subjects))
+        print(f"wrote {subjects} DEAP file(s) in {time.perf_counter() - t0:.0f} s "
+              f"[{load_average()}]", flush=True)
     cache = tmp / "cache"
     shutil.rmtree(cache, ignore_errors=True)
     scale = subjects / 32
@@ -154,9 +159,10 @@ def features_bench(tmp: Path, subjects: int = 32, seed: bool = True,
     if seed:
         t0 = time.perf_counter()
         session = tmp / "Preprocessed_EEG" / "1_20131027.mat"
-        _write_in_child("--write-seed", session.parent)
-        print(f"wrote a SEED session ({session.stat().st_size / 1e6:.0f} MB) in "
-              f"{time.perf_counter() - t0:.0f} s [{load_average()}]", flush=True)
+        if not (reuse and session.exists() and (session.parent / "label.mat").exists()):
+            _write_in_child("--write-seed", session.parent)
+            print(f"wrote a SEED session ({session.stat().st_size / 1e6:.0f} MB) in "
+                  f"{time.perf_counter() - t0:.0f} s [{load_average()}]", flush=True)
         for label, options in (("200 Hz filters", {}),
                                ("reference 128 Hz filters", {"seed_reference_filters": True})):
             shutil.rmtree(cache, ignore_errors=True)
@@ -172,6 +178,8 @@ def main(argv=None) -> int:
                         metavar="N", help="DEAP files to write and read (1-32, default 32)")
     parser.add_argument("--tmp", type=Path, help="work folder (default: a new temporary one)")
     parser.add_argument("--keep", action="store_true", help="keep the written data")
+    parser.add_argument("--reuse", action="store_true",
+                        help="with --tmp: read the data an earlier run wrote there")
     parser.add_argument("--no-seed", action="store_true", help="skip the SEED session")
     parser.add_argument("--threads", type=int, help="BDE worker threads (RBT_BDE_THREADS)")
     parser.add_argument("--write-deap", nargs=2, metavar=("DIR", "N"), help=argparse.SUPPRESS)
@@ -186,7 +194,8 @@ def main(argv=None) -> int:
     tmp = args.tmp or Path(tempfile.mkdtemp(prefix="rbt-features-"))
     print(f"work folder {tmp}; {os.cpu_count()} CPUs; [{load_average()}]", flush=True)
     try:
-        rows = features_bench(tmp, args.subjects, not args.no_seed, args.threads)
+        rows = features_bench(tmp, args.subjects, not args.no_seed, args.threads,
+                              reuse=args.reuse and args.tmp is not None)
     finally:
         if not args.keep and args.tmp is None:
             shutil.rmtree(tmp, ignore_errors=True)
