@@ -111,13 +111,20 @@ def pass_groups(fit) -> dict:
     return groups
 
 
+#: once every window is predicted, sum the attention of every window in the background too,
+#: so that Across trials' attention maps are ready when asked for (about twice the work of
+#: the predictions, once per data and model)
+ATTENTION_AFTER_PREDICTIONS = True
+
+
 def whole_pass(choice, model_path, stamp, device, attention: bool) -> background.Job:
     """The pass over every window (:func:`rbt.explain.group_pass`) in the background,
     started once per data and model: predictions and group sums of BDE (and of attention,
     every block and head, when ``attention``). A finished attention pass serves the
-    predictions too."""
+    predictions too; a finished predictions pass starts the attention pass
+    (:data:`ATTENTION_AFTER_PREDICTIONS`)."""
     key = ("pass", choice, model_path, stamp, device)
-    if not attention:
+    if not attention and background.RESULTS.get(key + (False,)) is None:
         done = background.running(key + (True,))
         if done is not None and done.result is not None:
             return done
@@ -128,9 +135,18 @@ def whole_pass(choice, model_path, stamp, device, attention: bool) -> background
     def work(report, stopped):
         from rbt.explain import group_pass
 
-        return group_pass(model, f.X, groups, class_names=f.class_names, attention=attention,
+        done = group_pass(model, f.X, groups, class_names=f.class_names, attention=attention,
                           device=device, batch_size=256, on_progress=report, stop=stopped)
-    return background.job(key + (attention,), work)
+        if done is not None and not attention and ATTENTION_AFTER_PREDICTIONS:
+            background.job(key + (True,), attention_work)  # then the attention, as well
+        return done
+
+    def attention_work(report, stopped):
+        from rbt.explain import group_pass
+
+        return group_pass(model, f.X, groups, class_names=f.class_names, attention=True,
+                          device=device, batch_size=256, on_progress=report, stop=stopped)
+    return background.job(key + (attention,), attention_work if attention else work)
 
 
 def predictions_from_file(choice, model_path, stamp, device, source) -> None:

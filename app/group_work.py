@@ -11,7 +11,8 @@ import common
 import serving
 import streamlit as st
 
-#: wait this long for a pass before drawing its progress (small data are done by then)
+#: wait up to this long for a pass that looks like finishing by then before drawing its
+#: progress (small data are done by then; a large dataset's progress is drawn at once)
 FIRST_WAIT_S = 2.0
 POLL_S = 1.0  # how often the progress of a pass is redrawn
 
@@ -34,7 +35,11 @@ def pass_result(loaded, attention: bool, label: str, stop_key: str):
     if st.session_state.get(stop_key):
         return None
     job = common.whole_pass(*loaded.key, attention=attention)
-    job.wait(FIRST_WAIT_S)
+    end = time.monotonic() + FIRST_WAIT_S  # wait while it looks like finishing by then
+    while not job.wait(0.1) and time.monotonic() < end:
+        left = job.seconds_left()
+        if left is not None and time.monotonic() + left > end:
+            break
     if job.finished:
         if job.error is not None:
             raise job.error

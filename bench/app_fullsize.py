@@ -14,6 +14,9 @@ Two processes, so that the second starts cold as a restarted dashboard does:
    predictions pass starts in the background when the data are loaded), the BDE group means,
    the attention group means (one background pass over every window) and then another block,
    head and grouping from the same pass. Each is printed against its target with ``uptime``.
+
+The attention pass starts by itself once every window is predicted
+(``common.ATTENTION_AFTER_PREDICTIONS``); the figure is the wait from asking for the maps.
 """
 
 from __future__ import annotations
@@ -163,6 +166,8 @@ def main(argv=None) -> int:
                         "missing); a temporary folder by default")
     parser.add_argument("--subjects", type=int, default=32)
     parser.add_argument("--trials", type=int, default=20, help="trials visited on One trial")
+    parser.add_argument("--warm-only", action="store_true", help="skip the cold load (the "
+                        "features of --folder are cached already)")
     parser.add_argument("--phase", choices=["cold", "warm"], help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.phase:  # a child process: print its figures as JSON
@@ -177,7 +182,7 @@ def main(argv=None) -> int:
         write_folder(folder, args.subjects)
         print(f"files written: {time.perf_counter() - t:.0f} s ({args.subjects} subjects)  "
               f"load {uptime()}", flush=True)
-        for phase in ("cold", "warm"):
+        for phase in ("warm",) if args.warm_only else ("cold", "warm"):
             done = subprocess.run([sys.executable, __file__, "--phase", phase, "--folder",
                                    str(folder), "--trials", str(args.trials)], env=env,
                                   capture_output=True, text=True)
