@@ -156,3 +156,59 @@ def test_tuh_and_neuroscan_extras_are_typed_by_name(tmp_path):
     with pytest.raises(UnknownChannelsError, match=r"not 10-05 electrode names: 26-REF, "
                                                    r"27-REF\."):
         features(numbered)
+
+
+def test_drop_unknown_names_what_it_drops(tmp_path, capsys):
+    from rbt.cli import main
+
+    numbered = ["EEG 26-REF", "EEG 27-REF", "EEG 28-REF"]
+    path = F.write_edf_signals(tmp_path / "tuh.edf", F.labelled_signals(
+        TUH_EEG + ["PHOTIC-REF"] + numbered, RATE, 20.0), RATE)
+    fs = features(path, drop_unknown=True)
+    assert len(fs.ch_names) == 21
+    assert "tuh.edf: dropped 3 channels that are not 10-05 electrodes: 26-REF, 27-REF, " \
+        "28-REF" in fs.notes
+    assert main(["features", "--source", "raw", "--path", str(path), "--drop-unknown",
+                 "--out", str(tmp_path / "f.npz")]) == 0
+    assert "note: tuh.edf: dropped 3 channels that are not 10-05 electrodes: 26-REF" \
+        in capsys.readouterr().err
+    # a refusal after dropping says what was dropped
+    assert main(["predict", "--model", str(DEMO), "--source", "raw", "--path", str(path),
+                 "--drop-unknown", "--interpolate-missing", "--out",
+                 str(tmp_path / "p.csv")]) == 2
+    err = capsys.readouterr().err
+    assert "lacks 13 of the model's 32 electrodes" in err and "Traceback" not in err
+    assert "With --drop-unknown it dropped 3 channels that are not 10-05 electrodes" in err
+
+
+def test_unknown_names_are_named_before_fitting_and_repeated_names_as_such(tmp_path, capsys):
+    from rbt.cli import main
+    from rbt.data import DataFormatError
+    from rbt.montage import UnknownChannelsError
+
+    def predict(path):
+        return main(["predict", "--model", str(DEMO), "--source", "raw", "--path", str(path),
+                     "--interpolate-missing", "--out", str(tmp_path / "p.csv")])
+
+    odd = [f"Sig{i}" for i in range(1, 33)]  # no name a 10-05 electrode
+    path = F.write_edf_signals(tmp_path / "odd.edf", F.labelled_signals(odd, RATE, 10.0), RATE)
+    with pytest.raises(UnknownChannelsError, match="32 channel name"):
+        features(path, fit_to=MODEL)
+    assert predict(path) == 2
+    err = capsys.readouterr().err
+    assert "are not 10-05 electrode names: Sig1, Sig2" in err and "--channel-map" in err
+    assert "lacks" not in err
+    # a label written twice: MNE reads Fp1-0 and Fp1-1
+    import edfio
+
+    twice = tmp_path / "twice.edf"
+    signals = F.labelled_signals(MODEL + ["Fp1 again"], RATE, 10.0)
+    edfio.Edf([edfio.EdfSignal(x, RATE, label=label.replace(" again", ""),
+                               physical_dimension="uV")
+               for label, x in signals.items()]).write(twice)
+    with pytest.raises(DataFormatError, match=r"twice.edf: the file has Fp1 twice \(read as "
+                                              r"Fp1-0, Fp1-1\)"):
+        features(twice)
+    assert predict(twice) == 2
+    err = capsys.readouterr().err
+    assert "the file has Fp1 twice" in err and "Traceback" not in err

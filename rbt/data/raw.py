@@ -52,7 +52,8 @@ SUFFIXES = (".edf", ".bdf", ".fif", ".fif.gz", ".vhdr", ".set", ".gdf", ".cnt", 
 # 5: annotations kept when a cap is interpolated onto a model's electrodes
 # 6: interpolation from every measured 10-05 electrode, not only the model's
 # 7: Neuroscan's HEO/VEO and TUH's PHOTIC, IBI, BURSTS, SUPPR (also with -REF) typed by name
-READER_VERSION = 7
+# 8: unknown names refused (or dropped, and named) before fitting; a repeated label named
+READER_VERSION = 8
 
 # EDF+ label prefixes ("type sensor") and the MNE type they mean: MNE's own (its
 # ``infer_types`` strips these from EDF and BDF labels) and the other ones clinical exports write
@@ -148,19 +149,15 @@ def read_file(
     raw.pick("eeg", exclude="bads")
     if not raw.ch_names:
         raise DataFormatError(f"{file}: no EEG channels")
-    raw, fitted = fit_electrodes(raw, file, cap, fit_to)  # interpolate, drop extras
-    unknown = [n for n in raw.ch_names if canonical_name(n) is None]
-    if unknown and drop_unknown and len(unknown) == len(raw.ch_names):
-        shown = ", ".join(unknown[:6]) + (", ..." if len(unknown) > 6 else "")
-        raise DataFormatError(
-            f"{file}: none of its {len(unknown)} EEG channels ({shown}) is a 10-05 electrode "
-            "name, so dropping the unknown ones leaves nothing. Rename them with a channel map "
-            f'(--channel-map map.json, e.g. {{"{unknown[0]}": "Fp1"}}, with the real '
-            "electrode of each channel).")
-    if unknown and drop_unknown:
-        raw.drop_channels(unknown)
-    elif unknown:
-        raise UnknownChannelsError(unknown, str(file))
+    positioned = cap is not None and not cap.named  # its channels are placed by the layout
+    dropped = None if positioned else _unknown_channels(file, raw, drop_unknown)
+    try:
+        raw, fitted = fit_electrodes(raw, file, cap, fit_to)  # interpolate, drop extras
+    except DataFormatError as err:
+        if dropped and type(err) is DataFormatError:  # say what --drop-unknown took away
+            raise DataFormatError(f"{err} (With --drop-unknown it {dropped}; if some of them "
+                                  "are electrodes, map them with --channel-map.)") from None
+        raise
     done = _preprocess(file, raw, preprocess)  # the model's signal steps, at the file's rate
     orig_sfreq = raw.info["sfreq"]
     if sfreq and abs(orig_sfreq - sfreq) > 1e-9:
@@ -183,11 +180,49 @@ def read_file(
     for t in trials:
         t.subject, t.session = subject, session
     notes = [f"{file.name}: {left_out}"] if left_out else []
+    notes += [f"{file.name}: {dropped}"] if dropped else []
     notes += [done] if done else []
     notes += fitted.notes
     return Recording(DATASET, str(file), list(raw.ch_names), fs, trials,
                      interpolated=list(fitted.interpolated),
                      notes=notes + trial_notes)
+
+
+def _unknown_channels(file: Path, raw, drop_unknown: bool) -> str | None:
+    """Refuse EEG channels whose names are no 10-05 electrodes, naming them (a name the file
+    has twice, which MNE reads as "Fp1-0" and "Fp1-1", as such); with ``drop_unknown`` drop
+    them instead, returning the note that names them (None: none)."""
+    unknown = [n for n in raw.ch_names if canonical_name(n) is None]
+    if not unknown:
+        return None
+    if drop_unknown and len(unknown) == len(raw.ch_names):
+        shown = ", ".join(unknown[:6]) + (", ..." if len(unknown) > 6 else "")
+        raise DataFormatError(
+            f"{file}: none of its {len(unknown)} EEG channels ({shown}) is a 10-05 electrode "
+            "name, so dropping the unknown ones leaves nothing. Rename them with a channel map "
+            f'(--channel-map map.json, e.g. {{"{unknown[0]}": "Fp1"}}, with the real '
+            "electrode of each channel).")
+    if drop_unknown:
+        raw.drop_channels(unknown)
+        return (f"dropped {len(unknown)} channels that are not 10-05 electrodes: "
+                if len(unknown) != 1 else "dropped 1 channel that is not a 10-05 electrode: "
+                ) + _some(unknown)
+    twice: dict[str, list[str]] = {}  # MNE's renaming of a repeated label: Fp1 -> Fp1-0, Fp1-1
+    for n in unknown:
+        base, dash, number = n.rpartition("-")
+        if dash and number.isdigit() and canonical_name(base) is not None:
+            twice.setdefault(base, []).append(n)
+    twice = {b: names for b, names in twice.items() if len(names) > 1}
+    if twice:
+        which = "; ".join(f"{b} {len(v)} times (read as {', '.join(v)})" if len(v) > 2 else
+                          f"{b} twice (read as {', '.join(v)})" for b, v in twice.items())
+        first = next(iter(twice.values()))[-1]
+        raise DataFormatError(
+            f"{file}: the file has {which}: which channel is which electrode cannot be told. "
+            "Give each the electrode it records with a channel map (--channel-map map.json, "
+            f'e.g. {{"{first}": "<its 10-05 name>"}}), or drop them (--drop-unknown; with '
+            "--interpolate-missing a model's electrode among them is then interpolated).")
+    raise UnknownChannelsError(unknown, str(file))
 
 
 def _preprocess(file: Path, raw, steps) -> str | None:
