@@ -95,3 +95,12 @@ def test_cli_rejects_a_bad_tolerance(capsys, tmp_path):
                   bad, "--out", str(tmp_path / "x.npz")])
         assert err.value.code == 2
         assert "--ig-tolerance: " in capsys.readouterr().err
+
+
+def test_the_bench_compares_captum_and_rbt_on_cpu():
+    from bench.explain import ig_bench
+
+    r = ig_bench(n_windows=3, device="cpu")
+    np.testing.assert_allclose(r["rbt50"]["attr"], r["captum"]["attr"], rtol=1e-4, atol=1e-6)
+    assert r["report"].tolerance == 1e-4 and len(r["report"].delta) == 3
+    assert r["rbt"]["worst"] <= 1e-4 and r["captum"]["worst"] < 1e-4

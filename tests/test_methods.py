@@ -66,7 +66,7 @@ def test_an_unknown_method_lists_the_names_and_aliases():
 def test_options_come_from_the_record_with_their_defaults():
     assert resolve_options("ig", False, {}) == {"output": "logit", "n_steps": 16,
                                                  "integration": "gausslegendre",
-                                                 "tolerance": 1e-4, "max_steps": 256}
+                                                 "tolerance": 1e-4, "max_steps": None}
     opts = resolve_options("occlusion", True, {"mask": "band"})
     assert opts["mask"] == "band" and opts["nt_samples"] == 10
     with pytest.raises(ValueError, match="saliency takes the options abs, output; got n_steps"):

@@ -153,4 +153,19 @@ def test_cli_explain_streams_the_attention_into_its_file(demo_model, tmp_path, c
         np.testing.assert_array_equal(z["attention_blocks"], [0])
         np.testing.assert_allclose(z["attention"][:, 0], whole.attention[:, 0], atol=1e-3)
         np.testing.assert_allclose(z["rollout"], attention_rollout(whole.attention), atol=1e-6)
-    assert load_explanation(out).rollout.shape == (int(keep.sum()), 32, 32)
+    back = load_explanation(out)  # memory-mapped, not read into memory
+    assert isinstance(back.attention, np.memmap) and isinstance(back.rollout, np.memmap)
+    np.testing.assert_allclose(back.rollout, attention_rollout(whole.attention), atol=1e-6)
+    assert back.attention.shape == (int(keep.sum()), 1, 2, 32, 32)
+
+
+def test_the_fullsize_bench_runs_its_path_on_a_few_windows(tmp_path):
+    from bench.inference import predict_bench
+
+    rows = predict_bench(tmp_path, n=300, device="cpu", batch_size=128,
+                         attention=("none", "rollout", "0"), threads=torch.get_num_threads())
+    assert [r["attention"] for r in rows] == ["none", "rollout", "0"]
+    per = {"none": 0, "rollout": 32 * 32 * 4, "0": 6 * 32 * 32 * 2}
+    for r in rows:
+        assert 0 <= r["bytes"] - per[r["attention"]] * 300 < 200 and r["rate"] > 0
+    assert list(tmp_path.iterdir()) == []  # its temporary folder is gone

@@ -9,6 +9,7 @@ from ..explain.inputs import BASELINES
 from ..explain.methods import (
     ALIASES,
     COMMON_OPTIONS,
+    DEFAULT_MAX_STEPS,
     MASKS,
     MAX_SAMPLES,
     METHOD_REGISTRY,
@@ -84,7 +85,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
                    default=_default("tolerance"), metavar="TOL",
                    help="integrated gradients: windows whose completeness error |sum(attr) - "
                    "(f(x) - f(baseline))| exceeds TOL are recomputed with twice the points, up "
-                   f"to {_default('max_steps')} (default {_default('tolerance'):g}; none: "
+                   f"to {DEFAULT_MAX_STEPS} or --n-steps (default {_default('tolerance'):g}; none: "
                    "exactly --n-steps)")
     p.add_argument("--mask", choices=MASKS, default=_default("mask"),
                    help="occlusion / feature ablation: remove cells, electrodes or bands")

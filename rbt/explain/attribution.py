@@ -275,8 +275,8 @@ def attribute(model, X, target=None, method: str = "integrated_gradients", basel
         integrated_gradients ``n_steps`` (16: the Gauss-Legendre points every window gets
         first), ``tolerance`` (1e-4: windows whose completeness error ``|sum(attr) - (f(x) -
         f(x'))|`` exceeds it are recomputed with twice the points, up to ``max_steps``
-        (256); None for exactly ``n_steps``), ``integration`` ("gausslegendre"; Captum's
-        other rules are run by Captum);
+        (None: 256, or ``n_steps`` when more); None for exactly ``n_steps``),
+        ``integration`` ("gausslegendre"; Captum's other rules are run by Captum);
         saliency ``abs`` (True); gradient_shap ``n_samples`` (20), ``stdevs`` (0),
         ``n_baselines`` (16 draws for "sample"); occlusion ``mask`` ("cell", "electrode" or
         "band"), ``sliding_window_shapes``, ``strides``; feature_ablation ``mask`` or

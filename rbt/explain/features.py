@@ -72,15 +72,50 @@ class Explanation:
         return out
 
 
+def _stored_member(path, zf, name):
+    """A read-only memory map of an uncompressed ``.npy`` member of a zip file (what np.savez
+    and :func:`save_explanation` write), so a whole dataset's attention is never read into
+    memory at once; None when the member is compressed or not a plain array."""
+    import struct
+    import zipfile
+
+    try:
+        info = zf.getinfo(name)
+        if info.compress_type != zipfile.ZIP_STORED:
+            return None
+        with open(path, "rb") as f:
+            f.seek(info.header_offset)
+            local = f.read(30)
+            if local[:4] != b"PK\x03\x04":
+                return None
+            name_len, extra_len = struct.unpack("<HH", local[26:30])
+            f.seek(info.header_offset + 30 + name_len + extra_len)
+            version = np.lib.format.read_magic(f)
+            read = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                    else np.lib.format.read_array_header_2_0)
+            shape, fortran, dtype = read(f)
+            offset = f.tell()
+        if dtype.hasobject or offset + dtype.itemsize * int(np.prod(shape)) > \
+                info.header_offset + 30 + name_len + extra_len + info.file_size:
+            return None
+        return np.memmap(path, dtype=dtype, mode="r", shape=shape, offset=offset,
+                         order="F" if fortran else "C")
+    except (OSError, ValueError, KeyError, struct.error):
+        return None
+
+
 def load_explanation(path) -> Explanation:
     """Read back what ``rbt explain`` wrote, with its window table (subject, trial, ..., true,
-    predicted, correct, in_training) ready for :func:`~rbt.explain.aggregate`."""
+    predicted, correct, in_training) ready for :func:`~rbt.explain.aggregate`. The attention
+    and rollout are memory-mapped (read-only) where stored uncompressed, as rbt writes them."""
     with np.load(path, allow_pickle=False) as z:
         missing = {"attributions", "ch_names", "bands", "pred", "probs", "target"} - set(z.files)
         if missing:
             raise ValueError(f"{path}: not an rbt explain file (missing "
                              f"{', '.join(sorted(missing))}); it has {', '.join(z.files)}")
-        get = {k: z[k] for k in z.files}
+        mapped = {k: _stored_member(path, z.zip, f"{k}.npy") for k in ("attention", "rollout")
+                  if k in z.files}
+        get = {k: mapped.get(k) if mapped.get(k) is not None else z[k] for k in z.files}
     class_names = [str(c) for c in get["class_names"]] if "class_names" in get else None
     y = get.get("y")
     table = pd.DataFrame({c: get[c] for c in ("subject", "session", "trial", "window")

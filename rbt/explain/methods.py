@@ -23,6 +23,8 @@ NT_TYPES = ("smoothgrad", "smoothgrad_sq", "vargrad")
 # more integration steps or samples than this gain nothing measurable and cost hours (and
 # Gauss-Legendre nodes for 10^6 steps need terabytes)
 MAX_SAMPLES = 1000
+#: integrated gradients: the most Gauss-Legendre points a window is raised to by default
+DEFAULT_MAX_STEPS = 256
 
 #: options every method takes, with their defaults
 COMMON_OPTIONS: Mapping[str, Any] = MappingProxyType({"output": "logit"})
@@ -36,7 +38,8 @@ OPTION_MEANINGS: Mapping[str, str] = MappingProxyType({
                "with a tolerance, the first round's",
     "tolerance": "integrated gradients: windows whose |sum(attr) - (f(x) - f(x'))| exceeds "
                  "this are recomputed with twice the steps (None: never)",
-    "max_steps": "integrated gradients: the most steps a window is raised to",
+    "max_steps": "integrated gradients: the most steps a window is raised to (None: 256, or "
+                 "n_steps when more)",
     "integration": "Captum's integration rule (gausslegendre, riemann_trapezoid, ...)",
     "abs": "take the gradient's magnitude (unsigned map)",
     "n_samples": "random points per window between a baseline draw and the window",
@@ -50,7 +53,7 @@ OPTION_MEANINGS: Mapping[str, str] = MappingProxyType({
     "noise_level": "SmoothGrad noise: this fraction of the windows' spread (1st-99th pct)",
     "nt_type": "how SmoothGrad combines the copies: smoothgrad, smoothgrad_sq or vargrad",
 })
-_COUNTS = ("n_steps", "max_steps", "n_samples", "n_baselines", "nt_samples")
+_COUNTS = ("n_steps", "n_samples", "n_baselines", "nt_samples")
 
 
 @dataclass(frozen=True)
@@ -170,7 +173,7 @@ class _IntegratedGradients:
         fixed = None if o["integration"] == "gausslegendre" else self._captum
         attr, self.report = adaptive_integrated_gradients(
             self.fwd, x.detach(), baselines, target, o["n_steps"], o["tolerance"],
-            o["max_steps"], self.rows, fixed)
+            o["max_steps"] or max(DEFAULT_MAX_STEPS, o["n_steps"]), self.rows, fixed)
         return attr
 
 
@@ -180,9 +183,15 @@ def _integrated_gradients_check(opts: Mapping, smoothgrad: bool) -> None:
                             or not 0 < tol < float("inf")):
         raise ValueError(f"tolerance must be a finite number > 0 (or None: fixed n_steps); "
                          f"got {tol!r}")
-    if opts["max_steps"] < opts["n_steps"]:
-        raise ValueError(f"max_steps ({opts['max_steps']}) must be at least n_steps "
-                         f"({opts['n_steps']})")
+    most = opts["max_steps"]
+    if most is None:
+        return
+    if isinstance(most, bool) or not isinstance(most, int | np.integer) \
+            or not 1 <= most <= MAX_SAMPLES:
+        raise ValueError(f"max_steps must be an integer from 1 to {MAX_SAMPLES} (or None); got "
+                         f"{most!r}")
+    if most < opts["n_steps"]:
+        raise ValueError(f"max_steps ({most}) must be at least n_steps ({opts['n_steps']})")
 
 
 def _build_saliency(attr, fwd, x, base, opts, internal_batch_size, generator):
@@ -261,7 +270,7 @@ METHOD_REGISTRY: dict[str, Method] = {m.name: m for m in (
         "n_steps forward and backward passes (more for windows raised to the tolerance)",
         aliases=("ig",),
         options=MappingProxyType({"n_steps": 16, "integration": "gausslegendre",
-                                  "tolerance": 1e-4, "max_steps": 256}),
+                                  "tolerance": 1e-4, "max_steps": None}),
         complete=True, check=_integrated_gradients_check),
     Method(
         "saliency", "saliency",
