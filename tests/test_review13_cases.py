@@ -212,3 +212,17 @@ def test_unknown_names_are_named_before_fitting_and_repeated_names_as_such(tmp_p
     assert predict(twice) == 2
     err = capsys.readouterr().err
     assert "the file has Fp1 twice" in err and "Traceback" not in err
+
+
+def test_the_electrodes_mismatch_names_the_file_and_the_folder(tmp_path, capsys):
+    from rbt.cli import main
+
+    names = [c for c in MODEL if c not in ("AF3", "PO4")]
+    path = F.write_edf_signals(tmp_path / "rec" / "s01.edf",
+                               F.labelled_signals(names, RATE, 10.0), RATE)
+    for source in (path, path.parent):
+        assert main(["predict", "--model", str(DEMO), "--source", "raw", "--path",
+                     str(source), "--out", str(tmp_path / "p.csv")]) == 2
+        err = capsys.readouterr().err
+        assert (f"error: {source}: the model was trained on 32 electrodes and the data has 30; "
+                "missing from the data: AF3, PO4") in err

@@ -52,11 +52,17 @@ def _difference(d: dict) -> str:
     return f"{d['what']} {d['model']} (model) vs {d['data']} (data)"
 
 
+def _where(f: dict) -> str:
+    """"FILE: " for the data's file or folder (``source``), "" when not known."""
+    return f"{f['source']}: " if f.get("source") else ""
+
+
 #: code -> facts -> sentence. Besides a problem's own facts, the CLI passes ``data_target``,
-#: ``data_task`` (the labels loaded), ``dataset`` and ``written`` (what the command writes).
+#: ``data_task`` (the labels loaded), ``dataset``, ``source`` (the data's file or folder) and
+#: ``written`` (what the command writes).
 PHRASES = {
     "electrodes": lambda f: (
-        f"the model was trained on {len(f['model'])} electrodes and the data has "
+        _where(f) + f"the model was trained on {len(f['model'])} electrodes and the data has "
         f"{len(f['data'])}; missing from the data: {_names(f['missing'])}; not in the model: "
         f"{_names(f['extra'])}. Use a checkpoint trained on these data's electrodes (rbt train "
         "on this dataset makes one)"
@@ -96,7 +102,7 @@ PHRASES = {
 def phrase(problem, fs=None, written: str = "the results") -> str:
     """The CLI's sentence for ``problem``; ``fs`` (the FeatureSet) names the labels loaded."""
     facts = {"data_target": getattr(fs, "target", None), "data_task": getattr(fs, "task", None),
-             "dataset": getattr(fs, "dataset", None),
+             "dataset": getattr(fs, "dataset", None), "source": getattr(fs, "source", None),
              "written": written, **problem.facts}
     words = PHRASES.get(problem.code)
     if words is None:  # a code newer than this CLI: the library's own meaning
