@@ -58,6 +58,22 @@ def test_point_markers_survive_interpolation_from_a_dense_cap(tmp_path):
         assert any("3 trials from annotations" in n for n in fs.notes)
 
 
+def test_stim_events_survive_interpolation_from_a_biosemi_128_cap(tmp_path):
+    from rbt import caps
+
+    n = int(SECONDS * RATE)
+    status = F.biosemi_status(n, [(int(m[0] * RATE), code, 20) for m, code in
+                                  zip(MARKERS, (1, 2, 1))])
+    named = F.write_biosemi_bdf(tmp_path / "named.bdf", F.labelled_signals(MODEL, RATE, SECONDS),
+                                RATE, status)
+    b128 = F.write_biosemi_bdf(tmp_path / "b128.bdf", F.labelled_signals(
+        caps.numbered_names("biosemi128"), RATE, SECONDS), RATE, status)
+    expected = windows(features(named))
+    assert sorted(set(expected["annotation"])) == ["1", "2"]
+    fs = features(b128, fit_to=MODEL)
+    assert fs.interpolated == tuple(MODEL) and windows(fs).equals(expected)
+
+
 def test_interpolation_uses_every_measured_electrode(tmp_path):
     """Fp1, AF3 and F3 missing: from the model's electrodes alone Fp1 has too few neighbours
     (tests/test_fitting.py), but the recording's Fpz, AF7 and F1 lie around it. They count
