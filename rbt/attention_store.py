@@ -95,6 +95,20 @@ def human_bytes(n: float) -> str:
     raise AssertionError  # pragma: no cover
 
 
+def _rollout_on_device(att):
+    """:func:`~rbt.explain.attention_rollout` in torch, where the attention is (a GPU), so only
+    the (E, E) rollout crosses to the host; float32, equal to the numpy one to rounding."""
+    import torch
+
+    a = att.float().mean(dim=2)
+    a = a + torch.eye(a.shape[-1], dtype=a.dtype, device=a.device)
+    a = a / a.sum(dim=-1, keepdim=True)
+    rollout = a[:, 0]
+    for block in range(1, a.shape[1]):
+        rollout = a[:, block] @ rollout
+    return rollout
+
+
 class NpyStream:
     """One ``.npy`` array written front to back into an open binary file: the header for the
     whole ``shape`` first, then rows in order (:meth:`write`) until ``shape[0]`` are in."""
@@ -162,7 +176,9 @@ class AttentionWriter:
                 kept = att if self.all_blocks else att[:, self.blocks]
                 self.streams["attention"].write(kept.half().cpu().numpy())
             if "rollout" in self.streams:
-                self.streams["rollout"].write(attention_rollout(att.float().cpu().numpy()))
+                roll = (attention_rollout(att.float().numpy()) if att.device.type == "cpu"
+                        else _rollout_on_device(att).cpu().numpy())
+                self.streams["rollout"].write(roll)
             return
         att = np.asarray(att)
         if "attention" in self.streams:

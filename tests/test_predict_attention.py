@@ -169,3 +169,11 @@ def test_the_fullsize_bench_runs_its_path_on_a_few_windows(tmp_path):
     for r in rows:
         assert 0 <= r["bytes"] - per[r["attention"]] * 300 < 200 and r["rate"] > 0
     assert list(tmp_path.iterdir()) == []  # its temporary folder is gone
+
+
+def test_the_device_rollout_is_the_numpy_one(model):
+    from rbt.attention_store import _rollout_on_device
+
+    att = predict_array(model, _windows(20), attention=True).attention
+    np.testing.assert_allclose(_rollout_on_device(torch.from_numpy(att)).numpy(),
+                               attention_rollout(att), rtol=1e-5, atol=1e-7)
