@@ -63,6 +63,45 @@ def write_folder(folder: Path, subjects: int) -> None:
             F.write_deap(path, data * (1 + 0.2 * rng.standard_normal((40, 40, 1))), labels)
 
 
+SEED_SAMPLES = 47_001  # about 235 s at 200 Hz, as SEED's clips
+SEED_MODEL = "seed-model"
+
+
+def write_seed(folder: Path, sessions: int) -> Path:
+    """``sessions`` SEED session files of 15 full-length trials of 62 electrodes, and a
+    randomly initialised 62-electrode checkpoint of the demo's size (its maps mean nothing;
+    the bench is about time and memory). Returns the checkpoint folder."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    import formats as F
+    import numpy as np
+    import torch
+
+    from rbt.checkpoint import save_checkpoint
+    from rbt.data.features import FeatureParams
+    from rbt.data.seed import CHANNELS
+    from rbt.model import RBTransformer, RBTransformerConfig
+    from rbt.model_card import ModelCard
+
+    F.write_seed_labels(folder)
+    base = F.eeg_like(62, SEED_SAMPLES, 200.0, np.random.default_rng(0))
+    rng = np.random.default_rng(1)
+    for i in range(sessions):
+        path = folder / f"{i // 3 + 1}_2013{1027 + i % 3:04d}.mat"
+        if not path.exists():
+            F.write_seed_file(path, {t: base * (1 + 0.2 * rng.standard_normal((62, 1)))
+                                     for t in range(1, 16)})
+    model_dir = folder.parent / SEED_MODEL
+    if not model_dir.exists():
+        torch.manual_seed(0)
+        cfg = RBTransformerConfig(num_electrodes=62, bde_dim=4, num_classes=3)
+        bands = FeatureParams().band_dict
+        meta = {"ch_names": list(CHANNELS), "dataset": "seed", "target": "emotion",
+                "task": "multi", "class_names": ["negative", "neutral", "positive"],
+                "bands": {b: list(v) for b, v in bands.items()}}
+        save_checkpoint(RBTransformer(cfg), model_dir, ModelCard.from_dict(meta))
+    return model_dir
+
+
 def app_test():
     import logging
     import warnings
@@ -82,11 +121,14 @@ def app_test():
     return at
 
 
-def open_deap(at, folder: Path):
+def open_deap(at, folder: Path, source: str = "deap"):
     at.run()
     at.switch_page("views/1_One_trial.py").run()
-    at.selectbox(key="source").set_value("deap").run()
-    at.text_input(key="path_deap").input(str(folder)).run()
+    if source == "seed":  # its checkpoint first, so its card's defaults (labels) apply
+        at.radio(key="model_kind").set_value("Checkpoint folder").run()
+        at.text_input(key="model_path").input(str(folder.parent / SEED_MODEL)).run()
+    at.selectbox(key="source").set_value(source).run()
+    at.text_input(key=f"path_{source}").input(str(folder)).run()
     if at.exception or at.error:
         raise RuntimeError(f"the app did not load: {[e.message for e in at.exception]} "
                            f"{[e.value for e in at.error]}")
@@ -101,16 +143,16 @@ def settle(at, limit: float = 900.0) -> None:
         at.run()
 
 
-def cold(folder: Path) -> dict:
+def cold(folder: Path, source: str) -> dict:
     t = time.perf_counter()
-    open_deap(app_test(), folder)
+    open_deap(app_test(), folder, source)
     return {"cold load (features computed)": time.perf_counter() - t, "uptime": uptime()}
 
 
-def warm(folder: Path, trials: int) -> dict:
+def warm(folder: Path, trials: int, source: str) -> dict:
     out: dict = {}
     t = time.perf_counter()
-    at = open_deap(app_test(), folder)
+    at = open_deap(app_test(), folder, source)
     out["load from cache"] = time.perf_counter() - t
     out["uptime load"] = uptime()
     out["rss after load GB"] = rss_gb()[0]
@@ -166,25 +208,35 @@ def main(argv=None) -> int:
                         "missing); a temporary folder by default")
     parser.add_argument("--subjects", type=int, default=32)
     parser.add_argument("--trials", type=int, default=20, help="trials visited on One trial")
+    parser.add_argument("--seed", type=int, metavar="SESSIONS", help="a SEED folder of this "
+                        "many full-length session files (15 trials of 62 electrodes) and a "
+                        "random 62-electrode checkpoint instead of DEAP")
     parser.add_argument("--warm-only", action="store_true", help="skip the cold load (the "
                         "features of --folder are cached already)")
     parser.add_argument("--phase", choices=["cold", "warm"], help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.phase:  # a child process: print its figures as JSON
-        figures = cold(args.folder) if args.phase == "cold" else warm(args.folder, args.trials)
+        source = "seed" if args.seed else "deap"
+        figures = (cold(args.folder, source) if args.phase == "cold" else
+                   warm(args.folder, args.trials, source))
         print("RESULT " + json.dumps(figures))
         return 0
     with tempfile.TemporaryDirectory(prefix="rbt-app-fullsize-") as tmp:
-        folder = args.folder or Path(tmp) / "data_preprocessed_python"
+        folder = args.folder or Path(tmp) / ("Preprocessed_EEG" if args.seed else
+                                             "data_preprocessed_python")
         env = {**os.environ, "RBT_CACHE_DIR": str(folder.parent / "rbt-cache"),
                "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
         t = time.perf_counter()
-        write_folder(folder, args.subjects)
-        print(f"files written: {time.perf_counter() - t:.0f} s ({args.subjects} subjects)  "
+        if args.seed:
+            write_seed(folder, args.seed)
+        else:
+            write_folder(folder, args.subjects)
+        print(f"files written: {time.perf_counter() - t:.0f} s  "
               f"load {uptime()}", flush=True)
         for phase in ("warm",) if args.warm_only else ("cold", "warm"):
             done = subprocess.run([sys.executable, __file__, "--phase", phase, "--folder",
-                                   str(folder), "--trials", str(args.trials)], env=env,
+                                   str(folder), "--trials", str(args.trials)]
+                                  + (["--seed", str(args.seed)] if args.seed else []), env=env,
                                   capture_output=True, text=True)
             lines = [ln for ln in done.stdout.splitlines() if ln.startswith("RESULT ")]
             if done.returncode or not lines:
