@@ -122,13 +122,12 @@ def app_test():
 
 
 def open_deap(at, folder: Path, source: str = "deap"):
-    at.run()
+    """The One trial page of the data (and for SEED its checkpoint) named in the URL, as a
+    link to the dashboard opens them: one load."""
+    at.query_params["source"], at.query_params["path"] = source, str(folder)
+    if source == "seed":
+        at.query_params["model"] = str(folder.parent / SEED_MODEL)
     at.switch_page("views/1_One_trial.py").run()
-    if source == "seed":  # its checkpoint first, so its card's defaults (labels) apply
-        at.radio(key="model_kind").set_value("Checkpoint folder").run()
-        at.text_input(key="model_path").input(str(folder.parent / SEED_MODEL)).run()
-    at.selectbox(key="source").set_value(source).run()
-    at.text_input(key=f"path_{source}").input(str(folder)).run()
     if at.exception or at.error:
         raise RuntimeError(f"the app did not load: {[e.message for e in at.exception]} "
                            f"{[e.value for e in at.error]}")
