@@ -82,7 +82,8 @@ def write_seed(folder: Path, sessions: int) -> Path:
     from rbt.model import RBTransformer, RBTransformerConfig
     from rbt.model_card import ModelCard
 
-    F.write_seed_labels(folder)
+    if not (folder / "label.mat").exists():  # its header has the time: written once, or the
+        F.write_seed_labels(folder)  # feature cache (keyed by content) misses every run
     base = F.eeg_like(62, SEED_SAMPLES, 200.0, np.random.default_rng(0))
     rng = np.random.default_rng(1)
     for i in range(sessions):
