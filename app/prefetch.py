@@ -17,6 +17,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 from streamlit.runtime.scriptrunner import add_script_run_ctx, get_script_run_ctx
+from streamlit.runtime.scriptrunner_utils.script_run_context import SCRIPT_RUN_CONTEXT_ATTR_NAME
 
 # one worker: the machine this is measured on has two cores, and the script needs one
 _POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rbt-prefetch")
@@ -28,10 +29,13 @@ def start(fn, *args) -> None:
     ctx = get_script_run_ctx()
 
     def run() -> None:
-        add_script_run_ctx(threading.current_thread(), ctx)
+        thread = threading.current_thread()
+        add_script_run_ctx(thread, ctx)
         try:
             fn(*args)
         except Exception:  # noqa: BLE001 (the section calls it again and reports the error)
             pass
+        finally:  # the pool's thread outlives the run: it must not keep the session alive
+            setattr(thread, SCRIPT_RUN_CONTEXT_ATTR_NAME, None)
 
     _POOL.submit(run)

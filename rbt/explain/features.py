@@ -76,9 +76,12 @@ def _stored_member(path, zf, name):
     """A read-only memory map of an uncompressed ``.npy`` member of a zip file (what np.savez
     and :func:`save_explanation` write), so a whole dataset's attention is never read into
     memory at once; None when the member is compressed or not a plain array."""
+    import os
     import struct
     import zipfile
 
+    if not isinstance(path, (str, os.PathLike)):  # an open file (an upload): read it as it is
+        return None
     try:
         info = zf.getinfo(name)
         if info.compress_type != zipfile.ZIP_STORED:
