@@ -14,28 +14,23 @@ and report.
 from __future__ import annotations
 
 import threading
-from concurrent.futures import ThreadPoolExecutor
 
-from streamlit.runtime.scriptrunner import add_script_run_ctx, get_script_run_ctx
-from streamlit.runtime.scriptrunner_utils.script_run_context import SCRIPT_RUN_CONTEXT_ATTR_NAME
-
-# one worker: the machine this is measured on has two cores, and the script needs one
-_POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rbt-prefetch")
+from streamlit.runtime.scriptrunner import add_script_run_ctx
 
 
-def start(fn, *args) -> None:
-    """Call ``fn(*args)`` in the background, with this run's context (Streamlit's caches
-    expect one), ignoring its result and errors."""
-    ctx = get_script_run_ctx()
+def start(*calls) -> None:
+    """Run each ``(fn, *args)`` of ``calls`` in turn, in a thread of its own that carries
+    this run's context (Streamlit's caches expect one), ignoring results and errors. A new
+    thread per run, not a pool: a pool's thread would keep the last run's context, and with it
+    the session and its uploads, alive."""
 
     def run() -> None:
-        thread = threading.current_thread()
-        add_script_run_ctx(thread, ctx)
-        try:
-            fn(*args)
-        except Exception:  # noqa: BLE001 (the section calls it again and reports the error)
-            pass
-        finally:  # the pool's thread outlives the run: it must not keep the session alive
-            setattr(thread, SCRIPT_RUN_CONTEXT_ATTR_NAME, None)
+        for fn, *args in calls:
+            try:
+                fn(*args)
+            except Exception:  # noqa: BLE001 (the section calls it again and reports it)
+                pass
 
-    _POOL.submit(run)
+    thread = threading.Thread(target=run, name="rbt-prefetch", daemon=True)
+    add_script_run_ctx(thread)
+    thread.start()

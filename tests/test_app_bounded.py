@@ -26,7 +26,14 @@ background = importlib.import_module("background")
 common = importlib.import_module("common")
 
 
+def _forget(cache) -> None:
+    """Empty one of the app's process-wide caches: earlier tests in this process filled it."""
+    for key in list(cache._items):
+        cache.pop(key)
+
+
 def test_the_background_predictions_give_the_table_of_predicting_directly(demo_valence):
+    _forget(background.RESULTS)
     at = app(ACROSS)
     assert_fine(at)
     shown = at.dataframe[0].value
@@ -97,6 +104,7 @@ def test_the_byte_cache_evicts_by_size_and_computes_once():
 
 
 def test_visiting_many_trials_keeps_their_attention_within_its_budget(monkeypatch):
+    _forget(common.ATTENTION)
     at = app(TRIAL)
     assert_fine(at)
     one = common.ATTENTION.nbytes  # one trial's attention (18 windows)

@@ -33,11 +33,11 @@ def render() -> None:
     i = int(rows[window])
     # the trial's attention and the window's attributions with their trust checks, computed
     # beside the drawing of the sections above them (the values the widgets hold now)
-    prefetch.start(common.trial_attention, *loaded.key, tuple(int(r) for r in rows))
-    prefetch.start(common.trust, *loaded.key, (i,),
-                   st.session_state.get("attr_method", next(iter(METHOD_REGISTRY))),
-                   st.session_state.get("attr_baseline", next(iter(BASELINES))),
-                   st.session_state.get("attr_target", "predicted"))
+    prefetch.start((common.trial_attention, *loaded.key, tuple(int(r) for r in rows)),
+                   (common.trust, *loaded.key, (i,),
+                    st.session_state.get("attr_method", next(iter(METHOD_REGISTRY))),
+                    st.session_state.get("attr_baseline", next(iter(BASELINES))),
+                    st.session_state.get("attr_target", "predicted")))
     # what every figure shows, under its title and in its exports' file names
     where = {"subject": subject, "trial": state.trial_text(trial)}
     here = where | {"window": window}
