@@ -14,6 +14,8 @@ import threading
 
 import streamlit as st
 from roots import DataRoots, configured_roots, is_loopback
+from streamlit.runtime import Runtime
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 from uploads import UPLOAD_TTL_S, SessionUploads, UploadStore
 
 # every ASCII punctuation character may be backslash-escaped in CommonMark; escaping all of
@@ -71,15 +73,34 @@ def upload_store() -> UploadStore:
         return _STORES[settings]
 
 
+def session_ended(session_id: str) -> bool:
+    """Has Streamlit let go of this session (closed, or disconnected past
+    ``server.disconnectedSessionTTL``)? False where no server runs (AppTest)."""
+    if not Runtime.exists():
+        return False
+    # Streamlit has no public call for "is this session still stored": its session manager
+    # knows (active sessions, then the disconnected ones kept for a reconnect)
+    manager = getattr(Runtime.instance(), "_session_mgr", None)
+    if manager is None or not hasattr(manager, "get_session_info"):
+        return False
+    return manager.get_session_info(session_id) is None
+
+
+def _this_session_id() -> str | None:
+    ctx = get_script_run_ctx()
+    return None if ctx is None else ctx.session_id
+
+
 def session_uploads() -> SessionUploads:
-    """This session's uploads, kept in its session state: when Streamlit disposes of the
-    session, the object is collected and its folder deleted. Expired folders of every session
-    are swept here too (at most once a minute)."""
+    """This session's uploads, kept in its session state. The folders of sessions Streamlit
+    has let go are deleted at every run of any session (and when the state is collected);
+    folders idle past the TTL are swept too (at most once a minute)."""
     store = upload_store()
+    store.remove_ended(session_ended)
     store.sweep(every=60)
     uploads = st.session_state.get("_uploads")
     if uploads is None or uploads.store is not store:
-        uploads = st.session_state["_uploads"] = store.session()
+        uploads = st.session_state["_uploads"] = store.session(_this_session_id())
     return uploads
 
 

@@ -16,7 +16,7 @@ import tempfile
 import threading
 import time
 import weakref
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from rbt.data.raw import SUFFIXES as RECORDING_SUFFIXES
@@ -122,6 +122,7 @@ class UploadStore:
         self.ttl = float(ttl)
         self._lock = threading.Lock()
         self._last_sweep = 0.0
+        self._owners: dict[str, str] = {}  # session folder -> the id of the session using it
         weakref.finalize(self, shutil.rmtree, str(self.root), True)
         self._remove_stale_roots()
 
@@ -142,9 +143,30 @@ class UploadStore:
             if time.time() - newest > self.ttl:
                 shutil.rmtree(other, ignore_errors=True)
 
-    def session(self) -> SessionUploads:
-        """A new session's (empty) uploads."""
-        return SessionUploads(self)
+    def session(self, owner: str | None = None) -> SessionUploads:
+        """A new session's (empty) uploads; ``owner`` names the session (see
+        :meth:`remove_ended`)."""
+        return SessionUploads(self, owner)
+
+    def own(self, folder: Path, owner: str | None) -> None:
+        """Record that ``folder`` belongs to the session ``owner``."""
+        if owner is not None:
+            with self._lock:
+                self._owners[str(folder)] = owner
+
+    def remove_ended(self, ended: Callable[[str], bool]) -> list[Path]:
+        """Remove the folders of sessions for which ``ended(owner)`` is true; returns them.
+
+        Deleting a session's files when its state is collected is not enough: anything that
+        still refers to the state (a thread, a cached value) keeps them, so the server asks
+        its own session registry instead."""
+        with self._lock:
+            gone = [f for f, owner in self._owners.items() if ended(owner)]
+            for folder in gone:
+                del self._owners[folder]
+        for folder in gone:
+            shutil.rmtree(folder, ignore_errors=True)
+        return [Path(f) for f in gone]
 
     def sweep(self, now: float | None = None, every: float = 0.0) -> list[Path]:
         """Remove session folders unused for longer than the TTL; returns what was removed.
@@ -178,8 +200,9 @@ class SessionUploads:
     """One session's uploads, in its own folder; deleted when this object is collected (keep
     it in the session's state, which is dropped when the session ends)."""
 
-    def __init__(self, store: UploadStore):
+    def __init__(self, store: UploadStore, owner: str | None = None):
         self.store = store
+        self.owner = owner
         self.folder: Path | None = None
         self.main: Path | None = None
         self._finalizer: weakref.finalize | None = None
@@ -190,6 +213,7 @@ class SessionUploads:
             if self._finalizer is not None:
                 self._finalizer.detach()
             self._finalizer = weakref.finalize(self, shutil.rmtree, str(self.folder), True)
+            self.store.own(self.folder, self.owner)
         return self.folder
 
     @property

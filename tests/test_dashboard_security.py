@@ -180,6 +180,23 @@ def test_upload_store_is_private_validated_replaced_and_swept(tmp_path):
     assert not folder.exists()
 
 
+def test_an_ended_sessions_folder_goes_even_while_its_state_is_referenced(tmp_path):
+    # the server's registry, not garbage collection, decides: a thread or cache holding the
+    # session's state must not keep its files
+    store = UploadStore(tmp_path, ttl=60)
+    kept = [store.session("alive"), store.session("gone"), store.session()]
+    for uploads in kept:
+        uploads.save([("x_raw.fif", fif_bytes(tmp_path))], MAX_MB)
+    ended = {"gone"}
+    assert store.remove_ended(ended.__contains__) == [kept[1].folder]
+    assert not kept[1].folder.exists() and kept[1].expired
+    assert kept[0].main.is_file() and kept[2].main.is_file()  # alive, and no owner known
+    assert store.remove_ended(ended.__contains__) == []
+    ended.add("alive")
+    assert store.remove_ended(ended.__contains__) == [kept[0].folder]
+    assert kept[2].main.is_file()
+
+
 def test_brainvision_upload_may_name_only_its_own_files(tmp_path):
     store = UploadStore(tmp_path, ttl=60)
     uploads = store.session()
