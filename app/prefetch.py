@@ -9,10 +9,12 @@ The cached functions are called exactly as the sections call them: Streamlit's c
 value once, and a caller that asks while it is being computed waits for it (one lock per
 value), so nothing is computed twice. A failed prefetch is left for the section to meet again
 and report.
+At the end of a run, :func:`ahead` starts what the next window step will need.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 
 from streamlit.runtime.scriptrunner import add_script_run_ctx
@@ -34,3 +36,21 @@ def start(*calls) -> None:
     thread = threading.Thread(target=run, name="rbt-prefetch", daemon=True)
     add_script_run_ctx(thread)
     thread.start()
+
+
+def ahead(*calls) -> None:
+    """:func:`start` ``calls`` that the user's likely next step needs (the next window's
+    attributions and trust checks), at the end of a run while the browser draws and the user
+    looks. ``RBT_PREFETCH``: ``auto`` (the default) skips it while the machine's cores are
+    busy (``os.getloadavg``), where guessing would slow every session's actual requests;
+    ``on`` always, ``off`` never."""
+    mode = os.environ.get("RBT_PREFETCH", "auto").strip().lower()
+    if mode == "off":
+        return
+    if mode != "on":
+        try:
+            if os.getloadavg()[0] >= (os.cpu_count() or 1):
+                return
+        except OSError:  # no load average on this system: prefetch
+            pass
+    start(*calls)

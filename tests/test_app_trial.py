@@ -173,3 +173,47 @@ def test_what_if_keeps_its_choices_across_pages_and_has_its_own_baseline():
     assert at.multiselect(key="wi_electrodes").value == ["Fz", "Cz"]
     assert at.selectbox(key="wi_baseline").value == "subject_mean"
     assert by_title(at, "Pairs edited: block 2, mean of heads")
+
+
+def _prefetched() -> None:
+    import threading
+
+    for thread in threading.enumerate():
+        if thread.name == "rbt-prefetch":
+            thread.join()
+
+
+def _trust_bytes() -> int:
+    # Streamlit's own record of what its data caches hold (what its cache stats report)
+    from streamlit.runtime.caching.cache_data_api import _data_caches
+
+    return sum(s.byte_length for family in _data_caches.get_stats().values() for s in family
+               if s.cache_name == "common.trust")
+
+
+def test_the_next_windows_explanation_is_computed_ahead(monkeypatch):
+    import common
+
+    monkeypatch.setenv("RBT_PREFETCH", "on")
+    common.trust.clear()
+    at = app(TRIAL)
+    at.selectbox(key="sel_subject").set_value("s02").run()
+    _prefetched()
+    assert_fine(at)
+    n_windows = at.slider(key="sel_window").max + 1
+    common.trust.clear()
+    at.slider(key="sel_window").set_value(n_windows - 3).run()
+    _prefetched()
+    two = _trust_bytes()  # this window's and the next one's
+    assert two > 0
+    at.slider(key="sel_window").set_value(n_windows - 2).run()  # found ready; the last ahead
+    _prefetched()
+    assert _trust_bytes() == pytest.approx(1.5 * two, rel=0.02)
+    at.slider(key="sel_window").set_value(n_windows - 1).run()  # the last: nothing ahead
+    _prefetched()
+    assert _trust_bytes() == pytest.approx(1.5 * two, rel=0.02)
+    monkeypatch.setenv("RBT_PREFETCH", "off")
+    at.slider(key="sel_window").set_value(0).run()
+    _prefetched()
+    assert _trust_bytes() == pytest.approx(2 * two, rel=0.02)
+    assert_fine(at)

@@ -33,11 +33,11 @@ def render() -> None:
     i = int(rows[window])
     # the trial's attention and the window's attributions with their trust checks, computed
     # beside the drawing of the sections above them (the values the widgets hold now)
+    explained = (st.session_state.get("attr_method", next(iter(METHOD_REGISTRY))),
+                 st.session_state.get("attr_baseline", next(iter(BASELINES))),
+                 st.session_state.get("attr_target", "predicted"))
     prefetch.start((common.trial_attention, *loaded.key, tuple(int(r) for r in rows)),
-                   (common.trust, *loaded.key, (i,),
-                    st.session_state.get("attr_method", next(iter(METHOD_REGISTRY))),
-                    st.session_state.get("attr_baseline", next(iter(BASELINES))),
-                    st.session_state.get("attr_target", "predicted")))
+                   (common.trust, *loaded.key, (i,), *explained))
     # what every figure shows, under its title and in its exports' file names
     where = {"subject": subject, "trial": state.trial_text(trial)}
     here = where | {"window": window}
@@ -89,6 +89,8 @@ def render() -> None:
     what_if_part.what_if_section(
         shown, planted=[e for es in planted_electrodes(f.fs.dataset, f.fs.target).values()
                         for e in es])
+    if window + 1 < len(rows):  # the next window, while the user looks at this one
+        prefetch.ahead((common.trust, *loaded.key, (int(rows[window + 1]),), *explained))
 
 
 if __name__ == "__main__":  # run as a page by st.navigation (app/Home.py)
