@@ -15,6 +15,7 @@ from rbt.explain import (
     group_pass,
     select_attention,
 )
+from rbt.explain.groups import feature_sums
 
 DEMO = Path(__file__).resolve().parents[1] / "assets" / "demo-checkpoint"
 
@@ -32,10 +33,15 @@ def windows(demo_valence):
 
 def test_one_pass_gives_every_block_head_and_grouping_as_a_pass_each(windows):
     model, X, groups, names = windows
-    done = []
+    done, out = [], np.full((len(X), 2), np.nan, np.float32)
+
+    def progress(d, t):  # the probabilities so far are in out, the rest not yet
+        done.append((d, t))
+        assert np.isfinite(out[:d]).all() and np.isnan(out[d:]).all()
     gp = group_pass(model, X, groups, class_names=names, device="cpu", batch_size=64,
-                    on_progress=lambda d, t: done.append((d, t)))
+                    on_progress=progress, out=out)
     assert done == [(64, 200), (128, 200), (192, 200), (200, 200)]
+    assert gp.probs is out
     p = infer.predict_array(model, X, device="cpu")
     np.testing.assert_allclose(gp.probs, p.probs, atol=1e-6)
     assert (gp.pred == p.pred).all()
@@ -54,6 +60,11 @@ def test_one_pass_gives_every_block_head_and_grouping_as_a_pass_each(windows):
         mean_a, mean_b, _ = compare_groups(X, labels, a, b)
         np.testing.assert_allclose(gp.sums.mean(by, a, "bde"), mean_a, rtol=1e-5)
         np.testing.assert_allclose(gp.sums.mean(by, b, "bde"), mean_b, rtol=1e-5)
+    # the BDE sums without a model run are the pass's
+    quick = feature_sums(X, {k: v for k, v in groups.items() if k != "predicted"})
+    for g in set(groups["subject"]):
+        np.testing.assert_allclose(quick.mean("subject", g, "bde"),
+                                   gp.sums.mean("subject", g, "bde"), atol=1e-6)
     # the rollout's sum is its own: the rollout of the mean attention is another map
     g = groups["true"][0]
     assert not np.allclose(group_attention_mean(gp.sums, "true", g),
@@ -68,6 +79,8 @@ def test_a_stopped_pass_returns_none_and_bad_input_is_named(windows):
     assert len(calls) == 3
     with pytest.raises(ValueError, match="grouping 'true' has 3 windows and X 200"):
         group_pass(model, X, {"true": groups["true"][:3]}, device="cpu")
+    with pytest.raises(ValueError, match=r"out must have shape \(200, 2\); got \(3, 2\)"):
+        group_pass(model, X, groups, device="cpu", out=np.zeros((3, 2), np.float32))
     with pytest.raises(ValueError, match="block must be in"):
         gp = group_pass(model, X[:10], {"true": groups["true"][:10]}, device="cpu",
                         attention=True)
@@ -82,6 +95,12 @@ def test_group_sums_add_up_out_of_order_keys():
     np.testing.assert_allclose(s.total("c", "a", "v"), [5, 50])  # 0 + 2 + 3
     np.testing.assert_allclose(s.mean("s", 2, "v"), [3.5, 35])  # (2 + 5) / 2
     assert s.nbytes == 4 * 2 * 8
+    many = GroupSums(("w",))  # more windows than a chunk, each its own group or a few
+    v = np.random.default_rng(0).standard_normal((3000, 3)).astype(np.float32)
+    many.add([(i % 7,) for i in range(3000)], v=v)
+    for g in range(7):
+        np.testing.assert_allclose(many.total("w", g, "v"), v[g::7].astype(np.float64).sum(0),
+                                   rtol=1e-5)
     with pytest.raises(ValueError, match="group by one of c, s"):
         s.counts("x")
     with pytest.raises(ValueError, match="no windows in group 'z'"):

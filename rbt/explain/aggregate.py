@@ -120,6 +120,29 @@ def class_difference(values, labels, a, b) -> np.ndarray:
     return compare_groups(values, labels, a, b)[2]
 
 
+#: windows summed at once by :func:`_sums_by_code` (its indicator matrix is at most
+#: this many windows by as many groups)
+SUM_CHUNK = 1024
+
+
+def _sums_by_code(v: np.ndarray, code: np.ndarray, n: int) -> np.ndarray:
+    """``(n, ...)`` float64 sums of the windows of ``v`` with each ``code`` in ``[0, n)``.
+
+    One matrix product with the groups' indicator matrix per chunk of windows: no sorted copy
+    of ``v`` and no loop over groups (numpy has no grouped sum; ``np.add.at`` is many times
+    slower). A chunk is summed in ``v``'s own floating precision and added up in float64.
+    """
+    flat = v.reshape(len(v), -1)
+    dtype = flat.dtype if flat.dtype in (np.float32, np.float64) else np.float64
+    out = np.zeros((n, flat.shape[1]), np.float64)
+    for s in range(0, len(flat), SUM_CHUNK):
+        c = code[s: s + SUM_CHUNK]
+        indicator = np.zeros((n, len(c)), dtype)
+        indicator[c, np.arange(len(c))] = 1
+        out += indicator @ flat[s: s + SUM_CHUNK].astype(dtype, copy=False)
+    return out.reshape((n,) + v.shape[1:])
+
+
 class GroupSums:
     """Running sums of per-window arrays per group, for several groupings at once.
 
@@ -147,22 +170,13 @@ class GroupSums:
             return
         index: dict[tuple, int] = {}
         code = np.fromiter((index.setdefault(k, len(index)) for k in keys), np.int64, len(keys))
-        order = None if (np.diff(code) >= 0).all() else np.argsort(code, kind="stable")
-        ranked = code if order is None else code[order]
-        starts = np.flatnonzero(np.r_[True, ranked[1:] != ranked[:-1]])
         uniq = list(index)
-        ends = np.r_[starts[1:], len(keys)]
         for name, v in values.items():
-            v = np.asarray(v)
-            v = v if order is None else v[order]
-            for s, e in zip(starts, ends):  # a batch's sum in its own precision, kept in float64
-                total = v[s:e].sum(axis=0).astype(np.float64)
-                held = self._sums.setdefault(uniq[ranked[s]], {})
+            for key, total in zip(uniq, _sums_by_code(np.asarray(v), code, len(uniq))):
+                held = self._sums.setdefault(key, {})
                 held[name] = total if name not in held else held[name] + total
-        counts = ends - starts
-        for j, s in enumerate(starts):
-            k = uniq[ranked[s]]
-            self._counts[k] = self._counts.get(k, 0) + int(counts[j])
+        for key, n in zip(uniq, np.bincount(code, minlength=len(uniq))):
+            self._counts[key] = self._counts.get(key, 0) + int(n)
 
     def _axis(self, by: str) -> int:
         if by not in self.groupings:

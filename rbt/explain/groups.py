@@ -124,51 +124,81 @@ class GroupPass:
         return self.probs.nbytes + self.pred.nbytes + self.sums.nbytes
 
 
+class _LastAttention:
+    """:func:`~rbt.infer.predict_array`'s ``attention_to``: holds the batch's attention tensor
+    as the model gave it, so that it is summed without the float32 copy that
+    ``attention=True`` makes of every batch."""
+
+    att = None
+
+    def write(self, att) -> None:
+        self.att = att
+
+
+def _columns(groups: Mapping[str, np.ndarray], n: int) -> list[np.ndarray]:
+    columns = []
+    for name, g in groups.items():
+        g = np.asarray(g, dtype=object)
+        if len(g) != n:
+            raise ValueError(f"grouping {name!r} has {len(g)} windows and X {n}")
+        columns.append(g)
+    return columns
+
+
 def group_pass(model, X, groups: Mapping[str, np.ndarray], *, class_names=None,
                attention: bool = True, device="auto", batch_size: int = 256,
                on_progress: Callable[[int, int], None] | None = None,
-               stop: Callable[[], bool] | None = None) -> GroupPass | None:
+               stop: Callable[[], bool] | None = None,
+               out: np.ndarray | None = None) -> GroupPass | None:
     """Predict every window of ``X`` (windows, E, bands) once and sum its BDE and attention
     per group, for every grouping at once.
 
     ``groups`` maps a grouping's name to each window's group in it (class, subject...); the
     predicted class (its name from ``class_names``) is added as the grouping
-    :data:`PREDICTED`. Only running sums are kept, never the attention of all windows, and
-    each window's rollout is computed once. ``on_progress(done, total)`` is called after each
-    batch; when ``stop()`` turns true the pass ends early and returns None.
+    :data:`PREDICTED`. Only running sums are kept, never the attention of all windows (nor a
+    float64 copy of a batch's), and each window's rollout is computed once.
+    ``on_progress(done, total)`` is called after each batch, by when the probabilities of the
+    first ``done`` windows are in ``out`` (windows, classes) float32 when given (to show them
+    while the pass goes on); when ``stop()`` turns true the pass ends early and returns None.
     """
     from ..infer import predict_array
     from .attention import attention_rollout
 
     names = tuple(groups) + (PREDICTED,)
-    columns = []
-    for name, g in groups.items():
-        g = np.asarray(g, dtype=object)
-        if len(g) != len(X):
-            raise ValueError(f"grouping {name!r} has {len(g)} windows and X {len(X)}")
-        columns.append(g)
+    columns = _columns(groups, len(X))
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1; got {batch_size}")
-    sums, probs, preds = GroupSums(names), [], []
+    n_classes = model.config.num_classes
+    probs = np.empty((len(X), n_classes), np.float32) if out is None else out
+    if probs.shape != (len(X), n_classes):
+        raise ValueError(f"out must have shape {(len(X), n_classes)}; got {probs.shape}")
+    pred = np.empty(len(X), np.int64)
+    named = None if class_names is None else np.asarray(class_names, dtype=object)
+    sums, last = GroupSums(names), _LastAttention() if attention else None
     for s in range(0, len(X), batch_size):
         if stop is not None and stop():
             return None
         xb = X[s: s + batch_size]
-        p = predict_array(model, xb, device=device, batch_size=batch_size, attention=attention)
-        predicted = (np.asarray(class_names, dtype=object)[p.pred] if class_names is not None
-                     else p.pred.astype(object))
+        p = predict_array(model, xb, device=device, batch_size=len(xb), attention_to=last)
+        probs[s: s + len(xb)], pred[s: s + len(xb)] = p.probs, p.pred
+        predicted = named[p.pred] if named is not None else p.pred.astype(object)
         keys = list(zip(*(c[s: s + batch_size] for c in columns), predicted))
         values = {"bde": xb}
-        if attention:
-            values |= {"blocks": p.attention, "rollout": attention_rollout(p.attention)}
+        if attention:  # float32 (a view of the tensor on a CPU): summed per group at once
+            att = last.att.float().cpu().numpy()
+            values |= {"blocks": att, "rollout": attention_rollout(att)}
         sums.add(keys, **values)
-        probs.append(p.probs)
-        preds.append(p.pred)
         if on_progress:
-            on_progress(min(len(X), s + batch_size), len(X))
-    n_classes = getattr(getattr(model, "config", None), "num_classes", 0)
-    return GroupPass(np.concatenate(probs) if probs else np.zeros((0, n_classes), np.float32),
-                     np.concatenate(preds) if preds else np.zeros(0, np.int64), sums)
+            on_progress(s + len(xb), len(X))
+    return GroupPass(probs, pred, sums)
+
+
+def feature_sums(X, groups: Mapping[str, np.ndarray]) -> GroupSums:
+    """The group sums of the BDE of every window of ``X`` in the groupings known before
+    predicting (true class, subject...): no model run, so their means are there at once."""
+    sums = GroupSums(tuple(groups))
+    sums.add(list(zip(*_columns(groups, len(X)))), bde=X)
+    return sums
 
 
 def predicted_pass(X, groups: Mapping[str, np.ndarray], probs, pred, *,
