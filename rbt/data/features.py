@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from ..bde import DEFAULT_BANDS, band_differential_entropy
+from ..bde_sliding import sliding_band_differential_entropy
 from ..progress import progress_bar
 from .recording import DataFormatError, Recording, Trial
 
@@ -161,14 +162,8 @@ def recording_features(
                 if len(starts) == 0:
                     continue
         _refuse_flat(rec, trial, sig, starts, params.window)
-        # (W, C, n), a view of the trial: BDE z-scores each window chunk by chunk
-        windows = np.lib.stride_tricks.sliding_window_view(sig, params.window, axis=1)
-        if len(starts) > 1 and (np.diff(starts) == params.stride).all():
-            windows = windows[:, starts[0] : starts[-1] + 1 : params.stride]  # no copy
-        else:
-            windows = windows[:, starts]
-        windows = windows.transpose(1, 0, 2)
-        de = band_differential_entropy(windows, fs_filter, bands, params.order, zscore=True)
+        de = sliding_band_differential_entropy(sig, starts, params.window, fs_filter, bands,
+                                               params.order)
         if trial.baseline is not None:
             base = np.asarray(trial.baseline, dtype=np.float64)
             if base.shape[0] != n_ch:
