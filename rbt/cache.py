@@ -20,10 +20,13 @@ import pandas as pd
 from . import __version__
 from .safeio import require_regular_file
 
+#: the environment variable naming the cache folder
+CACHE_ENV = "RBT_CACHE_DIR"
+
 
 def cache_dir() -> Path:
     """``$RBT_CACHE_DIR``, else ``$XDG_CACHE_HOME/rbt``, else ``~/.cache/rbt``."""
-    env = os.environ.get("RBT_CACHE_DIR")
+    env = os.environ.get(CACHE_ENV)
     if env:
         return Path(env)
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
@@ -70,12 +73,13 @@ def atomic_savez(path: Path, **arrays) -> None:
         raise
 
 
-def file_digest(path: Path) -> str:
-    """SHA-256 of the file's content, remembered against its path, size and mtime."""
+def file_digest(path: Path, root: Path | None = None) -> str:
+    """SHA-256 of the file's content, remembered (in ``root``, default :func:`cache_dir`)
+    against its path, size and mtime."""
     path = Path(path).resolve()
     st = require_regular_file(path)  # a FIFO or device would block or never end
     stamp = f"{path}|{st.st_size}|{st.st_mtime_ns}"
-    index_path = cache_dir() / "digests.json"
+    index_path = (root or cache_dir()) / "digests.json"
     try:
         index = json.loads(index_path.read_text())
     except (OSError, ValueError):
@@ -96,20 +100,23 @@ def file_digest(path: Path) -> str:
     return digest
 
 
-def feature_key(files: list[Path], params: dict, reader: str, identity=None) -> str:
+def feature_key(files: list[Path], params: dict, reader: str, identity=None,
+                root: Path | None = None) -> str:
     """Key of a feature file: content, parameters, version, and ``identity`` (what the reader
     derives from file names, such as subject and session, so a renamed file is recomputed)."""
     payload = json.dumps(
         {"rbt": __version__, "reader": reader, "params": params, "identity": identity,
-         "files": [file_digest(f) for f in files]},
+         "files": [file_digest(f, root) for f in files]},
         sort_keys=True, default=str,
     )
     return hashlib.sha256(payload.encode()).hexdigest()[:32]
 
 
-def load_features(key: str) -> tuple[np.ndarray, pd.DataFrame, dict] | None:
-    """Cached (X, table, meta) for ``key``, or None. A damaged entry counts as a miss."""
-    path = cache_dir() / "features" / f"{key}.npz"
+def load_features(key: str, root: Path | None = None
+                  ) -> tuple[np.ndarray, pd.DataFrame, dict] | None:
+    """Cached (X, table, meta) for ``key`` (in ``root``, default :func:`cache_dir`), or None.
+    A damaged entry counts as a miss."""
+    path = (root or cache_dir()) / "features" / f"{key}.npz"
     if not path.exists():
         return None
     try:
@@ -121,13 +128,14 @@ def load_features(key: str) -> tuple[np.ndarray, pd.DataFrame, dict] | None:
         return None
 
 
-def save_features(key: str, X: np.ndarray, table: pd.DataFrame, meta: dict) -> None:
+def save_features(key: str, X: np.ndarray, table: pd.DataFrame, meta: dict,
+                  root: Path | None = None) -> None:
     meta = {**meta, "columns": list(table.columns)}
     arrays = {"X": X, "meta": np.array(json.dumps(meta))}
     for col in table.columns:
         values = table[col].to_numpy()
         arrays[f"table.{col}"] = values.astype(str) if values.dtype == object else values
     try:
-        atomic_savez(cache_dir() / "features" / f"{key}.npz", **arrays)
+        atomic_savez((root or cache_dir()) / "features" / f"{key}.npz", **arrays)
     except OSError:
         pass  # a read-only cache only costs speed

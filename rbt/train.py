@@ -31,7 +31,6 @@ from . import __version__, provenance
 from .cache import atomic_write_bytes
 from .checkpoint import CheckpointError, save_checkpoint
 from .data.labels import RULES
-from .device import resolve_device
 from .model import RBTransformer, RBTransformerConfig
 from .model_card import ModelCard, Preprocessing, Score, Scores, stride_problem
 from .options import DEFAULT_EPOCHS, SPLITS  # noqa: F401 (rbt.train.SPLITS, as before)
@@ -154,6 +153,21 @@ def evaluate(model, X, y, n_classes, device) -> dict:
     }
 
 
+def fold_task(X: np.ndarray, y: np.ndarray, train, test, n_classes: int, cfg: TrainConfig,
+              device: str, keep_model: bool = False, desc: str = "train",
+              progress: bool = False, inner: bool = True):
+    """One task of :func:`fit`: train on the windows ``train`` (None: all), evaluate on
+    ``test`` (None: no scores). Returns ``(scores, model)``; the model (on the CPU) only with
+    ``keep_model``. The same call in-process and as a Dask task, so both give the same."""
+    dev = torch.device(device)
+    Xtr, ytr = (X, y) if train is None else (X[train], y[train])
+    model = train_model(Xtr, ytr, n_classes, cfg, dev, desc=desc, progress=progress,
+                        inner=inner)
+    scores = None if test is None else {
+        "n_train": int(len(Xtr)), **evaluate(model, X[test], y[test], n_classes, dev)}
+    return scores, (model.cpu() if keep_model else None)
+
+
 def _summary(folds: list[dict]) -> dict:
     out = {}
     for key in ("accuracy", "macro_f1"):
@@ -165,13 +179,18 @@ def _summary(folds: list[dict]) -> dict:
 def fit(fs, *, split: str = "trial-kfold", folds: int = 5, per_subject: bool = False,
         config: TrainConfig | None = None, device="auto", out=None,
         keep_fold_models: bool = False, overwrite: bool = False, progress: bool = True,
-        command: str | None = None, train_final: bool = True) -> tuple[RBTransformer, dict]:
+        command: str | None = None, train_final: bool = True,
+        cluster=None) -> tuple[RBTransformer, dict]:
     """Cross-validate under ``split``, then train the final model on all data.
 
     With ``out``, writes the checkpoint (config.json, model.safetensors, rbt_metadata.json) and
     metrics.json there, and keeps progress so that an interrupted run resumes after the last
     finished fold. Returns ``(final model, metrics)``; with ``train_final=False`` only the
     cross-validation runs (the model is None and only metrics.json is written).
+
+    With ``cluster`` (:func:`rbt.cluster.connect`) each fold, and the final model, is one Dask
+    task (asking for a GPU when the device is cuda); every fold is computed by
+    :func:`fold_task` either way, seeded by ``config.seed`` alone, so the metrics are the same.
     """
     cfg = config or TrainConfig()
     if fs.y is None:
@@ -182,26 +201,34 @@ def fit(fs, *, split: str = "trial-kfold", folds: int = 5, per_subject: bool = F
     window, stride = fs.params.get("window"), fs.params.get("stride")
     if window and stride and (problem := stride_problem(int(window), int(stride))):
         raise ValueError(f"stride {stride} is too small for a checkpoint: it must be {problem}")
-    dev = resolve_device(device)
+    from .cluster import run_tasks, task_device
+
+    dev = task_device(device, cluster)
     n_classes = fs.n_classes
     out = _writable_folder(Path(out)) if out else None
     run_key = _run_key(fs, split, folds, per_subject, cfg)
     state = _load_progress(out, run_key, overwrite, train_final, keep_fold_models)
     plan = _plan(fs, split, folds, per_subject, cfg.seed)
-    bar = progress_bar(plan, desc=f"{split} folds", unit="fold", disable=not progress)
-    for i, (subject, tr, te) in enumerate(bar):
-        if str(i) in state["folds"]:
-            continue
-        model = train_model(fs.X[tr], fs.y[tr], n_classes, cfg, dev, desc=f"fold {i + 1}",
-                            progress=progress, inner=True)
-        result = {"fold": i + 1, "subject": subject, "n_train": int(len(tr)),
-                  **evaluate(model, fs.X[te], fs.y[te], n_classes, dev)}
-        state["folds"][str(i)] = result
-        bar.set_postfix(acc=f"{result['accuracy']:.3f}")
-        if out and keep_fold_models:
+    todo = [i for i in range(len(plan)) if str(i) not in state["folds"]]
+    keep = bool(out and keep_fold_models)
+    common = {"n_classes": n_classes, "cfg": cfg, "device": str(dev), "keep_model": keep}
+
+    def finished(k: int, done: tuple) -> dict:
+        i = todo[k]
+        subject, tr, _ = plan[i]
+        scores, model = done
+        state["folds"][str(i)] = {"fold": i + 1, "subject": subject, **scores}
+        if keep:
             save_checkpoint(model, out / "folds" / f"fold_{i + 1}",
                             _card(fs, split, cfg, None, rows=tr), overwrite=True)
         _save_progress(out, state)
+        return {"acc": f"{scores['accuracy']:.3f}"}
+
+    run_tasks(cluster, fold_task, [{**common, "train": plan[i][1], "test": plan[i][2],
+                                    "desc": f"fold {i + 1}"} for i in todo],
+              shared={"X": fs.X, "y": fs.y}, gpu=dev.type == "cuda", desc=f"{split} folds",
+              unit="fold", progress=progress, on_done=finished,
+              in_process={"progress": progress, "inner": True}, total=len(plan))
     fold_results = [state["folds"][str(i)] for i in range(len(plan))]
     metrics = {
         "protocol": split, "per_subject": per_subject, "folds_requested": folds,
@@ -213,8 +240,13 @@ def fit(fs, *, split: str = "trial-kfold", folds: int = 5, per_subject: bool = F
     }
     final = None
     if train_final:
-        final = train_model(fs.X, fs.y, n_classes, cfg, dev, desc="final model (all data)",
-                            progress=progress)
+        [(_, final)] = run_tasks(
+            cluster, fold_task, [{**common, "keep_model": True, "train": None, "test": None,
+                                  "desc": "final model (all data)"}],
+            shared={"X": fs.X, "y": fs.y}, gpu=dev.type == "cuda", desc="final model",
+            unit="model", progress=progress and cluster is not None,
+            in_process={"progress": progress, "inner": False})
+        final = final.to(dev) if cluster is None else final
     if out:
         _save_results(out, final, _card(fs, split, cfg, metrics), metrics)
     return final, metrics

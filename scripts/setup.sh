@@ -11,7 +11,7 @@ stamp=.venv/.rbt-installed
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   python -m pip install -q --disable-pip-version-check --upgrade pip
   python -c "import torch" 2>/dev/null || python -m pip install -q "${RBT_TORCH:-torch==2.13.0}"
-  python -m pip install -q -e ".[app,train,dev]"
+  python -m pip install -q -e ".[app,train,dev,cluster]"
   touch "$stamp"
 fi
 # Plotly.js's cartesian bundle for the dashboard (a third of the full one to start in a tab);

@@ -33,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    except (ValueError, FileExistsError, FileNotFoundError, OSError) as err:
+    except (ValueError, FileExistsError, FileNotFoundError, OSError, ImportError) as err:
         print(f"rbt {args.command}: error: {err}", file=sys.stderr)
         return 2
     except MemoryError:

@@ -103,6 +103,31 @@ def add_data_args(p: argparse.ArgumentParser, need_task: bool = True) -> None:
     p.add_argument("--no-cache", action="store_true", help="recompute features")
 
 
+def add_cluster_args(p: argparse.ArgumentParser) -> None:
+    """``--scheduler`` and ``--workers``: run the command's tasks on Dask (:mod:`rbt.cluster`)."""
+    from ..cluster import SCHEDULER_ENV
+
+    g = p.add_argument_group("Dask cluster (pip install 'rbt[cluster]')")
+    g.add_argument("--scheduler", metavar="ADDRESS",
+                   help="run the tasks (folds, files, blocks of windows) on the Dask scheduler "
+                   f"at ADDRESS, e.g. tcp://10.0.0.5:8786 (default: ${SCHEDULER_ENV}); "
+                   "RBT_CACHE_DIR should be on storage the workers share")
+    g.add_argument("--workers", type=int_in(1), metavar="N",
+                   help="start a local Dask cluster of N worker processes (one thread each); "
+                   "without --scheduler or --workers the command runs in this process")
+
+
+def cluster_from(args):
+    """A context holding the :class:`rbt.cluster.Cluster` ``args`` ask for (None: in-process),
+    closed on leaving it."""
+    import contextlib
+
+    from ..cluster import connect
+
+    cluster = connect(getattr(args, "scheduler", None), getattr(args, "workers", None))
+    return contextlib.nullcontext() if cluster is None else cluster
+
+
 def add_fit_args(p: argparse.ArgumentParser) -> None:
     """The option that fits a recording to the model's electrodes (commands with a model)."""
     p.add_argument("--interpolate-missing", action="store_true",
@@ -124,10 +149,10 @@ def fit_to(args, card) -> tuple[str, ...] | None:
     return tuple(card.ch_names)
 
 
-def load(args, card=None):
+def load(args, card=None, cluster=None):
     """Features for the data arguments; a model's card fills in what the user left out
     (:func:`rbt.model_fit.loading_defaults`: its window and stride, target and task, SEED
-    filters and recordings' rate)."""
+    filters and recordings' rate). With ``cluster``, each file is one Dask task."""
     from ..data import FeatureParams, load_features
     from ..model_fit import loading_defaults
 
@@ -147,6 +172,7 @@ def load(args, card=None):
         fit_to=fit_to(args, card),
         drop_unknown=args.drop_unknown, use_cache=not args.no_cache,
         epoch=args.epoch, markers=args.markers, subject_from=args.subject_from,
+        cluster=cluster,
     )
     for note in fs.notes:
         print(f"note: {note}", file=sys.stderr)

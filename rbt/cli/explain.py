@@ -17,7 +17,16 @@ from ..explain.methods import (
     OUTPUTS,
     method_record,
 )
-from .args import accuracy_phrase, add_data_args, add_fit_args, inputs, int_in, load
+from .args import (
+    accuracy_phrase,
+    add_cluster_args,
+    add_data_args,
+    add_fit_args,
+    cluster_from,
+    inputs,
+    int_in,
+    load,
+)
 from .predict import DEFAULT_ATTENTION, attention_choice, attention_plan
 from .problems import blocking_message, print_notes
 
@@ -110,6 +119,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
                    "RBT_TORCH_THREADS if set, else the cores not busy with other work)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--force", action="store_true", help="overwrite --out if it exists")
+    add_cluster_args(p)
     p.set_defaults(func=run)
     return p
 
@@ -144,6 +154,11 @@ def _selection(table, subjects, trials):
 
 
 def run(args) -> int:
+    with cluster_from(args) as cluster:
+        return _explain(args, cluster)
+
+
+def _explain(args, cluster) -> int:
     from ..checkpoint import load_checkpoint
     from ..device import resolve_device, use_torch_threads
     from ..explain.features import explain_features, save_explanation
@@ -158,7 +173,7 @@ def run(args) -> int:
     use_torch_threads(args.threads)
     batch = args.internal_batch_size or (256 if device.type == "cpu" else 16384)  # never 0
     checkpoint = load_checkpoint(args.model)
-    fit = fit_data(checkpoint, load(args, checkpoint.card))
+    fit = fit_data(checkpoint, load(args, checkpoint.card, cluster))
     blocked = blocking_message(fit, WRITTEN)
     if blocked:
         raise ValueError(blocked)
@@ -171,7 +186,7 @@ def run(args) -> int:
     result = explain_features(fit, method=args.method, target=target, baseline=args.baseline,
                               index=index, smoothgrad=args.smoothgrad, device=device,
                               progress=True, internal_batch_size=batch, seed=args.seed,
-                              **_options(args))
+                              cluster=cluster, **_options(args))
     if plan:
         print(plan, flush=True)
     save_explanation(out, result, attention=args.attention, model=fit.model,

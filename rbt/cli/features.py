@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .args import add_data_args, inputs, load
+from .args import add_cluster_args, add_data_args, cluster_from, inputs, load
 
 
 def add_parser(sub) -> None:
@@ -16,6 +16,7 @@ def add_parser(sub) -> None:
                    "rbt predict), with its window, stride and rate")
     p.add_argument("--out", required=True, type=Path, help="output .npz file")
     p.add_argument("--force", action="store_true", help="overwrite --out if it exists")
+    add_cluster_args(p)
     p.set_defaults(func=run)
 
 
@@ -32,7 +33,8 @@ def run(args) -> int:
 
         card = load_checkpoint(args.electrodes_of).card
         args.interpolate_missing = True
-    fs = load(args, card)
+    with cluster_from(args) as cluster:
+        fs = load(args, card, cluster)
     atomic_savez(out, **fs.to_npz_dict())
     if fs.y is None:
         labels = "unlabelled"

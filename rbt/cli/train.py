@@ -7,7 +7,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from .args import POSITIVE, add_data_args, float_in, int_in, load
+from .args import POSITIVE, add_cluster_args, add_data_args, cluster_from, float_in, int_in, load
 
 
 def add_parser(sub) -> None:
@@ -42,6 +42,7 @@ def add_parser(sub) -> None:
     for name in ("embed-dim", "depth", "heads", "head-dim", "mlp-hidden-dim"):
         p.add_argument(f"--{name}", type=POSITIVE, help="model size (default: the paper's)")
     p.add_argument("--dropout", type=float_in(0, 0.99))
+    add_cluster_args(p)
     p.set_defaults(func=run)
 
 
@@ -61,11 +62,13 @@ def run(args) -> int:
                       label_smoothing=args.label_smoothing, batch_size=args.batch_size,
                       late_batch_size=args.late_batch_size, oversample=args.oversample,
                       seed=args.seed, model=model)
-    fs = load(args)
-    _, metrics = fit(fs, split=args.split, folds=args.folds, per_subject=args.per_subject,
-                     config=cfg, device=args.device, out=args.out,
-                     keep_fold_models=args.keep_fold_models, overwrite=args.overwrite,
-                     command=rerunnable_command(), train_final=not args.cv_only)
+    with cluster_from(args) as cluster:
+        fs = load(args, cluster=cluster)
+        _, metrics = fit(fs, split=args.split, folds=args.folds, per_subject=args.per_subject,
+                         config=cfg, device=args.device, out=args.out,
+                         keep_fold_models=args.keep_fold_models, overwrite=args.overwrite,
+                         command=rerunnable_command(), train_final=not args.cv_only,
+                         cluster=cluster)
     acc, f1 = metrics["accuracy"], metrics["macro_f1"]
     print(f"{args.split}{' per subject' if args.per_subject else ''}, "
           f"{len(metrics['folds'])} folds: accuracy {acc['mean']:.3f} ± {acc['std']:.3f}, "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -11,7 +12,6 @@ import pandas as pd
 
 from .. import cache
 from ..montage import resolve_channels
-from ..progress import progress_bar
 from . import deap, demo, dreamer, raw, seed
 from .features import FeatureParams, recording_features
 from .labels import RULES, LabelError, make_labels, missing_ratings, trials_named
@@ -48,6 +48,7 @@ def load_features(
     use_cache: bool = True,
     progress: bool = True,
     on_file: Callable[[int, int, str], None] | None = None,
+    cluster=None,
 ) -> FeatureSet:
     """Read a dataset and return its BDE features, labels and per-window table.
 
@@ -88,6 +89,10 @@ def load_features(
     progress, on_file
         A tqdm bar per file; ``on_file(done, total, name)`` is called before each file (and
         with ``done == total`` at the end), e.g. to drive a progress bar in an app.
+    cluster
+        A :class:`rbt.cluster.Cluster`: each file's features are one Dask task
+        (:func:`file_features`), cached where ``RBT_CACHE_DIR`` says (storage the workers
+        share); the files' paths must be the same on the workers.
     """
     if source not in SOURCES:
         raise ValueError(f"source must be one of {', '.join(SOURCES)}; got {source!r}")
@@ -119,31 +124,30 @@ def load_features(
         }
         params = replace(params, extra=tuple(sorted((k, str(v)) for k, v in read_options.items())))
     files = reader.source_files(path)
+    from ..cluster import run_tasks
+
+    # a cache path the user gave (RBT_CACHE_DIR) is the workers' too: storage they share
+    root = str(cache.cache_dir()) if cluster is not None and cache.CACHE_ENV in os.environ \
+        else None
+    common = {"source": source, "params": params, "read_options": read_options,
+              "use_cache": use_cache, "cache_root": root}
+
+    done = 0
+
+    def finished(i: int, _) -> None:
+        nonlocal done
+        done += 1
+        if on_file and done < len(files):  # in-process: before the next file
+            on_file(done, len(files), files[done if cluster is None else i].name)
+
+    if on_file and files:
+        on_file(0, len(files), files[0].name)
+    results = run_tasks(cluster, file_features, [{**common, "file": f} for f in files],
+                        desc=f"{source} features", unit="file", progress=progress,
+                        on_done=finished, in_process={"progress": progress})
     parts, meta, notes = [], None, []
     interpolated: list[str] = []
-    for i, file in enumerate(progress_bar(files, desc=f"{source} features", unit="file",
-                                  disable=not progress)):
-        if on_file:
-            on_file(i, len(files), file.name)
-        identity = [file.name, seed.session_of(file) if source == "seed" else None]
-        if getattr(reader, "READER_VERSION", None):  # what the reader reads changed
-            identity.append(reader.READER_VERSION)
-        key = cache.feature_key(reader.key_files(file), params.as_dict(), source,
-                                identity) if use_cache else None
-        hit = cache.load_features(key) if key else None
-        if hit is None:
-            rec = reader.read_file(file, **read_options)
-            if source == "demo":
-                rec.dataset = "demo"
-            resolve_channels(rec.ch_names, source=str(file))
-            X, table = recording_features(rec, params, progress=progress)
-            file_meta = {"ch_names": rec.ch_names, "sfreq": rec.sfreq, "source": str(file),
-                         "notes": list(rec.notes)}
-            file_meta["interpolated"] = list(rec.interpolated)
-            if key:
-                cache.save_features(key, X, table, file_meta)
-        else:
-            X, table, file_meta = hit
+    for file, (X, table, file_meta) in zip(files, results):
         if meta is None:
             meta = file_meta
         elif (resolve_channels(file_meta["ch_names"]) != resolve_channels(meta["ch_names"])
@@ -180,6 +184,34 @@ def load_features(
     )
     fs.params.update(feature_params(source, steps))  # the signal steps, for model cards
     return with_labels(fs, target, task)
+
+
+def file_features(source: str, file: Path, params: FeatureParams, read_options: dict,
+                  use_cache: bool = True, cache_root: str | None = None,
+                  progress: bool = False) -> tuple[np.ndarray, pd.DataFrame, dict]:
+    """One file's features ``(X, table, meta)``, from the content-keyed cache (in
+    ``cache_root``, default :func:`rbt.cache.cache_dir`) when there; the task of
+    :func:`load_features` per file, in-process and on a cluster alike."""
+    reader = _READERS[source]
+    identity = [file.name, seed.session_of(file) if source == "seed" else None]
+    if getattr(reader, "READER_VERSION", None):  # what the reader reads changed
+        identity.append(reader.READER_VERSION)
+    root = Path(cache_root) if cache_root else None
+    key = cache.feature_key(reader.key_files(file), params.as_dict(), source,
+                            identity, root=root) if use_cache else None
+    hit = cache.load_features(key, root=root) if key else None
+    if hit is not None:
+        return hit
+    rec = reader.read_file(file, **read_options)
+    if source == "demo":
+        rec.dataset = "demo"
+    resolve_channels(rec.ch_names, source=str(file))
+    X, table = recording_features(rec, params, progress=progress)
+    meta = {"ch_names": rec.ch_names, "sfreq": rec.sfreq, "source": str(file),
+            "notes": list(rec.notes), "interpolated": list(rec.interpolated)}
+    if key:
+        cache.save_features(key, X, table, meta, root=root)
+    return X, table, meta
 
 
 def input_files(source: str, path) -> list[Path]:

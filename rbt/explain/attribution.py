@@ -159,21 +159,86 @@ class Prepared:
     def run(self, x, target, baselines=None, progress: bool = False,
             stats: list | None = None) -> torch.Tensor:
         """Attributions for ``x`` in batches of ``per_call`` windows, seeded: every draw comes
-        from a generator of this run's own, seeded with ``seed`` (never the global ones)."""
-        out = torch.empty_like(x)
-        generator = torch.Generator().manual_seed(self.seed)
+        from a generator of its batch's own, seeded from ``seed`` and the batch's first
+        window (never the global ones), so any run of whole batches gives the same."""
         with progress_bar(total=len(x), desc=self.method, unit="window",
                           disable=not progress) as bar:
-            for s in range(0, len(x), self.per_call):
-                sl = slice(s, s + self.per_call)
-                whole = baselines is None or self.shared_baselines or len(baselines) != len(x)
-                b = baselines if whole else baselines[sl]
-                out[sl] = attribute_rows(self.fwd, x[sl], target[sl], b, self.record,
-                                         self.opts, self.internal_batch_size, self.noise_sd,
-                                         shared=self.shared_baselines, generator=generator,
-                                         stats=stats)
-                bar.update(len(x[sl]))
-        return out
+            return attribute_windows(self.fwd, x, target, baselines, self.record, self.opts,
+                                     self.internal_batch_size, self.noise_sd,
+                                     self.shared_baselines, self.per_call, self.seed,
+                                     stats=stats, bar=bar)
+
+    def run_blocks(self, cluster, progress: bool = False,
+                   stats: list | None = None) -> np.ndarray:
+        """What ``run(self.x, self.target, self.baselines)`` gives (as float32 numpy), each
+        block of whole batches one Dask task of :func:`attribution_task` on ``cluster``."""
+        from ..cluster import run_tasks
+
+        n = len(self.x)
+        batches = -(-n // self.per_call)
+        per_block = self.per_call * max(1, -(-batches // (4 * max(cluster.n_workers, 1))))
+        whole = (self.baselines is None or self.shared_baselines
+                 or len(self.baselines) != n)
+        model = copy.deepcopy(self.model).cpu()
+        common = {"output": self.opts["output"], "method": self.method, "opts": self.opts,
+                  "internal_batch_size": self.internal_batch_size, "noise_sd": self.noise_sd,
+                  "shared_baselines": self.shared_baselines, "per_call": self.per_call,
+                  "seed": self.seed, "device": str(self.x.device), "whole": whole}
+        bases = None if self.baselines is None else self.baselines.cpu().numpy()
+        parts = run_tasks(
+            cluster, attribution_task,
+            [{**common, "start": s, "stop": min(s + per_block, n)}
+             for s in range(0, n, per_block)],
+            shared={"model": model, "X": self.X, "target": self.target.cpu().numpy(),
+                    "baselines": bases},
+            gpu=self.x.device.type == "cuda", desc=self.method, unit="block",
+            progress=progress)
+        if stats is not None:
+            stats.extend(st for _, part in parts for st in part)
+        return np.concatenate([a for a, _ in parts]) if parts else np.zeros(
+            self.X.shape, np.float32)
+
+
+def batch_seed(seed: int, start: int) -> int:
+    """The seed of the batch of windows that starts at window ``start``."""
+    return int(np.random.SeedSequence([seed, start]).generate_state(1, np.uint64)[0] >> 1)
+
+
+def attribute_windows(fwd, x, target, baselines, record, opts: dict, internal_batch_size: int,
+                      noise_sd: float, shared_baselines: bool, per_call: int, seed: int,
+                      start: int = 0, stats: list | None = None, bar=None) -> torch.Tensor:
+    """Attributions for windows ``x`` (the dataset's from window ``start`` on), ``per_call``
+    windows per Captum call, each call's draws from its own generator (:func:`batch_seed`)."""
+    out = torch.empty_like(x)
+    whole = baselines is None or shared_baselines or len(baselines) != len(x)
+    for s in range(0, len(x), per_call):
+        sl = slice(s, s + per_call)
+        generator = torch.Generator().manual_seed(batch_seed(seed, start + s))
+        out[sl] = attribute_rows(fwd, x[sl], target[sl], baselines if whole else baselines[sl],
+                                 record, opts, internal_batch_size, noise_sd,
+                                 shared=shared_baselines, generator=generator, stats=stats)
+        if bar is not None:
+            bar.update(len(x[sl]))
+    return out
+
+
+def attribution_task(model, output: str, X: np.ndarray, target: np.ndarray, baselines,
+                     start: int, stop: int, method: str, opts: dict, internal_batch_size: int,
+                     noise_sd: float, shared_baselines: bool, per_call: int, seed: int,
+                     device: str, whole: bool):
+    """One block of windows ``start:stop`` (whole batches) as a Dask task: the same
+    :func:`attribute_windows` as in-process, on a model sent as a CPU copy. Returns
+    ``(attributions float32, the method's reports)``."""
+    dev = torch.device(device)
+    fwd = _Output(frozen_copy(model.to(dev).eval()), output)
+    x = torch.from_numpy(np.ascontiguousarray(X[start:stop])).to(dev)
+    base = None if baselines is None else torch.from_numpy(
+        np.ascontiguousarray(baselines if whole else baselines[start:stop])).to(dev)
+    stats: list = []
+    out = attribute_windows(fwd, x, torch.from_numpy(target[start:stop]).to(dev), base,
+                            method_record(method), opts, internal_batch_size, noise_sd,
+                            shared_baselines, per_call, seed, start=start, stats=stats)
+    return out.float().cpu().numpy(), stats
 
 
 def frozen_copy(model: nn.Module) -> nn.Module:
@@ -231,7 +296,7 @@ def attribute(model, X, target=None, method: str = "integrated_gradients", basel
               smoothgrad: bool = False, internal_batch_size: int = 256,
               batch_size: int | None = None, device="cpu", progress: bool = False,
               subject_ids=None, reference=None, seed: int = 0, reference_subject_ids=None,
-              with_report: bool = False, **options):
+              with_report: bool = False, cluster=None, **options):
     """Attributions of windows to the model's output, ``(windows, electrodes, bands)`` float32.
 
     Parameters
@@ -287,6 +352,9 @@ def attribute(model, X, target=None, method: str = "integrated_gradients", basel
         Also return the method's report: for integrated gradients an
         :class:`~rbt.explain.integrated.IGReport` (points and completeness error per window,
         how many were raised); None for the other methods.
+    cluster : rbt.cluster.Cluster, optional
+        Attribute each block of windows as one Dask task (the same numbers: each batch of
+        windows draws from a generator seeded by ``seed`` and its first window).
 
     Returns
     -------
@@ -295,8 +363,11 @@ def attribute(model, X, target=None, method: str = "integrated_gradients", basel
     p = prepare(model, X, target, method, baseline, smoothgrad, internal_batch_size, batch_size,
                 device, subject_ids, reference, seed, reference_subject_ids, **options)
     stats: list = []
-    out = p.run(p.x, p.target, p.baselines, progress=progress, stats=stats)
-    out = out.float().cpu().numpy()
+    if cluster is None:
+        out = p.run(p.x, p.target, p.baselines, progress=progress, stats=stats)
+        out = out.float().cpu().numpy()
+    else:
+        out = p.run_blocks(cluster, progress=progress, stats=stats)
     if not with_report:
         return out
     from .integrated import IGReport

@@ -160,14 +160,15 @@ def _explained_class(target, pred, y, class_names) -> np.ndarray:
 def explain_features(fit, method: str = "integrated_gradients", attention: bool = False,
                      target=None, baseline="zeros", index=None, smoothgrad: bool = False,
                      device="cpu", progress: bool = False, internal_batch_size: int = 256,
-                     seed: int = 0, **options) -> Explanation:
+                     seed: int = 0, cluster=None, **options) -> Explanation:
     """Predict, attribute and (with ``attention``) roll out attention for the windows of a
     :class:`~rbt.model_fit.DataFit` (features in the model's electrode order).
 
     ``index`` (indices or a boolean mask) picks windows; baselines that average or draw windows
     ("subject_mean", "sample") use the whole set, never the explained windows themselves.
     ``target`` is None or "predicted" (each window's predicted class), "true", a class name, a
-    class index or one index per window. ``options`` go to :func:`rbt.explain.attribute`.
+    class index or one index per window. ``options`` go to :func:`rbt.explain.attribute`;
+    with ``cluster`` (:func:`rbt.cluster.connect`) each block of windows is one Dask task.
     """
     fit.require_runnable()
     model, X, fs = fit.model, fit.X, fit.fs
@@ -182,7 +183,7 @@ def explain_features(fit, method: str = "integrated_gradients", attention: bool 
     attributions, report = attribute(
         model, X[idx], target=explained, method=method, baseline=baseline,
         smoothgrad=smoothgrad, internal_batch_size=internal_batch_size, device=device,
-        progress=progress, seed=seed, with_report=True, **kwargs, **options)
+        progress=progress, seed=seed, with_report=True, cluster=cluster, **kwargs, **options)
     table = explanation_table(fs.table.iloc[idx], y, result.pred, class_names)
     seen = fit.in_training
     if seen is not None:

@@ -1,0 +1,196 @@
+"""Dataset-wide work as Dask tasks: one client, tasks submitted, results collected in order.
+
+rbt never schedules work itself. :func:`connect` opens a ``distributed.Client`` on an existing
+scheduler (``--scheduler ADDRESS`` or ``RBT_SCHEDULER``) or on a ``distributed.LocalCluster``
+it starts (``--workers N``); :func:`run_tasks` runs one plain top-level function per task,
+in-process one after the other when there is no cluster, or as one Dask task each. Either way
+the same function computes each task, so the results are the same (to the bit on the same
+device type and torch thread count: a CPU task runs with one torch thread, or
+``RBT_TORCH_THREADS`` of the worker's). A task lost with its worker is rerun by Dask.
+
+Dask is an extra (``pip install 'rbt[cluster]'``) imported only here, on first use.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import uuid
+from collections.abc import Callable, Sequence
+
+from .progress import progress_bar
+
+#: the environment variable naming the scheduler to run on (as ``--scheduler`` does)
+SCHEDULER_ENV = "RBT_SCHEDULER"
+INSTALL = "pip install 'rbt[cluster]'"
+
+
+def _distributed():
+    try:
+        import distributed
+    except ImportError as err:
+        raise ImportError("running on a Dask cluster (--scheduler, --workers, RBT_SCHEDULER) "
+                          f"needs Dask's distributed scheduler: {INSTALL}") from err
+    return distributed
+
+
+class Cluster:
+    """A Dask client rbt submits its tasks to; :meth:`close` closes what rbt started (the
+    client, and the local cluster when it started one), never a scheduler it was given."""
+
+    def __init__(self, client, local=None):
+        self.client = client
+        self.local = local
+
+    @property
+    def dashboard_link(self) -> str | None:
+        try:
+            return self.client.dashboard_link
+        except (AttributeError, KeyError):
+            return None
+
+    @property
+    def n_workers(self) -> int:
+        return len(self.client.scheduler_info().get("workers", {}))
+
+    def gpu_workers(self) -> int:
+        """How many workers offer the ``GPU`` resource that GPU tasks ask for."""
+        workers = self.client.scheduler_info().get("workers", {}).values()
+        return sum(1 for w in workers if w.get("resources", {}).get("GPU", 0) >= 1)
+
+    def close(self) -> None:
+        self.client.close()
+        if self.local is not None:
+            self.local.close()
+
+    def __enter__(self) -> Cluster:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def connect(scheduler: str | None = None, workers: int | None = None, env=None,
+            announce: bool = True, **local_options) -> Cluster | None:
+    """A :class:`Cluster` on ``scheduler`` (default ``$RBT_SCHEDULER``) or on a new local one
+    of ``workers`` processes (one thread each); None when neither is given (run in-process).
+
+    ``local_options`` go to ``distributed.LocalCluster`` (e.g. ``dashboard_address``). A local
+    cluster on a machine whose torch sees CUDA gives each worker one ``GPU`` resource. With
+    ``announce`` the dashboard's address is printed on stderr.
+    """
+    env = os.environ if env is None else env
+    scheduler = scheduler or env.get(SCHEDULER_ENV, "").strip() or None
+    if scheduler and workers:
+        raise ValueError(f"give either a scheduler address ({scheduler}, from --scheduler or "
+                         f"{SCHEDULER_ENV}) or --workers {workers} for a local cluster, not both")
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int)
+                                or workers < 1):
+        raise ValueError(f"workers must be a positive integer; got {workers!r}")
+    if not scheduler and not workers:
+        return None
+    distributed = _distributed()
+    if scheduler:
+        try:
+            client = distributed.Client(scheduler, timeout="30s")
+        except OSError as err:
+            raise OSError(f"cannot reach the Dask scheduler at {scheduler} ({err}); start one "
+                          "(dask scheduler) or check the address") from err
+        cluster = Cluster(client)
+    else:
+        import torch
+
+        options = {"n_workers": workers, "threads_per_worker": 1, "processes": True,
+                   **({"resources": {"GPU": 1}} if torch.cuda.is_available() else {}),
+                   **local_options}
+        local = distributed.LocalCluster(**options)
+        cluster = Cluster(distributed.Client(local), local)
+    if announce:
+        where = scheduler or f"a local cluster of {workers} worker(s)"
+        link = cluster.dashboard_link
+        print(f"Dask: running on {where}" + (f"; dashboard {link}" if link else ""),
+              file=sys.stderr, flush=True)
+    return cluster
+
+
+def task_device(device, cluster: Cluster | None):
+    """The torch device tasks run on: ``device`` resolved here (:func:`rbt.device.
+    resolve_device`), except that on a cluster "cuda" is taken as asked, since the GPUs are
+    the workers' (the client may have none)."""
+    import torch
+
+    from .device import resolve_device
+
+    if cluster is not None and str(device).startswith("cuda"):
+        return torch.device(device)
+    return resolve_device(device)
+
+
+def _in_worker(fn: Callable, kwargs: dict):
+    """Run one task in a worker: one torch thread (or the worker's ``RBT_TORCH_THREADS``),
+    so that tasks side by side never oversubscribe the cores and give what one thread
+    gives in-process."""
+    import torch
+
+    text = os.environ.get("RBT_TORCH_THREADS", "").strip()
+    torch.set_num_threads(int(text) if text.isdigit() and int(text) > 0 else 1)
+    return fn(**kwargs)
+
+
+def run_tasks(cluster: Cluster | None, fn: Callable, tasks: Sequence[dict], *,
+              shared: dict | None = None, gpu: bool = False, desc: str = "tasks",
+              unit: str = "task", progress: bool = True,
+              on_done: Callable[[int, object], dict | None] | None = None,
+              in_process: dict | None = None, total: int | None = None) -> list:
+    """``fn(**shared, **task)`` for every task; the results in task order.
+
+    Without a cluster the tasks run here one after the other (with ``in_process`` added to
+    their arguments, e.g. to show inner progress bars). On a cluster each is one Dask task;
+    ``shared`` values (large arrays every task reads) are sent to every worker once, and
+    with ``gpu`` each task asks for one ``GPU`` worker resource. ``on_done(i, result)`` is
+    called as each task finishes, in finishing order; what it returns (a dict) is shown beside
+    the bar, which counts finished tasks out of ``total`` (default: these tasks; more when
+    some were done before, as a resumed run's folds).
+    """
+    shared = shared or {}
+    results: list = [None] * len(tasks)
+    total = max(total or 0, len(tasks))
+    bar = progress_bar(total=total, initial=total - len(tasks), desc=desc, unit=unit,
+                       disable=not progress)
+
+    def finished(i: int, result) -> None:
+        results[i] = result
+        postfix = on_done(i, result) if on_done else None
+        if postfix:
+            bar.set_postfix(**postfix)
+        bar.update(1)
+
+    if cluster is None or not tasks:
+        with bar:
+            for i, task in enumerate(tasks):
+                finished(i, fn(**shared, **task, **(in_process or {})))
+        return results
+    distributed = _distributed()
+    client = cluster.client
+    if gpu and not cluster.gpu_workers():
+        raise ValueError("these tasks run on a GPU (device cuda), but no worker of the Dask "
+                         "cluster offers a 'GPU' resource; start the workers with "
+                         "--resources GPU=1 (one per GPU), or use --device cpu")
+    # a copy on every worker (each needs them anyway), so losing a worker loses no input:
+    # scattered data, unlike a task, cannot be recomputed
+    scattered = {k: client.scatter(v, broadcast=True, hash=False) for k, v in shared.items()}
+    token = uuid.uuid4().hex[:8]
+    futures = [client.submit(_in_worker, fn, {**scattered, **task},
+                             key=f"rbt-{fn.__name__}-{i}-{token}", pure=False,
+                             resources={"GPU": 1} if gpu else None)
+               for i, task in enumerate(tasks)]
+    order = {f.key: i for i, f in enumerate(futures)}
+    try:
+        with bar:
+            for future in distributed.as_completed(futures):
+                result = future.result()  # a task's error is raised here, as in-process
+                future.release()
+                finished(order[future.key], result)
+    finally:
+        client.cancel(futures + list(scattered.values()))
+    return results
