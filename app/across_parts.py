@@ -38,6 +38,14 @@ def selection_caption(frame: pd.DataFrame, shown: pd.DataFrame, chosen: pd.DataF
     return text + "."
 
 
+def predicting_caption(frame: pd.DataFrame, shown: pd.DataFrame, done: int) -> str:
+    """The line under the table while its predictions come: how many windows are predicted
+    so far (their columns are blank for the others)."""
+    return (f"{len(shown):,} of {len(frame):,} windows; {done:,} of {len(frame):,} predicted "
+            "so far: the prediction columns fill in as the pass goes on, accuracy once it is "
+            "done.")
+
+
 def filter_note(subjects: Sequence, classes: Sequence, outcome: str) -> str:
     """What the means below use: every window of each group, whatever the table shows."""
     active = [name for name, on in (("subjects", bool(subjects)), ("classes", bool(classes)),

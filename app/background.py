@@ -2,9 +2,10 @@
 and shared by every session: the page draws its progress and polls it instead of waiting
 behind a spinner, and a page reached later finds it done.
 
-``work(report, stopped)`` gets a ``report(done, total)`` callback and a ``stopped()`` test; it
-returns the result, or None when stopped. Finished results are kept in a byte-bounded cache
-(:mod:`byte_cache`)."""
+``work(report, stopped)`` gets a ``report(done, total, partial=None)`` callback (``partial``:
+what is done so far, for the page to show meanwhile, say the predictions of the first
+``done`` windows) and a ``stopped()`` test; it returns the result, or None when stopped.
+Finished results are kept in a byte-bounded cache (:mod:`byte_cache`)."""
 
 from __future__ import annotations
 
@@ -23,8 +24,8 @@ class Job:
     """One piece of background work and how far it got."""
 
     def __init__(self, key, work, result=None):
-        self.key, self.done, self.total = key, 0, 0
-        self.started = time.monotonic()
+        self.key, self.done, self.total, self.partial = key, 0, 0, None
+        self.started, self.ended = time.monotonic(), None
         self.result, self.error = result, None
         self._stop, self._finished = threading.Event(), threading.Event()
         if result is not None:
@@ -45,9 +46,12 @@ class Job:
             with _LOCK:  # a failed job stays, so its error is shown, not retried each poll
                 if self.error is None and _RUNNING.get(self.key) is self:
                     del _RUNNING[self.key]
+            self.ended = time.monotonic()
             self._finished.set()
 
-    def _report(self, done: int, total: int) -> None:
+    def _report(self, done: int, total: int, partial=None) -> None:
+        if partial is not None:
+            self.partial = partial
         self.done, self.total = done, total
 
     @property

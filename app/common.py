@@ -111,23 +111,18 @@ def pass_groups(fit) -> dict:
     return groups
 
 
-#: once every window is predicted, sum the attention of every window in the background too,
-#: so that Across trials' attention maps are ready when asked for (about twice the work of
-#: the predictions, once per data and model)
-ATTENTION_AFTER_PREDICTIONS = True
-
-
-def whole_pass(choice, model_path, stamp, device, attention: bool) -> background.Job:
-    """The pass over every window (:func:`rbt.explain.group_pass`) in the background,
-    started once per data and model: predictions and group sums of BDE (and of attention,
-    every block and head, when ``attention``). A finished attention pass serves the
-    predictions too; a finished predictions pass starts the attention pass
-    (:data:`ATTENTION_AFTER_PREDICTIONS`)."""
+def whole_pass(choice, model_path, stamp, device, attention: bool = True) -> background.Job:
+    """The one pass over every window (:func:`rbt.explain.group_pass`), in the background,
+    started once per data and model: every window's predictions (the job's ``partial`` holds
+    them as they come, so the table is drawn meanwhile) and the group sums of BDE and
+    attention (every block and head, and the rollout) that serve every map. For the table
+    (``attention`` False) predictions read from a file (:func:`predictions_from_file`) win;
+    the pass goes on for the attention."""
     key = ("pass", choice, model_path, stamp, device)
-    if not attention and background.RESULTS.get(key + (False,)) is None:
-        done = background.running(key + (True,))
-        if done is not None and done.result is not None:
-            return done
+    if not attention:
+        kept = background.running(key + (False,))  # predictions read from a file
+        if kept is not None:
+            return kept
     f = fit_resource(choice, model_path, stamp)
     model = device_model(model_path, stamp, device)
     groups = pass_groups(f)
@@ -135,18 +130,11 @@ def whole_pass(choice, model_path, stamp, device, attention: bool) -> background
     def work(report, stopped):
         from rbt.explain import group_pass
 
-        done = group_pass(model, f.X, groups, class_names=f.class_names, attention=attention,
-                          device=device, batch_size=256, on_progress=report, stop=stopped)
-        if done is not None and not attention and ATTENTION_AFTER_PREDICTIONS:
-            background.job(key + (True,), attention_work)  # then the attention, as well
-        return done
-
-    def attention_work(report, stopped):
-        from rbt.explain import group_pass
-
-        return group_pass(model, f.X, groups, class_names=f.class_names, attention=True,
-                          device=device, batch_size=256, on_progress=report, stop=stopped)
-    return background.job(key + (attention,), attention_work if attention else work)
+        probs = np.zeros((len(f.X), model.config.num_classes), np.float32)
+        report(0, len(f.X), probs)
+        return group_pass(model, f.X, groups, class_names=f.class_names, device=device,
+                          batch_size=256, on_progress=report, stop=stopped, out=probs)
+    return background.job(key + (True,), work)
 
 
 def predictions_from_file(choice, model_path, stamp, device, source) -> None:
@@ -160,6 +148,17 @@ def predictions_from_file(choice, model_path, stamp, device, source) -> None:
     background.finish(("pass", choice, model_path, stamp, device, False),
                       predicted_pass(f.X, pass_groups(f), probs, pred,
                                      class_names=f.class_names))
+
+
+def feature_group_sums(choice, model_path, stamp):
+    """The BDE group sums of every window in the groupings known before predicting
+    (:func:`pass_groups`; :func:`rbt.explain.groups.feature_sums`): no model run, so the BDE
+    means are drawn while the pass goes on. Kept per data and model."""
+    from rbt.explain.groups import feature_sums
+
+    f = fit_resource(choice, model_path, stamp)
+    return background.RESULTS.get_or_compute(("bde", choice, model_path, stamp),
+                                             lambda: feature_sums(f.X, pass_groups(f)))
 
 
 def predictions(choice: DataChoice, model_path: str, stamp: float, device: str):
@@ -346,8 +345,8 @@ def load(choice, model_path: str, device: str) -> Loaded | None:
         return None
     show_problems(fit)
     st.session_state["_loaded_key"] = key
-    if fit.runnable:  # every window's predictions, in the background, for Across trials
-        whole_pass(*key, attention=False)
+    if fit.runnable and first:  # every window's predictions and attention sums, in the
+        whole_pass(*key)  # background (once: a pass the user stopped stays stopped)
     return Loaded(choice, model_path, stamp, device, fit)
 
 

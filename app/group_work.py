@@ -1,20 +1,32 @@
 """Long work over many windows behind a progress bar with the time left and a Stop button:
-in cached chunks (:func:`run_chunks`, group attributions), or the pass over every window that
-runs in the background once per data and model (:func:`pass_result`): the predictions, and the
-group sums of BDE and attention serving every block, head and grouping."""
+in cached chunks (:func:`run_chunks`, group attributions), or the one pass over every window
+that runs in the background once per data and model (:func:`table_pass`,
+:func:`attention_pass`): the predictions, and the group sums of BDE and attention serving
+every block, head and grouping. The table is drawn at once, its predictions filling in."""
 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
+import background
 import common
+import numpy as np
+import pandas as pd
 import serving
 import streamlit as st
+
+from rbt import infer
 
 #: wait up to this long for a pass that looks like finishing by then before drawing its
 #: progress (small data are done by then; a large dataset's progress is drawn at once)
 FIRST_WAIT_S = 2.0
 POLL_S = 1.0  # how often the progress of a pass is redrawn
+#: how often the page is drawn again while the pass goes on, so the table's predictions fill
+#: in (the whole page: a large table costs a second or so to send and draw)
+TABLE_REFRESH_S = 15.0
+#: the table's columns that come from the predictions (blank until a window is predicted)
+PREDICTED_COLUMNS = ("predicted", "confidence", "correct")
 
 
 def grouping(fit, by: str) -> str:
@@ -28,14 +40,20 @@ def grouping(fit, by: str) -> str:
     return by
 
 
-def pass_result(loaded, attention: bool, label: str, stop_key: str):
-    """The pass over every window (:func:`common.whole_pass`, in the background) when it is
-    done; else None, with its progress drawn (redrawn every POLL_S, the page rerun when it is
-    done) or, when the user stopped it (``st.session_state[stop_key]``), nothing."""
-    if st.session_state.get(stop_key):
-        return None
-    job = common.whole_pass(*loaded.key, attention=attention)
-    end = time.monotonic() + FIRST_WAIT_S  # wait while it looks like finishing by then
+@dataclass
+class PassState:
+    """Where the predictions of every window stand for the table."""
+
+    result: object | None  # the GroupPass (or a file's predictions) when done
+    probs: np.ndarray | None  # while it runs: the probabilities, the first ``done`` rows filled
+    done: int = 0
+    stopped: bool = False  # the user stopped it
+
+
+def _settled(job):
+    """``job`` after waiting while it looks like finishing within FIRST_WAIT_S; a job that
+    was stopped in another session is started again."""
+    end = time.monotonic() + FIRST_WAIT_S
     while not job.wait(0.1) and time.monotonic() < end:
         left = job.seconds_left()
         if left is not None and time.monotonic() + left > end:
@@ -43,13 +61,57 @@ def pass_result(loaded, attention: bool, label: str, stop_key: str):
     if job.finished:
         if job.error is not None:
             raise job.error
-        if job.result is not None:
-            return job.result
-        job = common.whole_pass(*loaded.key, attention=attention)  # stopped elsewhere: again
-    _progress(job, label, stop_key)
-    if not attention:
-        open_predictions(loaded, stop_key)
+        if job.result is None:  # stopped elsewhere: again
+            return common.whole_pass(*job.key[1:-1])
+    return job
+
+
+def table_pass(loaded, label: str, stop_key: str) -> PassState:
+    """The predictions for the table: read from a file, or the one pass over every window
+    (:func:`common.whole_pass`, in the background). While the pass runs its progress is
+    drawn (redrawn every POLL_S; the page is drawn again when it is done and every
+    TABLE_REFRESH_S) with the predictions so far; after the user stopped it
+    (``st.session_state[stop_key]``), none."""
+    if st.session_state.get(stop_key):  # a file's predictions, or the pass done before Stop
+        kept = next((r for r in (background.RESULTS.get(("pass", *loaded.key, last))
+                                 for last in (False, True)) if r is not None), None)
+        return PassState(kept, None, stopped=kept is None)
+    job = _settled(common.whole_pass(*loaded.key, attention=False))
+    if job.finished and job.result is not None:
+        return PassState(job.result, None, job.total)
+    _progress(job, label, stop_key, time.monotonic())
+    open_predictions(loaded, stop_key)
+    return PassState(None, job.partial, job.done)
+
+
+def attention_pass(loaded, label: str, stop_key: str, drawn: bool):
+    """The one pass's result (its attention sums) when done; else None, with its progress
+    drawn unless the table's already is (``drawn``)."""
+    if st.session_state.get(stop_key):
+        return background.RESULTS.get(("pass", *loaded.key, True))
+    job = _settled(common.whole_pass(*loaded.key))
+    if job.finished and job.result is not None:
+        return job.result
+    if not drawn:
+        _progress(job, label, stop_key, None)
     return None
+
+
+def table_so_far(loaded, state: PassState) -> pd.DataFrame:
+    """The predictions table while the pass goes on: where each window is and its true class
+    at once, its prediction for the windows predicted so far and blank for the others."""
+    f = loaded.fit
+    n_classes = len(f.class_names)
+    probs = state.probs if state.probs is not None else np.zeros((len(f.X), n_classes),
+                                                                 np.float32)
+    frame = infer.prediction_table(f, probs, probs.argmax(axis=1))
+    known = np.arange(len(frame)) < state.done
+    for c in [*PREDICTED_COLUMNS, *(f"p_{n}" for n in f.class_names)]:
+        if c == "correct" and c in frame:
+            frame[c] = frame[c].astype("boolean").where(known, pd.NA)
+        elif c in frame:
+            frame[c] = frame[c].where(known, None if c == "predicted" else np.nan)
+    return frame
 
 
 def open_predictions(loaded, stop_key: str) -> None:
@@ -79,9 +141,10 @@ def _stop(job, stop_key: str) -> None:
 
 
 @st.fragment(run_every=POLL_S)
-def _progress(job, label: str, stop_key: str) -> None:
-    if job.finished:
-        st.rerun()
+def _progress(job, label: str, stop_key: str, drawn_at: float | None) -> None:
+    if job.finished or (drawn_at is not None and job.done < job.total
+                        and time.monotonic() - drawn_at > TABLE_REFRESH_S):
+        st.rerun()  # the whole page: the pass is done, or the table fills in
     left = job.seconds_left()
     st.progress(job.fraction, text=f"{label}: {job.done:,} of {job.total or 0:,} windows"
                 + ("" if left is None else f", about {left:.0f} s left")

@@ -19,6 +19,7 @@ from rbt.data.deap import EEG_CHANNELS
 
 demo_cache = test_app.demo_cache  # its autouse fixture: the demo cache, the server address
 parts = importlib.import_module("across_parts")  # an app module: test_app put app/ on sys.path
+background = importlib.import_module("background")
 
 
 def ranges(fig: dict) -> list[tuple[str, float, float]]:
@@ -267,12 +268,20 @@ def test_group_attention_shows_its_windows_and_can_be_stopped_and_resumed():
     at.radio(key="x_by").set_value("subject").run()
     assert_fine(at)
     assert "288 windows of s0" in captions(at)
-    # the Stop button's effect: nothing drawn, a note and a button to go on
-    at.session_state["_x_att_stopped"] = True
+    # the Stop button's effect, before the pass was done: the table without predictions, no
+    # maps, a note and a button to go on
+    for key in [k for k in background.RESULTS._items if k[0] == "pass"]:
+        background.RESULTS.pop(key)
+    at.session_state["_x_pass_stopped"] = True
     at.run()
     assert_fine(at)
-    assert any("Stopped: averaging the attention" in i.value for i in at.info)
+    assert any("Stopped: predicting every window and averaging its attention" in i.value
+               for i in at.info)
+    table = at.dataframe[0].value
+    assert len(table) == 1440 and table["predicted"].isna().all() and table["true"].notna().all()
     assert not [f for f in test_app.figures(at) if "receives" in str(f["layout"])]
-    at.button(key="_x_att_stopped_resume").click().run()
+    at.button(key="_x_pass_stopped_resume").click().run()
+    settle(at)
     assert_fine(at)
     assert by_title(at, "Attention each electrode receives")
+    assert at.dataframe[0].value["predicted"].notna().all()

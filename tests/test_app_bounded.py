@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import test_app
 from test_app import ACROSS, TRIAL, app, assert_fine, demo_cache  # noqa: F401
 
 from rbt import infer
@@ -32,9 +33,18 @@ def _forget(cache) -> None:
         cache.pop(key)
 
 
+def _settled(at, seconds: float = 120):
+    """Rerun while the pass over every window draws its progress (a busy machine)."""
+    end = time.monotonic() + seconds
+    while at.get("progress") and time.monotonic() < end:
+        time.sleep(0.3)
+        at.run()
+    return at
+
+
 def test_the_background_predictions_give_the_table_of_predicting_directly(demo_valence):
     _forget(background.RESULTS)
-    at = app(ACROSS)
+    at = _settled(app(ACROSS))
     assert_fine(at)
     shown = at.dataframe[0].value
     fs, _ = demo_valence
@@ -45,9 +55,9 @@ def test_the_background_predictions_give_the_table_of_predicting_directly(demo_v
     pd.testing.assert_frame_equal(shown.reset_index(drop=True)[list(direct.columns)], direct,
                                   check_dtype=False, atol=1e-5)
     # the pass ran once for these data and this model; a second visit finds its result
-    keys = [k for k in background.RESULTS._items if k[0] == "pass" and k[-1] is False]
+    keys = [k for k in background.RESULTS._items if k[0] == "pass" and k[-1] is True]
     assert len(keys) == 1
-    again = app(ACROSS)
+    again = _settled(app(ACROSS))
     pd.testing.assert_frame_equal(again.dataframe[0].value, shown)
 
 
@@ -75,6 +85,61 @@ def test_a_pass_can_be_stopped_and_its_error_is_kept(demo_valence):
     failed = background.job(("test-fail", 1), broken)
     assert failed.wait(10) and isinstance(failed.error, ValueError)
     assert background.job(("test-fail", 1), broken) is failed  # shown, not retried
+
+
+def test_the_table_is_drawn_while_the_pass_goes_on_its_predictions_filling_in(demo_valence):
+    """The pass over every window held after its first batch (a gate in its progress
+    callback), as a large dataset's is for a while: the page draws the table with every
+    window and the first batch's predictions, the BDE means, and says what comes later."""
+    at = app(ACROSS)
+    assert_fine(at)
+    key = ("pass", *at.session_state["_loaded_key"], True)
+    fs, _ = demo_valence
+    fit = fit_data(load_checkpoint(DEMO), fs)
+    model = load_checkpoint(DEMO).model.eval()
+    _forget(background.RESULTS)
+    gate = threading.Event()
+
+    def work(report, stopped):
+        probs = np.zeros((len(fs), 2), np.float32)
+
+        def progress(done, total):
+            report(done, total, probs)
+            while done == 256 and not gate.wait(0.05) and not stopped():
+                pass
+        return group_pass(model, fit.X, common.pass_groups(fit), class_names=fit.class_names,
+                          device="cpu", batch_size=256, on_progress=progress, stop=stopped,
+                          out=probs)
+    job = background.job(key, work)
+    try:
+        deadline = time.monotonic() + 60
+        while job.done < 256 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        at.run()
+        assert_fine(at)
+        assert at.get("progress")
+        table = at.dataframe[0].value.reset_index(drop=True)
+        p = infer.predict(fit, device="cpu")
+        assert len(table) == len(fs) and table["true"].notna().all()
+        first = f"p_{fit.class_names[0]}"
+        np.testing.assert_allclose(table[first][:256], p.probs[:256, 0], atol=1e-6)
+        assert (table["predicted"][:256] == np.asarray(fit.class_names)[p.pred[:256]]).all()
+        assert table["predicted"][256:].isna().all() and table[first][256:].isna().all()
+        text = " ".join(c.value for c in at.caption)
+        assert "256 of 1,440 predicted so far" in text
+        assert any("drawn when every window is predicted" in i.value for i in at.info)
+        assert at.radio(key="x_outcome").disabled
+        assert any("Mean BDE: high" in str(f["layout"]) for f in test_app.figures(at))
+        at.radio(key="x_quantity").set_value("attention").run()
+        assert any("attention means come from the pass" in i.value for i in at.info)
+    finally:
+        gate.set()
+    assert job.wait(60) and job.result is not None
+    _settled(at.run())
+    assert_fine(at)
+    assert not at.get("progress")
+    assert at.dataframe[0].value["predicted"].notna().all()
+    assert any("receives" in str(f["layout"]) for f in test_app.figures(at))
 
 
 def test_the_byte_cache_evicts_by_size_and_computes_once():
@@ -126,7 +191,8 @@ def test_predictions_rbt_predict_wrote_are_opened_instead_of_computed(tmp_path, 
     swapped = written.assign(p_low=written["p_high"], p_high=written["p_low"])
     swapped.to_csv(tmp_path / "swapped.csv", index=False)  # not what the model says
     at = app(ACROSS)
-    at.session_state["_x_pred_stopped"] = True  # as after the Stop button
+    _forget(background.RESULTS)  # as after the Stop button, before the pass was done
+    at.session_state["_x_pass_stopped"] = True
     at.run()
     assert any("Stopped: predicting every window" in i.value for i in at.info)
     try:

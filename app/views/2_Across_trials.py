@@ -20,13 +20,14 @@ from rbt.explain import (
     compare_groups,
     group_attention_mean,
 )
+from rbt.explain.groups import PREDICTED
 from rbt.viz.attention import attention_heatmap
 from rbt.viz.prediction import accuracy_per_trial, confusion_matrix_figure
 from rbt.viz.topomap import band_topomaps, topomap_row
 
 CHUNK = 32  # windows per cached attribution call: the progress bar's step
-ATTR_STOP, ATT_STOP = "_x_attr_stopped", "_x_att_stopped"  # set by the Stop buttons
-PRED_STOP = "_x_pred_stopped"
+ATTR_STOP = "_x_attr_stopped"  # set by the Stop buttons
+PASS_STOP = "_x_pass_stopped"  # the one pass over every window (predictions and attention)
 ONE_TRIAL = "views/1_One_trial.py"  # the page's path as app/Home.py names it
 
 
@@ -89,16 +90,17 @@ def render() -> None:
         data_views.group_means(loaded)
         return
     f = loaded.fit
-    done = group_work.pass_result(loaded, False, "Predicting every window (once for these "
-                                  "data and this model)", PRED_STOP)
-    if done is None:
-        if st.session_state.get(PRED_STOP):
-            _stopped(PRED_STOP, "predicting every window", kept=False)
-            group_work.open_predictions(loaded, PRED_STOP)
-        st.stop()
-    pred = done.pred
-    frame = common.prediction_table(*loaded.key, done.probs, pred)
-    labelled = "correct" in frame
+    state = group_work.table_pass(loaded, "Predicting every window and averaging its attention "
+                                  "(one pass for these data and this model)", PASS_STOP)
+    done = state.result  # None while the pass goes on: the table is drawn with what is known
+    if state.stopped:
+        _stopped(PASS_STOP, "predicting every window and averaging its attention", kept=False)
+        group_work.open_predictions(loaded, PASS_STOP)
+    pred = None if done is None else done.pred
+    frame = (common.prediction_table(*loaded.key, done.probs, pred) if done is not None
+             else group_work.table_so_far(loaded, state))
+    labelled = "correct" in frame  # the data have the model's labels
+    scored = labelled and done is not None  # and every window is predicted
     own = parts.own_labels(f)  # the data's own labels, when they are not the model's classes
     if own is not None:
         frame.insert(frame.columns.get_loc("predicted"), "label", own)
@@ -114,11 +116,13 @@ def render() -> None:
     classes = c2.multiselect(f"Classes ({class_col})", class_names, key="x_classes",
                              placeholder="all classes")
     outcome = c3.radio("Windows", ["all", "correct", "wrong"], key="x_outcome",
-                       disabled=not labelled)
-    shown = filter_frame(frame, subjects, classes, outcome if labelled else "all",
+                       disabled=not scored, help=None if done is not None else
+                       "Once every window is predicted.")
+    shown = filter_frame(frame, subjects, classes, outcome if scored else "all",
                          class_column=class_col)
     chosen = filter_frame(frame, subjects, classes, "all", class_column=class_col)
-    st.caption(parts.selection_caption(frame, shown, chosen, outcome if labelled else "all"))
+    st.caption(parts.selection_caption(frame, shown, chosen, outcome if scored else "all")
+               if done is not None else parts.predicting_caption(frame, shown, state.done))
     st.dataframe(shown, hide_index=True, height=260, key="x_table", on_select=_opener(f, shown),
                  selection_mode="single-row",
                  column_config={c: st.column_config.NumberColumn(format="%.3f")
@@ -131,7 +135,11 @@ def render() -> None:
     common.export_menu(None, "predictions", shown)
 
     # ---- confusion matrix and accuracy per trial -----------------------------------------------
-    if labelled:
+    if done is None:
+        if not state.stopped:
+            st.info("The confusion matrix and the accuracy per trial are drawn when every "
+                    "window is predicted (the progress above).", icon=":material/hourglass_top:")
+    elif scored:
         left, right = st.columns([1, 2])
         idx = chosen.index.to_numpy()
         with left:
@@ -152,7 +160,7 @@ def render() -> None:
     # ---- group means and differences ------------------------------------------------------------
     st.subheader("Means and differences")
     across_explain.explanation_section(f)
-    st.caption(parts.filter_note(subjects, classes, outcome if labelled else "all"))
+    st.caption(parts.filter_note(subjects, classes, outcome if scored else "all"))
     g1, g2, g3, g4 = st.columns(4)
     quantity = g1.radio("Map", ["BDE", "attention", "attribution"], key="x_quantity")
     ways = ["class", "subject"] + (["label"] if own is not None else [])
@@ -161,9 +169,15 @@ def render() -> None:
                   format_func=lambda b: "class (true)" if b == "class" and labelled else
                   "class (predicted)" if b == "class" else
                   "label (the data's own)" if b == "label" else b)
-    labels = own if by == "label" else group_labels(f, pred, by)
     grouping = group_work.grouping(f, by)  # its name in the pass's group sums
-    counts = done.sums.counts(grouping)
+    if done is None and grouping == PREDICTED:
+        st.info("The groups are the predicted classes: drawn when every window is predicted "
+                "(the progress above).", icon=":material/hourglass_top:")
+        return
+    labels = own if by == "label" else group_labels(f, pred, by)
+    # the BDE means need no model run where the groups are known without predictions
+    sums = done.sums if done is not None else common.feature_group_sums(*loaded.key[:3])
+    counts = sums.counts(grouping)
     groups = {"class": f.class_names, "label": f.fs.class_names}.get(by) or f.fs.subjects()
     groups = [g for g in groups if counts.get(g)]
     if len(groups) < 2:
@@ -178,7 +192,7 @@ def render() -> None:
     pair = f"{a} vs {b}"
 
     if quantity == "BDE":
-        mean_a, mean_b = (done.sums.mean(grouping, g, "bde").astype(np.float32) for g in (a, b))
+        mean_a, mean_b = (sums.mean(grouping, g, "bde").astype(np.float32) for g in (a, b))
         diff = mean_a - mean_b
         for name, values in zip(names, (mean_a, mean_b, diff)):
             _roomy_chart(band_topomaps(values, f.ch_names, f.band_names, title=f"Mean BDE: {name}",
@@ -199,11 +213,18 @@ def render() -> None:
                             format_func=lambda v: "mean of heads" if v == "mean"
                             else f"head {v + 1}")
         head = "mean" if block == "rollout" else head
-        att = group_work.pass_result(loaded, True, f"Averaging attention over {len(f.X):,} "
-                                     "windows", ATT_STOP)
+        att = group_work.attention_pass(loaded, f"Averaging attention over {len(f.X):,} "
+                                        "windows", PASS_STOP, drawn=done is None)
         if att is None:
-            if st.session_state.get(ATT_STOP):
-                _stopped(ATT_STOP, "averaging the attention over every window", kept=False)
+            if st.session_state.get(PASS_STOP):
+                if not state.stopped:  # the table's predictions are a file's: say it here
+                    _stopped(PASS_STOP, "averaging the attention over every window",
+                             kept=False)
+            else:
+                st.info("The attention means come from the pass over every window (the "
+                        "progress " + ("above" if done is None else "here") + "): one pass "
+                        "serves every block, head and grouping.",
+                        icon=":material/hourglass_top:")
             return
         n = att.sums.counts(grouping)
         st.caption(f"Means over every window (one pass of the model serves every block, head "
