@@ -18,9 +18,10 @@ import streamlit as st
 
 from rbt import infer
 
-#: wait up to this long for a pass that looks like finishing by then before drawing its
-#: progress (small data are done by then; a large dataset's progress is drawn at once)
-FIRST_WAIT_S = 2.0
+#: data this small are waited for (up to SMALL_WAIT_S; a second or two on a CPU), so their
+#: page is drawn once, complete; larger data's table is drawn at once, predictions filling in
+SMALL_WINDOWS = 5000
+SMALL_WAIT_S = 15.0
 POLL_S = 1.0  # how often the progress of a pass is redrawn
 #: how often the page is drawn again while the pass goes on, so the table's predictions fill
 #: in (the whole page: a large table costs a second or so to send and draw)
@@ -50,14 +51,11 @@ class PassState:
     stopped: bool = False  # the user stopped it
 
 
-def _settled(job):
-    """``job`` after waiting while it looks like finishing within FIRST_WAIT_S; a job that
-    was stopped in another session is started again."""
-    end = time.monotonic() + FIRST_WAIT_S
-    while not job.wait(0.1) and time.monotonic() < end:
-        left = job.seconds_left()
-        if left is not None and time.monotonic() + left > end:
-            break
+def _settled(job, windows: int):
+    """``job`` after waiting for it when the data are small (``windows`` at most
+    :data:`SMALL_WINDOWS`); a job that was stopped in another session is started again."""
+    if windows <= SMALL_WINDOWS:
+        job.wait(SMALL_WAIT_S)
     if job.finished:
         if job.error is not None:
             raise job.error
@@ -76,7 +74,7 @@ def table_pass(loaded, label: str, stop_key: str) -> PassState:
         kept = next((r for r in (background.RESULTS.get(("pass", *loaded.key, last))
                                  for last in (False, True)) if r is not None), None)
         return PassState(kept, None, stopped=kept is None)
-    job = _settled(common.whole_pass(*loaded.key, attention=False))
+    job = _settled(common.whole_pass(*loaded.key, attention=False), len(loaded.fit.X))
     if job.finished and job.result is not None:
         return PassState(job.result, None, job.total)
     _progress(job, label, stop_key, time.monotonic())
@@ -89,7 +87,7 @@ def attention_pass(loaded, label: str, stop_key: str, drawn: bool):
     drawn unless the table's already is (``drawn``)."""
     if st.session_state.get(stop_key):
         return background.RESULTS.get(("pass", *loaded.key, True))
-    job = _settled(common.whole_pass(*loaded.key))
+    job = _settled(common.whole_pass(*loaded.key), len(loaded.fit.X))
     if job.finished and job.result is not None:
         return job.result
     if not drawn:

@@ -25,6 +25,7 @@ DEMO = Path(__file__).resolve().parents[1] / "assets" / "demo-checkpoint"
 byte_cache = importlib.import_module("byte_cache")  # app modules: test_app put app/ on sys.path
 background = importlib.import_module("background")
 common = importlib.import_module("common")
+group_work = importlib.import_module("group_work")
 
 
 def _forget(cache) -> None:
@@ -87,11 +88,13 @@ def test_a_pass_can_be_stopped_and_its_error_is_kept(demo_valence):
     assert background.job(("test-fail", 1), broken) is failed  # shown, not retried
 
 
-def test_the_table_is_drawn_while_the_pass_goes_on_its_predictions_filling_in(demo_valence):
+def test_the_table_is_drawn_while_the_pass_goes_on_its_predictions_filling_in(demo_valence,
+                                                                            monkeypatch):
     """The pass over every window held after its first batch (a gate in its progress
     callback), as a large dataset's is for a while: the page draws the table with every
     window and the first batch's predictions, the BDE means, and says what comes later."""
     at = app(ACROSS)
+    monkeypatch.setattr(group_work, "SMALL_WINDOWS", 0)  # the demo drawn as large data are
     assert_fine(at)
     key = ("pass", *at.session_state["_loaded_key"], True)
     fs, _ = demo_valence
