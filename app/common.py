@@ -137,17 +137,26 @@ def whole_pass(choice, model_path, stamp, device, attention: bool = True) -> bac
     return background.job(key + (True,), work)
 
 
-def predictions_from_file(choice, model_path, stamp, device, source) -> None:
+def predictions_from_file(choice, model_path, stamp, device, source) -> bool:
     """Take every window's predictions from the CSV ``rbt predict`` wrote (a path or an
-    uploaded file) instead of computing them: they become the predictions pass's result."""
+    uploaded file) instead of computing them: they become the predictions pass's result.
+    Beside a path, the attention ``rbt predict --attention`` wrote (every block and the
+    rollout) gives the attention sums too, so the pass over every window is not needed (it
+    is stopped). True when the attention was read."""
     from rbt.explain.groups import predicted_pass
-    from rbt.predictions_file import read_predictions
+    from rbt.predictions_file import read_attention, read_predictions_rows
 
     f = fit_resource(choice, model_path, stamp)
-    probs, pred = read_predictions(source, f)
-    background.finish(("pass", choice, model_path, stamp, device, False),
-                      predicted_pass(f.X, pass_groups(f), probs, pred,
-                                     class_names=f.class_names))
+    probs, pred, rows = read_predictions_rows(source, f)
+    stored = read_attention(source, f, rows) if isinstance(source, str) else None
+    attention, rollout = stored if stored is not None else (None, None)
+    done = predicted_pass(f.X, pass_groups(f), probs, pred, class_names=f.class_names,
+                          attention=attention, rollout=rollout, rows=rows)
+    key = ("pass", choice, model_path, stamp, device)
+    background.finish(key + (False,), done)
+    if stored is not None:
+        background.finish(key + (True,), done)
+    return stored is not None
 
 
 def feature_group_sums(choice, model_path, stamp):

@@ -117,7 +117,10 @@ def open_predictions(loaded, stop_key: str) -> None:
     (computed once, or on another machine) instead of waiting for them."""
     with st.expander("Open the predictions `rbt predict` wrote", icon=":material/upload_file:"):
         st.caption("`rbt predict --out predictions.csv` with this model on these data writes "
-                   "every window's prediction; opened here, the table is drawn at once.")
+                   "every window's prediction; opened here, the table is drawn at once. "
+                   "Written with `--attention` (every block and the rollout, its default) "
+                   "and opened by its path, the attention beside it gives the attention "
+                   "means at once too, with no pass over the windows here.")
         up = st.file_uploader("Predictions (.csv)", type=["csv"], key="x_pred_upload")
         path = serving.typed_path(st, "Or a path on this machine", key="x_pred_path",
                                   placeholder="/data/predictions.csv")
@@ -125,7 +128,10 @@ def open_predictions(loaded, stop_key: str) -> None:
         if source is None:
             return
         try:
-            common.predictions_from_file(*loaded.key, source)
+            with st.spinner("Reading the predictions"
+                            + ("" if up is not None else " and any attention beside them")
+                            + "…"):
+                common.predictions_from_file(*loaded.key, source)
         except (ValueError, OSError) as err:
             st.error(f"These predictions could not be used: {serving.plain_message(err)}")
             return

@@ -166,7 +166,9 @@ def settle(at, limit: float = 900.0) -> float | None:
 def job_done(common, at) -> int:
     """How many windows the pass over every window had predicted."""
     job = common.background.running(("pass", *at.session_state["_loaded_key"], True))
-    return -1 if job is None else job.done
+    if job is None:
+        return -1
+    return len(job.result.probs) if job.result is not None else job.done
 
 
 def cold(folder: Path, source: str) -> dict:

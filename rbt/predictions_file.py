@@ -1,8 +1,12 @@
 """Reading back the predictions ``rbt predict --out file.csv`` wrote, aligned to a
 :class:`~rbt.model_fit.DataFit`'s windows, so that a whole dataset's predictions computed once
-(or elsewhere, on a GPU machine) need not be computed again."""
+(or elsewhere, on a GPU machine) need not be computed again; and the attention
+``rbt predict --attention`` wrote beside them (:func:`read_attention`), memory-mapped."""
 
 from __future__ import annotations
+
+import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -15,6 +19,13 @@ def read_predictions(source, fit) -> tuple[np.ndarray, np.ndarray]:
     """(probs, pred) of every window of ``fit`` from a predictions CSV (a path or a file
     object), in the fit's window order and the model's class order. A ValueError names what
     does not match: a column, a class, or windows the file lacks."""
+    probs, pred, _ = read_predictions_rows(source, fit)
+    return probs, pred
+
+
+def read_predictions_rows(source, fit) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`read_predictions` and, for each window of ``fit``, its row in the file (so
+    what was written beside it, row for row, can be aligned too)."""
     name = getattr(source, "name", source)
     try:
         frame = pd.read_csv(source)
@@ -50,4 +61,59 @@ def read_predictions(source, fit) -> tuple[np.ndarray, np.ndarray]:
     probs = frame[want].to_numpy(np.float32)[where]
     if not np.isfinite(probs).all():
         raise ValueError(f"{name}: some probabilities are not numbers")
-    return probs, probs.argmax(axis=1).astype(np.int64)
+    return probs, probs.argmax(axis=1).astype(np.int64), where
+
+
+def attention_files(csv_path) -> dict[str, Path]:
+    """Where ``rbt predict --out OUT.csv --attention`` writes beside the predictions (the
+    names of :func:`rbt.cli.predict.attention_paths`): OUT.attention.npy, OUT.rollout.npy
+    and OUT.attention.json."""
+    path = Path(csv_path)
+    stem = path.with_suffix("") if path.suffix else path
+    return {k: stem.with_name(f"{stem.name}.{k}.npy") for k in ("attention", "rollout")} | {
+        "json": stem.with_name(f"{stem.name}.attention.json")}
+
+
+def read_attention(csv_path, fit, rows: np.ndarray):
+    """``(attention, rollout)`` that ``rbt predict --attention`` wrote beside the predictions
+    CSV at ``csv_path``: every block's ``(n, depth, heads, E, E)`` float16 and the rollout
+    ``(n, E, E)`` float32 of its ``n`` rows, memory-mapped, in the file's row order (``rows``:
+    each window's row, from :func:`read_predictions_rows`); None when they are not both
+    there (say ``--attention rollout`` only). A ValueError names the file and what does not
+    match the model or the predictions."""
+    files = attention_files(csv_path)
+    if not all(files[k].is_file() for k in files):
+        return None
+    cfg = fit.model.config
+    try:
+        record = json.loads(files["json"].read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ValueError(f"{files['json']}: not the record rbt predict --attention writes "
+                         f"({err})") from None
+    if not isinstance(record, dict):
+        raise ValueError(f"{files['json']}: expected a JSON object; found "
+                         f"{type(record).__name__}")
+    if record.get("blocks") != list(range(cfg.depth)):
+        return None  # chosen blocks only: not every block's means can be drawn from it
+    if list(record.get("electrodes") or []) != list(fit.ch_names):
+        raise ValueError(f"{files['json']}: the attention is over other electrodes "
+                         f"({', '.join(map(str, record.get('electrodes') or []))}) than the "
+                         f"model's ({', '.join(fit.ch_names)})")
+    e, n = len(fit.ch_names), record.get("windows")
+    if not isinstance(n, int) or (len(rows) and n <= int(rows.max())):
+        raise ValueError(f"{files['json']}: the attention of {n} windows, written with other "
+                         "predictions than these; run rbt predict --attention again")
+    want = {"attention": ((n, cfg.depth, cfg.heads, e, e), np.float16),
+            "rollout": ((n, e, e), np.float32)}
+    out = []
+    for k, (shape, dtype) in want.items():
+        try:  # a plain .npy: no pickles (allow_pickle is off)
+            a = np.load(files[k], mmap_mode="r", allow_pickle=False)
+        except (OSError, ValueError) as err:
+            raise ValueError(f"{files[k]}: not an array rbt predict wrote ({err})") from None
+        if a.shape != shape or a.dtype != dtype:
+            raise ValueError(f"{files[k]}: expected {np.dtype(dtype).name} of shape {shape} "
+                             f"(the predictions' {n:,} windows, this model); found "
+                             f"{a.dtype} of shape {a.shape}")
+        out.append(a)
+    return tuple(out)

@@ -220,3 +220,50 @@ def test_predictions_rbt_predict_wrote_are_opened_instead_of_computed(tmp_path, 
     written.drop(columns="p_low").to_csv(tmp_path / "other.csv", index=False)
     with pytest.raises(ValueError, match="missing p_low"):
         read_predictions(tmp_path / "other.csv", fit)
+
+
+def test_the_attention_rbt_predict_wrote_beside_its_predictions_gives_the_maps_at_once(
+        tmp_path, demo_valence):
+    from rbt.cli import main
+    from rbt.explain import group_attention_mean
+    from rbt.predictions_file import attention_files, read_attention, read_predictions_rows
+
+    out = tmp_path / "predictions.csv"
+    assert main(["predict", "--model", str(DEMO), "--source", "demo", "--device", "cpu",
+                 "--out", str(out), "--attention"]) == 0
+    at = _settled(app(ACROSS))
+    key = ("pass", *at.session_state["_loaded_key"])
+    by_model = background.RESULTS.get(key + (True,))  # the model's own pass over the windows
+    assert by_model is not None and not by_model.stored
+    _forget(background.RESULTS)
+    at.session_state["_x_pass_stopped"] = True  # as after Stop, before the pass was done
+    at.run()
+    try:
+        at.text_input(key="x_pred_path").input(str(out)).run()
+        at.radio(key="x_quantity").set_value("attention").run()
+        assert_fine(at)
+        assert not at.get("progress")  # no pass: the maps are drawn at once
+        text = " ".join(c.value for c in at.caption)
+        assert "from the attention `rbt predict --attention` wrote" in text
+        assert "720 windows of high" in text
+        stored = background.RESULTS.get(key + (True,))
+        assert stored.stored and background.RESULTS.get(key + (False,)) is stored
+        for block, head in [("rollout", "mean"), (1, 2), (3, "mean")]:
+            for g in ("high", "low"):  # float16 on disk: a few 1e-4 at most
+                np.testing.assert_allclose(
+                    group_attention_mean(stored.sums, "true", g, block, head),
+                    group_attention_mean(by_model.sums, "true", g, block, head), atol=5e-4)
+        np.testing.assert_allclose(stored.probs, by_model.probs, atol=1e-6)
+    finally:  # the file's results are the process's now: the next tests compute theirs
+        for k in [k for k in background.RESULTS._items if k[0] == "pass"]:
+            background.RESULTS.pop(k)
+    # what does not fit is named; the rollout alone is no attention for every block
+    fit = fit_data(load_checkpoint(DEMO), demo_valence[0])
+    _, _, rows = read_predictions_rows(out, fit)
+    files = attention_files(out)
+    np.save(files["rollout"], np.zeros((3, 32, 32), np.float32))
+    with pytest.raises(ValueError, match=r"predictions\.rollout\.npy: expected float32 of shape "
+                                         r"\(1440, 32, 32\).*found float32 of shape \(3, 32, 32\)"):
+        read_attention(out, fit, rows)
+    files["attention"].unlink()
+    assert read_attention(out, fit, rows) is None

@@ -227,8 +227,11 @@ def render() -> None:
                         icon=":material/hourglass_top:")
             return
         n = att.sums.counts(grouping)
-        st.caption(f"Means over every window (one pass of the model serves every block, head "
-                   f"and grouping): {n[a]:,} windows of {plain(a)}, {n[b]:,} of {plain(b)}.")
+        how = ("from the attention `rbt predict --attention` wrote, every block, head and "
+               "grouping" if att.stored else
+               "one pass of the model serves every block, head and grouping")
+        st.caption(f"Means over every window ({how}): {n[a]:,} windows of {plain(a)}, "
+                   f"{n[b]:,} of {plain(b)}.")
         mean_a, mean_b = (group_attention_mean(att.sums, grouping, g, block, head)
                           for g in (a, b))
         diff = mean_a - mean_b

@@ -130,10 +130,13 @@ def _sums_by_code(v: np.ndarray, code: np.ndarray, n: int) -> np.ndarray:
 
     One matrix product with the groups' indicator matrix per chunk of windows: no sorted copy
     of ``v`` and no loop over groups (numpy has no grouped sum; ``np.add.at`` is many times
-    slower). A chunk is summed in ``v``'s own floating precision and added up in float64.
+    slower). A chunk is summed in ``v``'s own floating precision (float16 in float32) and
+    added up in float64.
     """
     flat = v.reshape(len(v), -1)
-    dtype = flat.dtype if flat.dtype in (np.float32, np.float64) else np.float64
+    # float16 (attention as rbt predict stores it) is summed in float32, integers in float64
+    dtype = (flat.dtype if flat.dtype in (np.float32, np.float64) else
+             np.float32 if flat.dtype == np.float16 else np.float64)
     out = np.zeros((n, flat.shape[1]), np.float64)
     for s in range(0, len(flat), SUM_CHUNK):
         c = code[s: s + SUM_CHUNK]

@@ -118,6 +118,7 @@ class GroupPass:
     probs: np.ndarray
     pred: np.ndarray
     sums: GroupSums
+    stored: bool = False  # read from what rbt predict wrote (no model run)
 
     @property
     def nbytes(self) -> int:
@@ -202,17 +203,30 @@ def feature_sums(X, groups: Mapping[str, np.ndarray]) -> GroupSums:
 
 
 def predicted_pass(X, groups: Mapping[str, np.ndarray], probs, pred, *,
-                   class_names=None) -> GroupPass:
+                   class_names=None, attention=None, rollout=None, rows=None,
+                   chunk: int = 512) -> GroupPass:
     """A :class:`GroupPass` from predictions made before (say, read back from the file
-    ``rbt predict`` wrote): its BDE group sums, without running the model (no attention)."""
+    ``rbt predict`` wrote) without running the model: its BDE group sums and, given the
+    attention written with them (``attention`` (n, depth, heads, E, E) and ``rollout``
+    (n, E, E), memory-mapped; window ``i`` is their row ``rows[i]``), its attention sums,
+    read ``chunk`` windows at a time."""
     probs, pred = np.asarray(probs, dtype=np.float32), np.asarray(pred, dtype=np.int64)
     if not len(probs) == len(pred) == len(X):
         raise ValueError(f"X has {len(X)} windows and the predictions {len(pred)}")
-    columns = [np.asarray(g, dtype=object) for g in groups.values()]
-    if any(len(c) != len(X) for c in columns):
-        raise ValueError(f"each grouping needs one group per window ({len(X)})")
+    columns = _columns(groups, len(X))
     predicted = (np.asarray(class_names, dtype=object)[pred] if class_names is not None
                  else pred.astype(object))
     sums = GroupSums(tuple(groups) + (PREDICTED,))
-    sums.add(list(zip(*columns, predicted)), bde=X)
-    return GroupPass(probs, pred, sums)
+    if (attention is None) != (rollout is None):
+        raise ValueError("give both the attention and its rollout, or neither")
+    rows = np.arange(len(X)) if rows is None else np.asarray(rows)
+    for s in range(0, len(X), chunk if attention is not None else max(len(X), 1)):
+        part = slice(s, s + chunk) if attention is not None else slice(None)
+        keys = list(zip(*(c[part] for c in columns), predicted[part]))
+        values = {"bde": X[part]}
+        if attention is not None:
+            r = rows[part]  # in order, as rbt predict wrote them: read as a slice
+            at = (slice(r[0], r[-1] + 1) if len(r) and (np.diff(r) == 1).all() else r)
+            values |= {"blocks": attention[at], "rollout": rollout[at]}
+        sums.add(keys, **values)
+    return GroupPass(probs, pred, sums, stored=True)
