@@ -100,6 +100,16 @@ def finish(key, result) -> None:
     RESULTS.put(key, result)
 
 
+def replace(key, work) -> Job:
+    """Stop the running job of ``key`` (if any) and start ``work`` in its place."""
+    with _LOCK:
+        old = _RUNNING.pop(key, None)
+        if old is not None:
+            old.stop()
+        new = _RUNNING[key] = Job(key, work)
+        return new
+
+
 def running(key) -> Job | None:
     """The job of ``key`` when one is running or finished, without starting one."""
     kept = RESULTS.get(key)

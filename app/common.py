@@ -139,24 +139,28 @@ def whole_pass(choice, model_path, stamp, device, attention: bool = True) -> bac
 
 def predictions_from_file(choice, model_path, stamp, device, source) -> bool:
     """Take every window's predictions from the CSV ``rbt predict`` wrote (a path or an
-    uploaded file) instead of computing them: they become the predictions pass's result.
-    Beside a path, the attention ``rbt predict --attention`` wrote (every block and the
-    rollout) gives the attention sums too, so the pass over every window is not needed (it
-    is stopped). True when the attention was read."""
+    uploaded file) instead of computing them: they become the table's at once. Beside a
+    path, the attention ``rbt predict --attention`` wrote (every block and the rollout) is
+    read in the background instead of the pass over every window (stopped), for the
+    attention means. True when there is such attention."""
     from rbt.explain.groups import predicted_pass
     from rbt.predictions_file import read_attention, read_predictions_rows
 
     f = fit_resource(choice, model_path, stamp)
     probs, pred, rows = read_predictions_rows(source, f)
     stored = read_attention(source, f, rows) if isinstance(source, str) else None
-    attention, rollout = stored if stored is not None else (None, None)
-    done = predicted_pass(f.X, pass_groups(f), probs, pred, class_names=f.class_names,
-                          attention=attention, rollout=rollout, rows=rows)
-    key = ("pass", choice, model_path, stamp, device)
-    background.finish(key + (False,), done)
-    if stored is not None:
-        background.finish(key + (True,), done)
-    return stored is not None
+    groups, key = pass_groups(f), ("pass", choice, model_path, stamp, device)
+    background.finish(key + (False,), predicted_pass(f.X, groups, probs, pred,
+                                                     class_names=f.class_names))
+    if stored is None or background.RESULTS.get(key + (True,)) is not None:
+        return stored is not None
+
+    def work(report, stopped):
+        return predicted_pass(f.X, groups, probs, pred, class_names=f.class_names,
+                              attention=stored[0], rollout=stored[1], rows=rows,
+                              on_progress=report, stop=stopped)
+    background.replace(key + (True,), work)
+    return True
 
 
 def feature_group_sums(choice, model_path, stamp):

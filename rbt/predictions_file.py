@@ -77,7 +77,8 @@ def attention_files(csv_path) -> dict[str, Path]:
 def read_attention(csv_path, fit, rows: np.ndarray):
     """``(attention, rollout)`` that ``rbt predict --attention`` wrote beside the predictions
     CSV at ``csv_path``: every block's ``(n, depth, heads, E, E)`` float16 and the rollout
-    ``(n, E, E)`` float32 of its ``n`` rows, memory-mapped, in the file's row order (``rows``:
+    ``(n, E, E)`` float32 of its ``n`` rows, read on demand (:class:`NpyRows`), in the file's
+    row order (``rows``:
     each window's row, from :func:`read_predictions_rows`); None when they are not both
     there (say ``--attention rollout`` only). A ValueError names the file and what does not
     match the model or the predictions."""
@@ -107,13 +108,60 @@ def read_attention(csv_path, fit, rows: np.ndarray):
             "rollout": ((n, e, e), np.float32)}
     out = []
     for k, (shape, dtype) in want.items():
-        try:  # a plain .npy: no pickles (allow_pickle is off)
-            a = np.load(files[k], mmap_mode="r", allow_pickle=False)
-        except (OSError, ValueError) as err:
-            raise ValueError(f"{files[k]}: not an array rbt predict wrote ({err})") from None
+        a = NpyRows(files[k])
         if a.shape != shape or a.dtype != dtype:
             raise ValueError(f"{files[k]}: expected {np.dtype(dtype).name} of shape {shape} "
                              f"(the predictions' {n:,} windows, this model); found "
                              f"{a.dtype} of shape {a.shape}")
         out.append(a)
     return tuple(out)
+
+
+class NpyRows:
+    """Rows of a ``.npy`` file read on demand (``rows[a:b]`` or an index array): each read
+    is a plain file read into new memory, so a pass over a file larger than memory keeps one
+    chunk resident (a memory map's pages, once touched, count as the process's).
+    numpy's own reader (``np.lib.format``) parses the header; no pickles are read."""
+
+    def __init__(self, path):
+        self.path = Path(path)
+        try:
+            with open(self.path, "rb") as f:
+                version = np.lib.format.read_magic(f)
+                header = {(1, 0): np.lib.format.read_array_header_1_0,
+                          (2, 0): np.lib.format.read_array_header_2_0}.get(version)
+                if header is None:
+                    raise ValueError(f".npy format version {version} is not read here")
+                shape, fortran, dtype = header(f)
+                self.offset = f.tell()
+        except (OSError, ValueError) as err:
+            raise ValueError(f"{self.path}: not an array rbt predict wrote ({err})") from None
+        if fortran or dtype.hasobject or not shape:
+            raise ValueError(f"{self.path}: expected a C-ordered numeric array with rows; "
+                             f"found {'Fortran order' if fortran else dtype}")
+        self.shape, self.dtype = tuple(shape), dtype
+        self.row = int(np.prod(shape[1:], dtype=np.int64))
+        if self.path.stat().st_size < self.offset + shape[0] * self.row * dtype.itemsize:
+            raise ValueError(f"{self.path}: shorter than its header says (cut off?)")
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def _read(self, f, start: int, stop: int) -> np.ndarray:
+        f.seek(self.offset + start * self.row * self.dtype.itemsize)
+        return np.fromfile(f, self.dtype, (stop - start) * self.row).reshape(
+            (stop - start,) + self.shape[1:])
+
+    def __getitem__(self, which) -> np.ndarray:
+        with open(self.path, "rb") as f:
+            if isinstance(which, slice):
+                start, stop, step = which.indices(self.shape[0])
+                if step != 1:
+                    raise ValueError("rows are read in steps of 1")
+                return self._read(f, start, max(start, stop))
+            rows = np.asarray(which, dtype=np.int64)
+            if not len(rows):
+                return np.zeros((0,) + self.shape[1:], self.dtype)
+            cut = np.flatnonzero(np.diff(rows) != 1) + 1  # runs of consecutive rows
+            return np.concatenate([self._read(f, int(r[0]), int(r[-1]) + 1)
+                                   for r in np.split(rows, cut)])

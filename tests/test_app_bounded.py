@@ -226,7 +226,12 @@ def test_the_attention_rbt_predict_wrote_beside_its_predictions_gives_the_maps_a
         tmp_path, demo_valence):
     from rbt.cli import main
     from rbt.explain import group_attention_mean
-    from rbt.predictions_file import attention_files, read_attention, read_predictions_rows
+    from rbt.predictions_file import (
+        NpyRows,
+        attention_files,
+        read_attention,
+        read_predictions_rows,
+    )
 
     out = tmp_path / "predictions.csv"
     assert main(["predict", "--model", str(DEMO), "--source", "demo", "--device", "cpu",
@@ -247,7 +252,8 @@ def test_the_attention_rbt_predict_wrote_beside_its_predictions_gives_the_maps_a
         assert "from the attention `rbt predict --attention` wrote" in text
         assert "720 windows of high" in text
         stored = background.RESULTS.get(key + (True,))
-        assert stored.stored and background.RESULTS.get(key + (False,)) is stored
+        table = background.RESULTS.get(key + (False,))  # drawn at once, then the attention read
+        assert stored.stored and (table.probs == stored.probs).all()
         for block, head in [("rollout", "mean"), (1, 2), (3, "mean")]:
             for g in ("high", "low"):  # float16 on disk: a few 1e-4 at most
                 np.testing.assert_allclose(
@@ -265,5 +271,8 @@ def test_the_attention_rbt_predict_wrote_beside_its_predictions_gives_the_maps_a
     with pytest.raises(ValueError, match=r"predictions\.rollout\.npy: expected float32 of shape "
                                          r"\(1440, 32, 32\).*found float32 of shape \(3, 32, 32\)"):
         read_attention(out, fit, rows)
+    np.save(files["rollout"], written := np.arange(5 * 4, dtype=np.float32).reshape(5, 2, 2))
+    rows_of = NpyRows(files["rollout"])  # read on demand: slices and runs of rows
+    assert (rows_of[1:3] == written[1:3]).all() and (rows_of[[0, 3, 4]] == written[[0, 3, 4]]).all()
     files["attention"].unlink()
     assert read_attention(out, fit, rows) is None

@@ -204,12 +204,14 @@ def feature_sums(X, groups: Mapping[str, np.ndarray]) -> GroupSums:
 
 def predicted_pass(X, groups: Mapping[str, np.ndarray], probs, pred, *,
                    class_names=None, attention=None, rollout=None, rows=None,
-                   chunk: int = 512) -> GroupPass:
+                   chunk: int = 512, on_progress: Callable[[int, int], None] | None = None,
+                   stop: Callable[[], bool] | None = None) -> GroupPass | None:
     """A :class:`GroupPass` from predictions made before (say, read back from the file
     ``rbt predict`` wrote) without running the model: its BDE group sums and, given the
     attention written with them (``attention`` (n, depth, heads, E, E) and ``rollout``
-    (n, E, E), memory-mapped; window ``i`` is their row ``rows[i]``), its attention sums,
-    read ``chunk`` windows at a time."""
+    (n, E, E), arrays or :class:`~rbt.predictions_file.NpyRows`; window ``i`` is their row
+    ``rows[i]``), its attention sums, read ``chunk`` windows at a time, with
+    ``on_progress`` and ``stop`` as for :func:`group_pass`."""
     probs, pred = np.asarray(probs, dtype=np.float32), np.asarray(pred, dtype=np.int64)
     if not len(probs) == len(pred) == len(X):
         raise ValueError(f"X has {len(X)} windows and the predictions {len(pred)}")
@@ -220,8 +222,11 @@ def predicted_pass(X, groups: Mapping[str, np.ndarray], probs, pred, *,
     if (attention is None) != (rollout is None):
         raise ValueError("give both the attention and its rollout, or neither")
     rows = np.arange(len(X)) if rows is None else np.asarray(rows)
-    for s in range(0, len(X), chunk if attention is not None else max(len(X), 1)):
-        part = slice(s, s + chunk) if attention is not None else slice(None)
+    step = chunk if attention is not None else max(len(X), 1)
+    for s in range(0, len(X), step):
+        if stop is not None and stop():
+            return None
+        part = slice(s, s + step)
         keys = list(zip(*(c[part] for c in columns), predicted[part]))
         values = {"bde": X[part]}
         if attention is not None:
@@ -229,4 +234,6 @@ def predicted_pass(X, groups: Mapping[str, np.ndarray], probs, pred, *,
             at = (slice(r[0], r[-1] + 1) if len(r) and (np.diff(r) == 1).all() else r)
             values |= {"blocks": attention[at], "rollout": rollout[at]}
         sums.add(keys, **values)
-    return GroupPass(probs, pred, sums, stored=True)
+        if on_progress:
+            on_progress(min(len(X), s + step), len(X))
+    return GroupPass(probs, pred, sums, stored=attention is not None)
