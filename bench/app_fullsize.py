@@ -18,6 +18,10 @@ Two processes, so that the second starts cold as a restarted dashboard does:
 
 The figures for the predictions and the attention are waits from asking for them, on a pass
 that started when the data were loaded (the trials visited meanwhile).
+
+``--predictions``: also run ``rbt predict --attention`` once (kept beside the data) and, in a
+third fresh process, open its predictions by path on Across trials right after the load: the
+time until the table and the attention means are drawn from its files, with no pass.
 """
 
 from __future__ import annotations
@@ -34,7 +38,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGETS = {"load from cache": 10.0, "Across trials table": 5.0, "BDE group means": 10.0,
-           "attention group means": 10.0, "another block, head, grouping": 1.0}
+           "attention group means": 10.0, "another block, head, grouping": 1.0,
+           "attention group means from its files": 10.0}
 MEMORY_TARGET_GB = 3.0
 
 
@@ -163,12 +168,55 @@ def settle(at, limit: float = 900.0) -> float | None:
     return running.ended - running.started
 
 
+def _figures(at) -> list[dict]:
+    sys.path.insert(0, str(ROOT / "tests"))
+    import app_figures  # the app's charts as AppTest sees them
+
+    return app_figures.figures(at)
+
+
 def job_done(common, at) -> int:
     """How many windows the pass over every window had predicted."""
     job = common.background.running(("pass", *at.session_state["_loaded_key"], True))
     if job is None:
         return -1
     return len(job.result.probs) if job.result is not None else job.done
+
+
+def predictions_file(folder: Path, source: str, env: dict) -> Path:
+    """``rbt predict --attention`` (every block and the rollout) with the checkpoint the
+    dashboard opens these data with, written once beside the data."""
+    out = folder.parent / "predictions.csv"
+    if not out.exists():
+        model = (folder.parent / SEED_MODEL if source == "seed"
+                 else ROOT / "assets" / "demo-checkpoint")
+        t = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "rbt", "predict", "--model", str(model),
+                        "--source", source, "--path", str(folder), "--out", str(out),
+                        "--attention", "--device", "cpu"], check=True, capture_output=True, env=env)
+        print(f"rbt predict --attention: {time.perf_counter() - t:.0f} s, "
+              f"{sum(f.stat().st_size for f in folder.parent.glob('predictions.*')) / 2**30:.1f}"
+              f" GB written, load {uptime()}", flush=True)
+    return out
+
+
+def from_file(folder: Path, source: str) -> dict:
+    out: dict = {}
+    at = open_deap(app_test(), folder, source)
+    at.switch_page("views/2_Across_trials.py").run()
+    t = time.perf_counter()
+    at.text_input(key="x_pred_path").input(str(folder.parent / "predictions.csv")).run()
+    if at.exception or at.error:
+        raise RuntimeError(f"{[e.message for e in at.exception]} {[e.value for e in at.error]}")
+    out["table from rbt predict's file s"] = time.perf_counter() - t
+    at.radio(key="x_quantity").set_value("attention").run()
+    settle(at)  # the attention beside it, read in the background
+    out["attention group means from its files"] = time.perf_counter() - t
+    out["attention maps drawn"] = any("receives" in str(f["layout"]) for f in
+                                      _figures(at))
+    out["uptime file"] = uptime()
+    out["peak (getrusage) GB"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    return out
 
 
 def cold(folder: Path, source: str) -> dict:
@@ -209,11 +257,8 @@ def warm(folder: Path, trials: int, source: str) -> dict:
         raise RuntimeError("Across trials drew no table of every window")
     out["Across trials table"] = time.perf_counter() - t
     out["windows predicted when the table was drawn"] = job_done(common, at)
-    sys.path.insert(0, str(ROOT / "tests"))
-    import app_figures  # the app's charts as AppTest sees them
-
     out["BDE means drawn with the table"] = any("Mean BDE" in str(f["layout"]) for f in
-                                                app_figures.figures(at))
+                                                _figures(at))
     took = settle(at)
     out["every window predicted s"] = time.perf_counter() - t
     out["the pass over every window (from the load, trials visited meanwhile) s"] = took
@@ -249,11 +294,14 @@ def main(argv=None) -> int:
                         "random 62-electrode checkpoint instead of DEAP")
     parser.add_argument("--warm-only", action="store_true", help="skip the cold load (the "
                         "features of --folder are cached already)")
-    parser.add_argument("--phase", choices=["cold", "warm"], help=argparse.SUPPRESS)
+    parser.add_argument("--predictions", action="store_true", help="also open the "
+                        "predictions and attention rbt predict --attention wrote (run once)")
+    parser.add_argument("--phase", choices=["cold", "warm", "file"], help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.phase:  # a child process: print its figures as JSON
         source = "seed" if args.seed else "deap"
         figures = (cold(args.folder, source) if args.phase == "cold" else
+                   from_file(args.folder, source) if args.phase == "file" else
                    warm(args.folder, args.trials, source))
         print("RESULT " + json.dumps(figures))
         return 0
@@ -269,7 +317,11 @@ def main(argv=None) -> int:
             write_folder(folder, args.subjects)
         print(f"files written: {time.perf_counter() - t:.0f} s  "
               f"load {uptime()}", flush=True)
-        for phase in ("warm",) if args.warm_only else ("cold", "warm"):
+        phases = ("warm",) if args.warm_only else ("cold", "warm")
+        if args.predictions:
+            predictions_file(folder, "seed" if args.seed else "deap", env)
+            phases += ("file",)
+        for phase in phases:
             done = subprocess.run([sys.executable, __file__, "--phase", phase, "--folder",
                                    str(folder), "--trials", str(args.trials)]
                                   + (["--seed", str(args.seed)] if args.seed else []), env=env,
