@@ -17,6 +17,7 @@ import hashlib
 import json
 import sys
 import tempfile
+import threading
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -91,10 +92,21 @@ def _seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+#: the initial weights and dropout draw from torch's global generator, which a process's
+#: threads share: one model trains at a time per process (a Dask worker running several
+#: tasks in threads), so each is seeded by ``cfg.seed`` alone, whatever runs beside it
+_GLOBAL_GENERATOR = threading.RLock()
+
+
 def train_model(X: np.ndarray, y: np.ndarray, n_classes: int, cfg: TrainConfig,
                 device, desc: str = "train", progress: bool = True,
                 inner: bool = False) -> RBTransformer:
-    """Train one RBTransformer on windows ``X`` with labels ``y``."""
+    """Train one RBTransformer on windows ``X`` with labels ``y``, seeded by ``cfg.seed``."""
+    with _GLOBAL_GENERATOR:
+        return _train_model(X, y, n_classes, cfg, device, desc, progress, inner)
+
+
+def _train_model(X, y, n_classes, cfg, device, desc, progress, inner) -> RBTransformer:
     _seed_everything(cfg.seed)
     if cfg.oversample:
         X, y = _smote(X, y, cfg.seed)
