@@ -120,18 +120,20 @@ def choose(page, label: str, option: str) -> None:
     wait_idle(page)
 
 
-def click_point(page, point, want: str, tries: int = 3) -> None:
-    """Click the Plotly marker ``point`` (a locator of its ``path.point``) until the text
-    ``want`` shows. After a rerun the chart is drawn again, so the point is found afresh each
-    time, and a click that landed while it was being redrawn is tried again."""
+def click_at(page, where, want: str, tries: int = 3, settle_ms: int = 800) -> None:
+    """Click the spot ``where()`` gives, ``(element, (fx, fy))``: the point at fractions
+    ``fx, fy`` of the element's box, until the text ``want`` shows. After a rerun the chart is
+    drawn again, so the element is found afresh each time, and a click that landed while it
+    was being redrawn is tried again."""
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
     for attempt in range(tries):
-        page.wait_for_timeout(800)
-        point.scroll_into_view_if_needed()  # Streamlit scrolls inside its main panel
+        page.wait_for_timeout(settle_ms)
+        element, (fx, fy) = where()
+        element.scroll_into_view_if_needed()  # Streamlit scrolls inside its main panel
         page.wait_for_timeout(300)
-        box = point.bounding_box()
-        x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+        box = element.bounding_box()
+        x, y = box["x"] + fx * box["width"], box["y"] + fy * box["height"]
         page.mouse.move(x - 6, y)
         page.mouse.move(x, y, steps=3)  # Plotly clicks what it hovers
         page.wait_for_timeout(300)
@@ -142,6 +144,12 @@ def click_point(page, point, want: str, tries: int = 3) -> None:
         except PlaywrightTimeout:
             if attempt == tries - 1:
                 raise
+
+
+def click_point(page, point, want: str, tries: int = 3) -> None:
+    """Click the Plotly marker ``point`` (a locator of its ``path.point``) until the text
+    ``want`` shows."""
+    click_at(page, lambda: (point, (0.5, 0.5)), want, tries)
 
 
 def screenshot(page, *paths: Path, max_height: int = 8000) -> None:

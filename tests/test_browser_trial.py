@@ -8,6 +8,7 @@ from test_browser import (  # noqa: F401
     CHROMIUM_ARGS,
     choose,
     chromium,
+    click_at,
     click_point,
     dashboard,
     no_exception,
@@ -77,25 +78,11 @@ def _click_cell(page, chart: int, row: int, col: int, n: int, want: str) -> None
     """Click the cell (``row``, ``col``) of the n x n heatmap in the page's chart number
     ``chart`` until ``want`` shows (a heatmap has no element per cell: its plot area is
     split into n x n cells)."""
-    from playwright.sync_api import TimeoutError as PlaywrightTimeout
-
-    for attempt in range(3):
+    def cell():
         area = page.locator(".js-plotly-plot").nth(chart).locator(".nsewdrag").first
-        area.scroll_into_view_if_needed()
-        page.wait_for_timeout(500)
-        box = area.bounding_box()
-        x = box["x"] + (col + 0.5) * box["width"] / n
-        y = box["y"] + (row + 0.5) * box["height"] / n
-        page.mouse.move(x - 4, y)
-        page.mouse.move(x, y, steps=3)
-        page.wait_for_timeout(300)
-        page.mouse.click(x, y)
-        try:
-            page.get_by_text(want).first.wait_for(timeout=20_000)
-            return
-        except PlaywrightTimeout:
-            if attempt == 2:
-                raise
+        return area, ((col + 0.5) / n, (row + 0.5) / n)
+
+    click_at(page, cell, want, settle_ms=0)
 
 
 def _click_point(page, chart: int, trace: int, point: int, want: str) -> None:
