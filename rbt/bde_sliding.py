@@ -28,6 +28,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from . import bde
 
 _CHUNK_SAMPLES = 1 << 19  # rows x samples per work item: its block arrays stay a few MB
+_LOOP_BLOCKS = 400  # above this many blocks lfilter's calls cost less than numpy's steps
 
 
 def sliding_band_differential_entropy(
@@ -220,14 +221,23 @@ class _SlidingPlan:
         both = np.empty((R * nblk, L + K2))  # per block: its input, then a band's state
         both[:, :L] = rows.reshape(-1, L)
         u = (both[:, :L] @ self.w_state).reshape(R, nblk, B, K2).view(complex)
-        # the modal state entering each block: a first-order recursion over blocks per mode
+        # the modal state entering each block: a first-order recursion over blocks per mode,
+        # stepped in numpy over all modes at once, or for long signals by lfilter per mode
         states = np.empty((B, R, nblk, K), complex)
         states[:, :, 0] = 0.0
-        acc = u[:, 0].copy()  # (R, B, K)
-        for j in range(1, nblk):
-            states[:, :, j] = acc.transpose(1, 0, 2)
-            acc *= self.decay
-            acc += u[:, j]
+        if nblk > _LOOP_BLOCKS:
+            from scipy.signal import lfilter
+
+            for i in range(B):
+                for k in range(K):
+                    states[i, :, 1:, k] = lfilter([1.0], [1.0, -self.decay[i, k]],
+                                                  u[:, :-1, i, k], axis=1)
+        else:
+            acc = u[:, 0].copy()  # (R, B, K)
+            for j in range(1, nblk):
+                states[:, :, j] = acc.transpose(1, 0, 2)
+                acc *= self.decay
+                acc += u[:, j]
         tail_at = slice(self.q, None, self.m)
         sums = np.empty((2, R, nblk, B))
         tails = np.zeros((2, R, nblk, B))

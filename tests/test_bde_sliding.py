@@ -26,6 +26,7 @@ def windows_of(sig, starts, window):
 
 @pytest.mark.parametrize("samples, window, stride, offset", [
     (8064, 512, 117, 50.0),  # DEAP's trials, windows and stride
+    (24000, 512, 117, 0.0),  # a long trial: the block recursion runs in lfilter
     (3000, 512, 117, 1e4),  # a large DC offset, cancelled through the step response
     (2000, 468, 117, 0.0),  # windows made of whole blocks (no partial last block)
     (2500, 300, 101, 5.0),  # a prime stride: one block per stride
