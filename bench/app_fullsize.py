@@ -247,7 +247,7 @@ def warm(folder: Path, trials: int, source: str) -> dict:
         visit.append(time.perf_counter() - s)
         if at.exception:
             raise RuntimeError(at.exception[0].message)
-    out["trial visit median s"] = sorted(visit)[len(visit) // 2]
+    out["trial visit median s"] = sorted(visit)[len(visit) // 2] if visit else None
     out["rss after trials GB"], out["peak after trials GB"] = rss_gb()
     out["trial attention cache MB"] = common.ATTENTION.nbytes / 2**20
     out["uptime trials"] = uptime()
