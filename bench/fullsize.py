@@ -88,8 +88,8 @@ def predict_lines(tmp: Path, subjects: int, device: str, threads: int | None) ->
     rows = predict_bench(tmp, n=n, device=device, threads=threads)
     gpu = rows[0]["device"].startswith("cuda")
     oks = []
-    print(f"predict: {n:,} windows, device {rows[0]['device']}, {rows[0]['threads']} torch "
-          f"thread(s)", flush=True)
+    print(f"predict: {n:,} windows, device {rows[0]['device']}, {rows[0]['threads']} batch(es) "
+          "side by side", flush=True)
     for r in rows:
         target = r["target"] * n / DEAP_WINDOWS
         if gpu and r["attention"] != "none":

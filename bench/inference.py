@@ -69,10 +69,10 @@ def predict_bench(tmp=None, n: int = DEAP_WINDOWS, device="auto", batch_size: in
     ``tmp`` (a temporary folder by default; each file removed after it is measured). Returns one
     dict per choice: seconds, windows/s, bytes written, target, peak RSS (MB, process-wide)."""
     from rbt.attention_store import AttentionWriter, parse_attention
-    from rbt.device import resolve_device, use_torch_threads
+    from rbt.device import resolve_device, use_batch_workers
     from rbt.infer import predict_array
 
-    n_threads = use_torch_threads(threads)
+    n_threads = use_batch_workers(threads)  # as rbt predict: batches side by side
     dev = resolve_device(device)
     torch.manual_seed(0)
     model = RBTransformer(RBTransformerConfig(num_electrodes=32)).to(dev).eval()
@@ -87,14 +87,14 @@ def predict_bench(tmp=None, n: int = DEAP_WINDOWS, device="auto", batch_size: in
                      "rollout": Path(folder) / "p.rollout.npy"}
             t0 = time.perf_counter()
             if what == "none":
-                predict_array(model, X, device=dev, batch_size=batch_size)
+                predict_array(model, X, device=dev, batch_size=batch_size, workers=n_threads)
                 written = 0
             else:
                 choice = parse_attention(what)
                 with AttentionWriter(choice, n, cfg.depth, cfg.heads, cfg.num_electrodes,
                                      paths) as writer:
                     predict_array(model, X, device=dev, batch_size=batch_size,
-                                  attention_to=writer)
+                                  attention_to=writer, workers=n_threads)
                 written = sum(p.stat().st_size for p in writer.paths.values())
             if dev.type == "cuda":
                 torch.cuda.synchronize()
@@ -111,7 +111,7 @@ def predict_bench(tmp=None, n: int = DEAP_WINDOWS, device="auto", batch_size: in
 def print_predict_bench(rows: list) -> None:
     r0 = rows[0]
     print(f"rbt predict on {r0['windows']:,} windows x 32 x 4 (paper-sized model), device "
-          f"{r0['device']}, {r0['threads']} torch thread(s), torch {torch.__version__}")
+          f"{r0['device']}, {r0['threads']} batch(es) side by side, torch {torch.__version__}")
     print(f"{'attention':>14} {'seconds':>8} {'windows/s':>10} {'written':>10} {'target':>7} "
           f"{'':>7} {'peak RSS':>9} {'load':>5}")
     for r in rows:

@@ -70,13 +70,37 @@ def _cpu_has_bf16() -> bool:
         return False
 
 
+def _in_order(fn, items, workers: int):
+    """``map(fn, items)``, with up to ``workers`` calls running side by side in threads
+    (twice as many submitted, so memory stays a few batches) and the results in order."""
+    if workers <= 1:
+        yield from map(fn, items)
+        return
+    from collections import deque
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(workers, thread_name_prefix="rbt-predict") as pool:
+        pending: deque = deque()
+        for item in items:
+            pending.append(pool.submit(fn, item))
+            if len(pending) >= 2 * workers:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+
+
 def predict_array(model: RBTransformer, X: np.ndarray, device="auto", batch_size: int = 512,
                   attention: bool = False, progress: bool = False,
                   precision: str = "float32",
                   on_progress: Callable[[float], None] | None = None,
-                  attention_to=None) -> Prediction:
+                  attention_to=None, workers: int = 1) -> Prediction:
     """Probabilities, classes and optionally attention for an array (windows, E, bands),
     streamed in batches; ``on_progress`` gets the fraction done after each batch.
+
+    ``workers`` > 1 runs that many batches side by side on the CPU, in order for the outputs
+    (see :func:`rbt.device.use_batch_workers`, which also holds each batch to one torch thread:
+    independent batches never wait on each other, where torch's threads meet at every op);
+    the results are those of one batch after another.
 
     ``attention`` keeps every window's attention in memory (float32, 98 KB a window for the
     paper's model); ``attention_to`` (an :class:`~rbt.attention_store.AttentionWriter`) gets
@@ -94,21 +118,28 @@ def predict_array(model: RBTransformer, X: np.ndarray, device="auto", batch_size
     probs = np.empty((n, model.config.num_classes), np.float32)
     maps = []
     with_attention = attention or attention_to is not None
-    starts = range(0, n, batch_size)
-    with torch.inference_mode(), _autocast(dev, precision):
-        for s in progress_bar(starts, desc="predict", unit="batch", disable=not progress):
+    _autocast(dev, precision)  # checks the precision here, not in a worker
+
+    def run(s: int):
+        # inference mode and autocast hold per thread: entered for each batch
+        with torch.inference_mode(), _autocast(dev, precision):
             # one float32 contiguous copy of the batch (none when X already is), moved once
             xb = torch.from_numpy(np.ascontiguousarray(X[s: s + batch_size], dtype=np.float32))
             xb = xb.to(dev, non_blocking=True)
-            if with_attention:
-                logits, att = model(xb, return_attention=True)
-                if attention:
-                    maps.append(att.float().cpu().numpy())
-                if attention_to is not None:
-                    attention_to.write(att)
-            else:
-                logits = model(xb)
-            probs[s: s + len(xb)] = torch.softmax(logits.float(), dim=-1).cpu().numpy()
+            logits, att = model(xb, return_attention=True) if with_attention else (model(xb),
+                                                                                    None)
+            return s, torch.softmax(logits.float(), dim=-1).cpu().numpy(), att
+
+    starts = range(0, n, batch_size)
+    batches = _in_order(run, starts, workers if dev.type == "cpu" else 1)
+    with torch.inference_mode():
+        for s, p, att in progress_bar(batches, total=len(starts), desc="predict", unit="batch",
+                                      disable=not progress):
+            probs[s: s + len(p)] = p
+            if attention:
+                maps.append(att.float().cpu().numpy())
+            if attention_to is not None:
+                attention_to.write(att)
             if on_progress:
                 on_progress(min(1.0, (s + batch_size) / n))
     p = probs
@@ -124,13 +155,14 @@ def predict_array(model: RBTransformer, X: np.ndarray, device="auto", batch_size
 def predict(fit, device="auto", batch_size: int = 512, attention: bool = False,
             progress: bool = False, precision: str = "float32",
             on_progress: Callable[[float], None] | None = None,
-            attention_to=None) -> Prediction:
+            attention_to=None, workers: int = 1) -> Prediction:
     """Predict every window of a :class:`~rbt.model_fit.DataFit` (the features in the model's
     electrode order); ``in_training`` marks the windows of the model's training trials."""
     fit.require_runnable()
     result = predict_array(fit.model, fit.X, device=device, batch_size=batch_size,
                            attention=attention, progress=progress, precision=precision,
-                           on_progress=on_progress, attention_to=attention_to)
+                           on_progress=on_progress, attention_to=attention_to,
+                           workers=workers)
     result.in_training = fit.in_training
     return result
 

@@ -93,6 +93,31 @@ def test_choices_are_parsed_and_checked():
         AttentionChoice((4,), False).block_list(4)
 
 
+def test_batches_side_by_side_give_the_same_outputs_in_order(model, tmp_path):
+    X = _windows(301)
+    one = predict_array(model, X, batch_size=16, attention=True)
+    seen = []
+    paths = {"attention": tmp_path / "a.npy", "rollout": tmp_path / "r.npy"}
+    with AttentionWriter(parse_attention("full,rollout"), len(X), 3, 2, 8, paths) as writer:
+        side = predict_array(model, X, batch_size=16, attention_to=writer, workers=3,
+                             on_progress=seen.append)
+    np.testing.assert_allclose(side.probs, one.probs, atol=1e-6, rtol=0)
+    np.testing.assert_array_equal(side.pred, one.pred)
+    np.testing.assert_array_equal(np.load(paths["attention"]), one.attention.astype(np.float16))
+    np.testing.assert_allclose(np.load(paths["rollout"]), attention_rollout(one.attention),
+                               atol=1e-6)
+    assert seen == sorted(seen) and seen[-1] == 1.0 and len(seen) == 19  # in order, each batch
+
+
+def test_a_batch_that_fails_in_a_worker_raises_its_error(model):
+    with pytest.raises(ValueError, match="expected input of shape \\(batch, 8 electrodes"):
+        predict_array(model, _windows(64, e=7), batch_size=8, workers=2)
+    X = _windows(64)
+    X[40] = np.nan  # that window's outputs are not finite: refused as without workers
+    with pytest.raises(ValueError, match="not finite .* for 1 of 64"):
+        predict_array(model, X, batch_size=8, workers=2)
+
+
 def test_thread_count_never_exceeds_the_free_cores():
     assert torch_threads({}, load=0.2, cpus=2) == 2
     assert torch_threads({}, load=1.3, cpus=2) == 1

@@ -81,7 +81,7 @@ def run(args) -> int:
     from ..attention_store import AttentionWriter, human_bytes
     from ..cache import atomic_write_bytes
     from ..checkpoint import load_checkpoint
-    from ..device import use_torch_threads
+    from ..device import use_batch_workers
     from ..infer import predict, prediction_table
     from ..model_fit import fit_data
     from ..safeio import check_output, spreadsheet_safe
@@ -93,7 +93,7 @@ def run(args) -> int:
     paths = attention_paths(out) if choice else {}
     for path in paths.values():
         check_output(path, args.force, inputs(args))
-    use_torch_threads(getattr(args, "threads", None))
+    workers = use_batch_workers(getattr(args, "threads", None))
     checkpoint = load_checkpoint(args.model)
     fit = fit_data(checkpoint, load(args, checkpoint.card))
     blocked = blocking_message(fit, WRITTEN)
@@ -106,11 +106,11 @@ def run(args) -> int:
                                  paths)
         with writer:
             result = predict(fit, device=args.device, batch_size=args.batch_size, progress=True,
-                             precision=args.precision, attention_to=writer)
+                             precision=args.precision, attention_to=writer, workers=workers)
         atomic_write_bytes(paths["json"], attention_record(args, writer, fit))
     else:
         result = predict(fit, device=args.device, batch_size=args.batch_size, progress=True,
-                         precision=args.precision)
+                         precision=args.precision, workers=workers)
     print_notes(fit, WRITTEN)
     frame = prediction_table(fit, result.probs, result.pred)
     atomic_write_bytes(out, spreadsheet_safe(frame).to_csv(index=False).encode())
