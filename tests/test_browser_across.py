@@ -60,14 +60,16 @@ def test_a_long_group_attribution_shows_progress_and_can_be_stopped(dashboard):
             wait_idle(page)
             page.get_by_role("button", name="Compute integrated gradients for 1440 windows"
                              ).click()
-            stop = page.get_by_role("button", name="Stop")
+            # the page's Stop, not Streamlit's own in the header (shown while a run goes on)
+            main = page.get_by_test_id("stMainBlockContainer")
+            stop = main.get_by_role("button", name="Stop")
             stop.wait_for(timeout=60_000)
             page.get_by_text("s left", exact=False).first.wait_for(timeout=60_000)
             stop.click()
             wait_idle(page, 60_000)
             no_exception(page)
             # stopped: nothing drawn, the Compute button back for another try
-            assert page.get_by_role("button", name="Stop").count() == 0
+            assert main.get_by_role("button", name="Stop").count() == 0
             assert page.get_by_role("button", name="Compute integrated gradients for 1440 "
                                     "windows").count() == 1
             assert page.get_by_text("Mean attribution", exact=False).count() == 0
