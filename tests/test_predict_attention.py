@@ -118,6 +118,19 @@ def test_a_batch_that_fails_in_a_worker_raises_its_error(model):
         predict_array(model, X, batch_size=8, workers=2)
 
 
+def test_batch_workers_take_every_cpu_unless_told(monkeypatch):
+    from rbt.device import _cpus, use_batch_workers
+
+    before = torch.get_num_threads()
+    try:
+        monkeypatch.delenv("RBT_TORCH_THREADS", raising=False)
+        assert use_batch_workers() == _cpus() and torch.get_num_threads() == 1
+        monkeypatch.setenv("RBT_TORCH_THREADS", "1")
+        assert use_batch_workers() == 1 and use_batch_workers(3) == 3
+    finally:
+        torch.set_num_threads(before)
+
+
 def test_thread_count_never_exceeds_the_free_cores():
     assert torch_threads({}, load=0.2, cpus=2) == 2
     assert torch_threads({}, load=1.3, cpus=2) == 1

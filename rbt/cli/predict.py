@@ -31,8 +31,8 @@ def add_parser(sub) -> None:
                    "float16; OUT.rollout.npy: windows x E x E, float32; OUT.attention.json says "
                    "which): full (every block), rollout, block indices (0,3), or a mix "
                    f"(rollout,3); bare --attention: {DEFAULT_ATTENTION}")
-    p.add_argument("--threads", type=POSITIVE, help="torch's CPU threads (default: "
-                   "RBT_TORCH_THREADS if set, else the cores not busy with other work)")
+    p.add_argument("--threads", type=POSITIVE, help="CPU batches run side by side, one torch "
+                   "thread each (default: RBT_TORCH_THREADS if set, else every CPU)")
     p.add_argument("--force", action="store_true", help="overwrite --out if it exists")
     p.set_defaults(func=run)
 
