@@ -137,10 +137,9 @@ def _in_worker(fn: Callable, kwargs: dict):
     """Run one task in a worker: one torch thread (or the worker's ``RBT_TORCH_THREADS``),
     so that tasks side by side never oversubscribe the cores and give what one thread
     gives in-process."""
-    import torch
+    from .device import use_worker_threads
 
-    text = os.environ.get("RBT_TORCH_THREADS", "").strip()
-    torch.set_num_threads(int(text) if text.isdigit() and int(text) > 0 else 1)
+    use_worker_threads()
     return fn(**kwargs)
 
 

@@ -87,6 +87,16 @@ def use_torch_threads(n: int | None = None) -> int:
     return n
 
 
+def use_worker_threads(env=None) -> int:
+    """Set torch's threads for a task on a cluster's worker: ``RBT_TORCH_THREADS`` of the
+    worker when set, else 1, so that tasks side by side never oversubscribe its cores and
+    give what one thread gives in-process; returns the count."""
+    text = (os.environ if env is None else env).get(THREADS_ENV, "").strip()
+    n = int(text) if text.isdigit() and int(text) > 0 else 1
+    torch.set_num_threads(n)
+    return n
+
+
 def use_batch_workers(n: int | None = None) -> int:
     """Run CPU predictions as ``n`` batches side by side (``predict_array(workers=n)``), each
     on one torch thread; returns ``n``. ``n`` defaults to ``RBT_TORCH_THREADS`` when set, else
