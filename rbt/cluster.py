@@ -14,6 +14,8 @@ Dask is an extra (``pip install 'rbt[cluster]'``) imported only here, on first u
 from __future__ import annotations
 
 import os
+import socket
+import struct
 import sys
 import uuid
 from collections.abc import Callable, Sequence
@@ -28,6 +30,8 @@ INSTALL = "pip install 'rbt[cluster]'"
 #: (measured here: elementwise torch ops 13x slower, a training fold 1.7x). rbt's local
 #: cluster leaves it unset; set it to null in the config of workers started otherwise.
 NO_MALLOC_TRIM = "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_"
+#: how long a scheduler's address may take to connect and send its first bytes
+PROBE_TIMEOUT_S = 10.0
 
 
 def _distributed():
@@ -96,12 +100,7 @@ def connect(scheduler: str | None = None, workers: int | None = None, env=None,
         return None
     distributed = _distributed()
     if scheduler:
-        try:
-            client = distributed.Client(scheduler, timeout="30s")
-        except OSError as err:
-            raise OSError(f"cannot reach the Dask scheduler at {scheduler} ({err}); start one "
-                          "(dask scheduler) or check the address") from err
-        cluster = Cluster(client)
+        cluster = Cluster(_client_on(distributed, scheduler))
     else:
         import dask
         import torch
@@ -118,6 +117,56 @@ def connect(scheduler: str | None = None, workers: int | None = None, env=None,
         print(f"Dask: running on {where}" + (f"; dashboard {link}" if link else ""),
               file=sys.stderr, flush=True)
     return cluster
+
+
+def _client_on(distributed, scheduler: str):
+    """A client on the scheduler at ``scheduler``, or a clear error naming the address."""
+    from distributed.comm.addressing import parse_address, parse_host_port
+
+    hint = "start one (dask scheduler) or check the address, e.g. tcp://10.0.0.5:8786"
+    try:
+        protocol, location = parse_address(scheduler)
+        host, port = parse_host_port(location) if protocol in ("tcp", "tls") else (None, None)
+    except ValueError as err:
+        raise ValueError(f"--scheduler {scheduler!r} is not a Dask scheduler address ({err}); "
+                         "expected e.g. tcp://10.0.0.5:8786") from err
+    if protocol == "tcp":
+        _probe(scheduler, host, port, hint)
+    try:
+        return distributed.Client(scheduler, timeout="30s")
+    except (OSError, ValueError) as err:
+        raise OSError(f"cannot reach the Dask scheduler at {scheduler} ({err}); {hint}") from err
+    except MemoryError as err:  # what answered sent a huge "message length": not Dask
+        raise OSError(f"what answers at {scheduler} is not a Dask scheduler (its reply is not "
+                      f"Dask's protocol); {hint}") from err
+
+
+def _probe(scheduler: str, host: str, port: int, hint: str) -> None:
+    """Fail at once where ``distributed.Client`` would wait: it retries a refused connection
+    for its whole timeout, and waits for the scheduler's handshake with no timeout at all (a
+    port that accepts but never answers, such as a web server's, hangs it). A Dask scheduler
+    sends its handshake as soon as a connection opens, a message whose first 8 bytes are its
+    length (little-endian), so that much is read here; no Dask call checks an address."""
+    head, connected = b"", False
+    try:
+        with socket.create_connection((host, port), timeout=PROBE_TIMEOUT_S) as sock:
+            connected = True
+            while len(head) < 8:
+                chunk = sock.recv(8 - len(head))
+                if not chunk:
+                    raise ConnectionError("it closed the connection without a reply")
+                head += chunk
+    except TimeoutError as err:
+        if connected:  # and nothing came back
+            raise OSError(f"what answers at {scheduler} is not a Dask scheduler (no reply "
+                          f"within {PROBE_TIMEOUT_S:g} s); {hint}") from err
+        raise OSError(f"cannot reach the Dask scheduler at {scheduler}: no connection within "
+                      f"{PROBE_TIMEOUT_S:g} s; {hint}") from err
+    except OSError as err:
+        raise OSError(f"cannot reach the Dask scheduler at {scheduler}: {err}; {hint}") from err
+    if struct.unpack("<Q", head)[0] > 1 << 24:  # a handshake is some 100 bytes
+        raise OSError(f"what answers at {scheduler} is not a Dask scheduler (its reply is not "
+                      f"Dask's protocol); {hint}")
 
 
 def task_device(device, cluster: Cluster | None):

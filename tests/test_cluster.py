@@ -293,3 +293,30 @@ def test_the_local_workers_keep_glibcs_dynamic_mmap_threshold(cluster):
     (13x slower elementwise ops measured); rbt's local cluster leaves it unset."""
     got = cluster.client.run(lambda: os.environ.get("MALLOC_TRIM_THRESHOLD_"))
     assert len(got) == 2 and set(got.values()) == {os.environ.get("MALLOC_TRIM_THRESHOLD_")}
+
+
+def test_a_bad_scheduler_address_fails_at_once_and_says_so(capsys):
+    import http.server
+    import socket
+
+    with socket.socket() as s:  # a port nothing listens on: refused, not retried for 30 s
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with pytest.raises(OSError, match=f"Dask scheduler at tcp://127.0.0.1:{port}: .*refused"):
+        connect(f"tcp://127.0.0.1:{port}", announce=False)
+    with pytest.raises(ValueError, match="'nonsense' is not a Dask scheduler address"):
+        connect("nonsense", announce=False)
+    # something else listens there and never answers (a web server: Dask's own dashboard
+    # port, say), which distributed.Client waits for with no timeout
+    server = http.server.HTTPServer(("127.0.0.1", 0), http.server.BaseHTTPRequestHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        address = f"tcp://127.0.0.1:{server.server_address[1]}"
+        assert main(["features", "--source", "demo", "--out", "x.npz",
+                     "--scheduler", address]) == 2
+    finally:
+        server.shutdown()
+        server.server_close()
+    err = capsys.readouterr().err
+    assert f"rbt features: error: what answers at {address} is not a Dask scheduler" in err
+    assert "out of memory" not in err
