@@ -105,3 +105,14 @@ def test_group_sums_add_up_out_of_order_keys():
         s.counts("x")
     with pytest.raises(ValueError, match="no windows in group 'z'"):
         s.total("c", "z", "v")
+
+
+def test_a_non_finite_window_stays_in_its_own_group():
+    # the indicator product would give every group 0 * nan: only the window's group is nan
+    s = GroupSums(("c",))
+    v = np.ones((6, 3), np.float16)
+    v[0, 0], v[4, 2] = np.nan, np.inf
+    s.add([("a",), ("a",), ("b",), ("b",), ("c",), ("c",)], v=v)
+    np.testing.assert_array_equal(s.total("c", "a", "v"), [np.nan, 2, 2])
+    np.testing.assert_array_equal(s.total("c", "b", "v"), [2, 2, 2])
+    np.testing.assert_array_equal(s.total("c", "c", "v"), [2, 2, np.inf])

@@ -140,9 +140,13 @@ def _sums_by_code(v: np.ndarray, code: np.ndarray, n: int) -> np.ndarray:
     out = np.zeros((n, flat.shape[1]), np.float64)
     for s in range(0, len(flat), SUM_CHUNK):
         c = code[s: s + SUM_CHUNK]
+        x = flat[s: s + SUM_CHUNK].astype(dtype, copy=False)
+        if not np.isfinite(x).all():  # in the product 0 * nan would reach every group
+            np.add.at(out, c, x)
+            continue
         indicator = np.zeros((n, len(c)), dtype)
         indicator[c, np.arange(len(c))] = 1
-        out += indicator @ flat[s: s + SUM_CHUNK].astype(dtype, copy=False)
+        out += indicator @ x
     return out.reshape((n,) + v.shape[1:])
 
 
