@@ -179,6 +179,30 @@ def test_cli_predict_writes_the_chosen_attention_and_says_its_size(demo_model, t
         in capsys.readouterr().err
 
 
+
+def test_cli_predict_never_leaves_an_earlier_runs_attention_beside_new_predictions(
+        demo_model, tmp_path, capsys):
+    _, _, folder = demo_model
+    out = tmp_path / "p.csv"
+    run = ["predict", "--model", str(folder), "--source", "demo", "--out", str(out),
+           "--threads", "1"]
+    assert main(run + ["--attention", "full"]) == 0
+    assert (tmp_path / "p.attention.npy").is_file()
+    capsys.readouterr()
+    # without --force the earlier attention is kept and the run refused, naming it
+    (tmp_path / "q.attention.npy").write_bytes((tmp_path / "p.attention.npy").read_bytes())
+    assert main([*run[:-4], "--out", str(tmp_path / "q.csv"), "--threads", "1"]) == 2
+    assert "q.attention.npy" in capsys.readouterr().err
+    assert (tmp_path / "q.attention.npy").is_file() and not (tmp_path / "q.csv").exists()
+    # with --force: the rollout replaces the full attention, then no attention replaces both
+    assert main(run + ["--force", "--attention", "rollout"]) == 0
+    assert "removed " + str(tmp_path / "p.attention.npy") in capsys.readouterr().out
+    assert (tmp_path / "p.rollout.npy").is_file() and not (tmp_path / "p.attention.npy").exists()
+    assert main(run + ["--force"]) == 0
+    assert out.is_file() and not list(tmp_path.glob("p.*.npy"))
+    assert not (tmp_path / "p.attention.json").exists()
+
+
 def test_cli_explain_streams_the_attention_into_its_file(demo_model, tmp_path, capsys):
     model, fs, folder = demo_model
     out = tmp_path / "e.npz"

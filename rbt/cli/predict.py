@@ -90,9 +90,12 @@ def run(args) -> int:
     side = check_output(side_file(out), args.force, inputs(args)) \
         if args.interpolate_missing else None
     choice = getattr(args, "attention", None)
-    paths = attention_paths(out) if choice else {}
-    for path in paths.values():
+    # every attention file beside OUT is checked, written or not: one left from an earlier run
+    # would be read as these predictions' attention (it is removed below, with --force)
+    companions = attention_paths(out)
+    for path in companions.values():
         check_output(path, args.force, inputs(args))
+    paths = companions if choice else {}
     workers = use_batch_workers(getattr(args, "threads", None))
     checkpoint = load_checkpoint(args.model)
     fit = fit_data(checkpoint, load(args, checkpoint.card))
@@ -124,6 +127,13 @@ def run(args) -> int:
     if choice:
         print("wrote " + ", ".join(f"{p} ({human_bytes(p.stat().st_size)})"
                                    for p in writer.paths.values()))
+    written = set(writer.paths.values()) | {paths["json"]} if choice else set()
+    stale = [p for p in companions.values() if p not in written and p.exists()]
+    for path in stale:
+        path.unlink()
+    if stale:
+        print("removed " + ", ".join(str(p) for p in stale) + " (attention of the predictions "
+              "this file replaced)")
     return 0
 
 
