@@ -83,7 +83,10 @@ def session_ended(session_id: str) -> bool:
     manager = getattr(Runtime.instance(), "_session_mgr", None)
     if manager is None or not hasattr(manager, "get_session_info"):
         return False
-    return manager.get_session_info(session_id) is None
+    try:  # read from a script thread while the server's thread may change it
+        return manager.get_session_info(session_id) is None
+    except (KeyError, RuntimeError):  # changed meanwhile: ask again at the next run
+        return False
 
 
 def _this_session_id() -> str | None:
