@@ -3,8 +3,24 @@
 from __future__ import annotations
 
 import dataclasses
+import sys
 
 import pytest
+
+# the test process's own __main__, before any test runs: Streamlit's script runner (AppTest)
+# puts the app's page in its place and leaves it there
+_PROCESS_MAIN = sys.modules["__main__"]
+
+
+@pytest.fixture(scope="module")
+def process_main():
+    """This process's own ``__main__`` back in place for a module's tests (restored after):
+    processes started by "spawn", such as a Dask LocalCluster's workers, run the main
+    module's file again, which after an AppTest would be the dashboard's page."""
+    saved = sys.modules["__main__"]
+    sys.modules["__main__"] = _PROCESS_MAIN
+    yield _PROCESS_MAIN
+    sys.modules["__main__"] = saved
 
 
 @pytest.fixture(autouse=True)

@@ -38,6 +38,13 @@ TINY_ARGS = ["--embed-dim", "16", "--depth", "1", "--heads", "2", "--head-dim", 
              "--mlp-hidden-dim", "16", "--epochs", "1", "--folds", "2"]
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _spawn_safe_main(process_main):
+    """Workers are spawned processes: they must not start by running a dashboard page that an
+    earlier AppTest in this process left as ``__main__``."""
+    return process_main
+
+
 @pytest.fixture(scope="module")
 def cluster():
     with connect(workers=2, dashboard_address=":0", announce=False) as c:

@@ -16,6 +16,7 @@ import os
 import re
 import stat
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -385,6 +386,14 @@ def test_an_upload_path_is_never_accepted_as_a_typed_path(server):
 # uploads in the app: private, replaced, deleted at session end and after the TTL
 
 
+def _prefetch_ended() -> None:
+    """Wait for the work a page's last run started ahead (app/prefetch.py): its thread holds
+    the run's context, and so the session's state, until it ends."""
+    for thread in threading.enumerate():
+        if thread.name == "rbt-prefetch":
+            thread.join()
+
+
 def test_uploads_are_private_replaced_and_deleted(server, monkeypatch):
     at = app()
     upload(at, [("first_raw.fif", fif_bytes(server, "first_raw.fif", ch_names=EEG_CHANNELS,
@@ -403,7 +412,9 @@ def test_uploads_are_private_replaced_and_deleted(server, monkeypatch):
     upload(at, [("broken.edf", b"0" * 500)])
     assert "MNE cannot read" in messages(at)[0]
     assert [p for p in folder.rglob("*") if p.is_file()] == []
-    # the session ends: Streamlit drops its state, and the folder goes with it
+    # the session ends: Streamlit drops its state, and the folder goes with it (once the
+    # work its last run started ahead, which holds the run's context, has ended)
+    _prefetch_ended()
     del at, uploads
     gc.collect()
     assert not folder.exists() and root.exists()
