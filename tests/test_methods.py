@@ -175,3 +175,32 @@ def test_signedness_follows_the_maps(model, X):
         maps = attribute(model, X, method=name, device="cpu")
         assert record.signed() == bool((maps < 0).any()), name
     assert METHOD_REGISTRY["saliency"].signed(abs=False)
+
+
+def test_deeplift_beside_other_attributions_in_threads_gives_what_it_gives_alone(model, X):
+    # the dashboard explains windows in several threads with one model: DeepLift's hooks must
+    # not reach another thread's passes, nor theirs its own
+    import threading
+
+    from rbt.explain import attribute
+
+    alone = {m: attribute(model, X, method=m) for m in ("deeplift", "saliency")}
+    errors, found = [], {"deeplift": [], "saliency": []}
+
+    def run(method):
+        try:
+            for _ in range(6):
+                found[method].append(attribute(model, X, method=method))
+        except Exception as err:  # noqa: BLE001 (reported below)
+            errors.append(err)
+
+    threads = [threading.Thread(target=run, args=(m,)) for m in ("deeplift", "saliency")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    for method, runs in found.items():
+        assert len(runs) == 6
+        for got in runs:
+            np.testing.assert_array_equal(got, alone[method])

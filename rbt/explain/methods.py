@@ -10,6 +10,7 @@ parsers read it at no cost.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -199,7 +200,10 @@ def _build_saliency(attr, fwd, x, base, opts, internal_batch_size, generator):
 
 
 def _build_deeplift(attr, fwd, x, base, opts, internal_batch_size, generator):
-    return attr.DeepLift(fwd), {"baselines": base}
+    # DeepLift hooks the model's modules while it runs: on a private copy, since the model
+    # copy the other methods share may be running in another thread (the dashboard's
+    # sessions and prefetching), whose passes would meet those hooks
+    return attr.DeepLift(copy.deepcopy(fwd)), {"baselines": base}
 
 
 def _build_gradient_shap(attr, fwd, x, base, opts, internal_batch_size, generator):
