@@ -418,9 +418,7 @@ def draw_sidebar(data: bool = True) -> None:
     """Draw the sidebar (once per run, for whichever page is shown) and keep what it chose
     for the page's :func:`setup`; ``data=False`` hides the data and model choices (a page
     that always uses the demo)."""
-    store = serving.upload_store()  # uploads of ended sessions and idle past the TTL
-    store.remove_ended(serving.session_ended)
-    store.sweep(every=60)
+    serving.tidy_uploads()  # uploads of ended sessions and idle past the TTL
     st.session_state["_chosen"] = sidebar(str(demo_checkpoint()), card_of, data=data)
     serving.network_notice(st.sidebar)
 

@@ -94,13 +94,18 @@ def _this_session_id() -> str | None:
     return None if ctx is None else ctx.session_id
 
 
-def session_uploads() -> SessionUploads:
-    """This session's uploads, kept in its session state. The folders of sessions Streamlit
-    has let go are deleted at every run of any session (and when the state is collected);
-    folders idle past the TTL are swept too (at most once a minute)."""
+def tidy_uploads() -> None:
+    """At every run of any session: delete the folders of sessions Streamlit has let go, and
+    (at most once a minute) those idle past the TTL."""
     store = upload_store()
     store.remove_ended(session_ended)
     store.sweep(every=60)
+
+
+def session_uploads() -> SessionUploads:
+    """This session's uploads, kept in its session state (its folder is also deleted when
+    the state is collected; :func:`tidy_uploads` deletes it once the session has ended)."""
+    store = upload_store()
     uploads = st.session_state.get("_uploads")
     if uploads is None or uploads.store is not store:
         uploads = st.session_state["_uploads"] = store.session(_this_session_id())
