@@ -61,9 +61,20 @@ SESSION_KINDS = ("subject", "trial", "block", "method")
 #   ended, and the time reported is that of the last mutation (not of noticing the quiet).
 #   This covers charts that are replaced (new nodes, which a plotly_afterplot listener bound
 #   to the old node would miss) as well as Plotly.react updates, and the rest of the page.
+# - answered: the last message the page's websocket received. A fragment's run can be so short
+#   that its "running" state is never drawn (the status arrives with the run's end in one go):
+#   such an interaction is done once the server has answered and the page is quiet, and the
+#   run's end is its last message.
 PROBE = """
 (() => {
-  const r = window.__rbt = {input: 0, mut: 0, runStart: 0, runEnd: 0, busy: false};
+  const r = window.__rbt = {input: 0, mut: 0, runStart: 0, runEnd: 0, busy: false, frame: 0};
+  const Socket = window.WebSocket;
+  window.WebSocket = class extends Socket {
+    constructor(...args) {
+      super(...args);
+      this.addEventListener('message', () => { r.frame = performance.now(); });
+    }
+  };
   const mark = () => { r.input = performance.now(); };
   document.addEventListener('pointerdown', mark, true);
   document.addEventListener('keydown', mark, true);
@@ -84,9 +95,11 @@ PROBE = """
 })();
 """
 DONE = f"""(since) => {{
-  const r = window.__rbt;
-  return r.runStart > since && !r.busy && r.runEnd >= r.runStart
-    && performance.now() - r.mut > {QUIET_MS}
+  const r = window.__rbt, now = performance.now();
+  const ran = r.runStart > since && r.runEnd >= r.runStart;
+  const answered = r.frame > Math.max(since, r.input);
+  return (ran || answered) && !r.busy
+    && now - r.mut > {QUIET_MS} && now - r.frame > {QUIET_MS}
     && document.querySelectorAll('{CHART} .main-svg').length > 0;
 }}"""
 
@@ -226,6 +239,15 @@ def act(page, kind: str, box, r: int) -> str | None:
         page.keyboard.press("Escape")
         return "no other option"
     others[r % len(others)].click()
+    # in a long list (electrodes) a click can miss while the list scrolls the option into view;
+    # the list then stays open over the page, hiding every other widget from the next steps
+    try:
+        field.wait_for(timeout=1000)
+        page.wait_for_function("e => e.getAttribute('aria-expanded') !== 'true'",
+                               arg=field.element_handle(), timeout=1000)
+    except Exception:  # noqa: BLE001 (still open: close it, skip this one)
+        page.keyboard.press("Escape")
+        return "the option's click did not land (the list stayed open)"
     return None
 
 
@@ -245,12 +267,36 @@ def timed(tab: Tab, kind: str, r: int, timeout_ms: int = 120_000):
     try:
         page.wait_for_function(DONE, arg=since, timeout=timeout_ms)
     except Exception:  # noqa: BLE001 (a timeout or a closed page: say so, keep going)
-        return f"not done within {timeout_ms / 1000:.0f} s"
-    t = page.evaluate("[window.__rbt.input, Math.max(window.__rbt.mut, window.__rbt.runEnd), "
-                      "window.__rbt.runEnd]")
+        return f"not done within {timeout_ms / 1000:.0f} s ({stuck(page, since)})"
+    # the run's end: where its running state was never drawn, the server's last message
+    t = page.evaluate("(s => { const r = window.__rbt;"
+                      " const end = r.runStart > s ? r.runEnd : r.frame;"
+                      " return [r.input, Math.max(r.mut, end), end]; })", since)
     if page.get_by_test_id("stException").count():
         return "exception on the page"
     return t[1] - t[0], tab.received / 1024, t[2] - t[0]
+
+
+def stuck(page, since: float) -> str:
+    """What the probe saw of an interaction that never counted as done: did the input land,
+    did a run start, is one still going, how long since the page last changed; a screenshot
+    is kept in $RBT_BENCH_SHOTS (a folder) where that is set."""
+    try:
+        r = page.evaluate("window.__rbt")
+        now = page.evaluate("performance.now()")
+    except Exception as err:  # noqa: BLE001 (a closed page)
+        return f"page gone: {type(err).__name__}"
+    seen = [f"input {'seen' if r['input'] > since else 'not seen'}",
+            f"run {'started' if r['runStart'] > since else 'never started'}",
+            f"server {'answered' if r['frame'] > since else 'never answered'}",
+            "still running" if r["busy"] else "not running",
+            f"last change {(now - r['mut']) / 1000:.1f} s ago"]
+    shots = os.environ.get("RBT_BENCH_SHOTS")
+    if shots:
+        path = Path(shots) / f"stuck-{time.strftime('%H%M%S')}.png"
+        page.screenshot(path=str(path), full_page=True)
+        seen.append(f"screenshot {path}")
+    return ", ".join(seen)
 
 
 def pct(values, q: float) -> float:
