@@ -169,32 +169,61 @@ def _probe(scheduler: str, host: str, port: int, hint: str) -> None:
                       f"Dask's protocol); {hint}")
 
 
-def task_device(device, cluster: Cluster | None):
-    """The torch device tasks run on: ``device`` resolved here (:func:`rbt.device.
-    resolve_device`), except that on a cluster "cuda" is taken as asked, since the GPUs are
-    the workers' (the client may have none)."""
-    import torch
+def task_device(device, cluster: Cluster | None) -> str:
+    """The device name a command's tasks are given (``run_tasks(device=...)``).
 
+    In-process: ``device`` resolved here (:func:`rbt.device.resolve_device`: "auto" picks this
+    machine's GPU, and a device it lacks is an error). On a cluster it is never resolved here,
+    since the devices are the workers' (a client without CUDA may drive GPU workers): the name
+    as asked, checked for spelling, which each task resolves where it runs. There "auto" is
+    "cuda" when some worker offers a ``GPU`` resource, so that every task asks for one and all
+    run on the same device type (the same numbers); otherwise each worker resolves "auto".
+    """
+    from .device import device_name, resolve_device
+
+    if cluster is None:
+        return str(resolve_device(device))
+    name = device_name(device)
+    return "cuda" if name == "auto" and cluster.gpu_workers() else name
+
+
+def block_starts(n: int, unit: int, cluster: Cluster) -> list[tuple[int, int]]:
+    """``(start, stop)`` blocks of ``n`` windows, each of whole ``unit``-window batches (so a
+    block's batches are those of the in-process run), about 4 per worker of ``cluster``."""
+    batches = -(-n // unit)
+    per_block = unit * max(1, -(-batches // (4 * max(cluster.n_workers, 1))))
+    return [(s, min(s + per_block, n)) for s in range(0, n, per_block)]
+
+
+def _worker_device(name: str):
+    """``name`` resolved on the worker a task runs on; an error names the worker."""
     from .device import resolve_device
 
-    if cluster is not None and str(device).startswith("cuda"):
-        return torch.device(device)
-    return resolve_device(device)
+    try:
+        return resolve_device(name)
+    except ValueError as err:
+        try:
+            where = f"the Dask worker at {_distributed().get_worker().address}"
+        except ValueError:  # not in a worker
+            where = "this Dask worker"
+        raise ValueError(f"{where} cannot run on device {name!r}: {err}") from None
 
 
-def _in_worker(fn: Callable, kwargs: dict):
+def _in_worker(fn: Callable, kwargs: dict, device: str | None = None):
     """Run one task in a worker: one torch thread (or the worker's ``RBT_TORCH_THREADS``),
     so that tasks side by side never oversubscribe the cores and give what one thread
-    gives in-process."""
+    gives in-process; with ``device``, the task's ``device`` resolved here, on the worker."""
     from .device import use_worker_threads
 
     use_worker_threads()
+    if device is not None:
+        kwargs = {**kwargs, "device": _worker_device(device)}
     return fn(**kwargs)
 
 
 def run_tasks(cluster: Cluster | None, fn: Callable, tasks: Sequence[dict], *,
-              shared: dict | None = None, gpu: bool = False, desc: str = "tasks",
-              unit: str = "task", progress: bool = True,
+              shared: dict | None = None, gpu: bool = False, device=None,
+              desc: str = "tasks", unit: str = "task", progress: bool = True,
               on_done: Callable[[int, object], dict | None] | None = None,
               in_process: dict | None = None, total: int | None = None) -> list:
     """``fn(**shared, **task)`` for every task; the results in task order.
@@ -202,10 +231,13 @@ def run_tasks(cluster: Cluster | None, fn: Callable, tasks: Sequence[dict], *,
     Without a cluster the tasks run here one after the other (with ``in_process`` added to
     their arguments, e.g. to show inner progress bars). On a cluster each is one Dask task;
     ``shared`` values (large arrays every task reads) are sent to every worker once, and
-    with ``gpu`` each task asks for one ``GPU`` worker resource. ``on_done(i, result)`` is
-    called as each task finishes, in finishing order; what it returns (a dict) is shown beside
-    the bar, which counts finished tasks out of ``total`` (default: these tasks; more when
-    some were done before, as a resumed run's folds).
+    with ``gpu`` each task asks for one ``GPU`` worker resource. With ``device`` ("auto",
+    "cpu", "cuda", ...), ``fn`` gets ``device=`` the torch device resolved where the task
+    runs: here once in-process, on each worker on a cluster (see :func:`task_device`; a cuda
+    task asks for a GPU). ``on_done(i, result)`` is called as each task finishes, in
+    finishing order; what it returns (a dict) is shown beside the bar, which counts finished
+    tasks out of ``total`` (default: these tasks; more when some were done before, as a
+    resumed run's folds).
     """
     shared = shared or {}
     results: list = [None] * len(tasks)
@@ -221,12 +253,18 @@ def run_tasks(cluster: Cluster | None, fn: Callable, tasks: Sequence[dict], *,
         bar.update(1)
 
     if cluster is None or not tasks:
+        from .device import resolve_device
+
+        here = {"device": resolve_device(device)} if device is not None and tasks else {}
         with bar:
             for i, task in enumerate(tasks):
-                finished(i, fn(**shared, **task, **(in_process or {})))
+                finished(i, fn(**shared, **task, **here, **(in_process or {})))
         return results
     distributed = _distributed()
     client = cluster.client
+    if device is not None:
+        device = task_device(device, cluster)
+        gpu = gpu or device.startswith("cuda")
     if gpu and not cluster.gpu_workers():
         raise ValueError("these tasks run on a GPU (device cuda), but no worker of the Dask "
                          "cluster offers a 'GPU' resource; start the workers with "
@@ -235,7 +273,7 @@ def run_tasks(cluster: Cluster | None, fn: Callable, tasks: Sequence[dict], *,
     # scattered data, unlike a task, cannot be recomputed
     scattered = {k: client.scatter(v, broadcast=True, hash=False) for k, v in shared.items()}
     token = uuid.uuid4().hex[:8]
-    futures = [client.submit(_in_worker, fn, {**scattered, **task},
+    futures = [client.submit(_in_worker, fn, {**scattered, **task}, device,
                              key=f"rbt-{fn.__name__}-{i}-{token}", pure=False,
                              resources={"GPU": 1} if gpu else None)
                for i, task in enumerate(tasks)]

@@ -24,6 +24,22 @@ def available_devices() -> list[str]:
     return devices
 
 
+def device_name(device: str | torch.device) -> str:
+    """``device`` as a name ("auto", "cpu", "cuda", "cuda:1", "mps"), checked for spelling
+    only, not for this machine having it: what a Dask cluster's tasks are given, each to
+    resolve where it runs (:func:`resolve_device`), since the GPUs are the workers'."""
+    name = str(device)
+    if name == "auto":
+        return name
+    if not name.startswith(("cpu", "cuda", "mps")):
+        raise ValueError(f"device must be auto, cpu, cuda or mps; got {device!r}")
+    try:
+        return str(torch.device(name))
+    except RuntimeError:
+        raise ValueError(f"device must be auto, cpu, cuda (or cuda:N) or mps; got {device!r}"
+                         ) from None
+
+
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
     """``"auto"`` picks CUDA, then Apple's MPS, then the CPU; other names are checked."""
     if isinstance(device, torch.device):

@@ -93,9 +93,10 @@ def predict_array(model: RBTransformer, X: np.ndarray, device="auto", batch_size
                   attention: bool = False, progress: bool = False,
                   precision: str = "float32",
                   on_progress: Callable[[float], None] | None = None,
-                  attention_to=None, workers: int = 1) -> Prediction:
+                  attention_to=None, workers: int = 1, check: bool = True) -> Prediction:
     """Probabilities, classes and optionally attention for an array (windows, E, bands),
-    streamed in batches; ``on_progress`` gets the fraction done after each batch.
+    streamed in batches; ``on_progress`` gets the fraction done after each batch. Outputs
+    that are not finite are an error (unless not ``check``: a task's block, checked whole).
 
     ``workers`` > 1 runs that many batches side by side on the CPU, in order for the outputs
     (see :func:`rbt.device.use_batch_workers`, which also holds each batch to one torch thread:
@@ -142,14 +143,52 @@ def predict_array(model: RBTransformer, X: np.ndarray, device="auto", batch_size
                 attention_to.write(att)
             if on_progress:
                 on_progress(min(1.0, (s + batch_size) / n))
-    p = probs
-    if not np.isfinite(p).all():
+    return _scored(probs, np.concatenate(maps) if attention and maps else None, check)
+
+
+def _scored(p: np.ndarray, attention, check: bool = True) -> Prediction:
+    if check and not np.isfinite(p).all():
         bad = int((~np.isfinite(p)).any(axis=1).sum())
         raise ValueError(f"the model's outputs are not finite (NaN or inf) for {bad} of {len(p)} "
                          "window(s): its weights overflow on these inputs (a broken or hostile "
                          "checkpoint, or features far from its training data); nothing is scored")
-    return Prediction(p, p.argmax(axis=1).astype(np.int64),
-                      np.concatenate(maps) if attention and maps else None)
+    return Prediction(p, p.argmax(axis=1).astype(np.int64), attention)
+
+
+def predict_task(model, X: np.ndarray, start: int, stop: int, device, batch_size: int,
+                 attention: bool = False):
+    """Windows ``start:stop`` of ``X`` as one Dask task of :func:`predict_on`: the same
+    batches as :func:`predict_array` over all of ``X`` (``start`` is a multiple of
+    ``batch_size``), on ``device`` resolved where it runs. Returns (probs, attention)."""
+    p = predict_array(model, X[start:stop], device=device, batch_size=batch_size,
+                      attention=attention, check=False)
+    return p.probs, p.attention
+
+
+def predict_on(cluster, model, X: np.ndarray, device="auto", batch_size: int = 512,
+               attention: bool = False, progress: bool = False) -> Prediction:
+    """:func:`predict_array` in-process (``cluster`` None), or as Dask tasks of whole batches
+    on ``cluster`` (:func:`rbt.cluster.connect`) with ``device`` resolved on the workers,
+    never here (the client may lack their GPU): the same numbers on the same device type."""
+    if cluster is None:
+        return predict_array(model, X, device=device, batch_size=batch_size,
+                             attention=attention, progress=progress)
+    import copy
+
+    from .cluster import block_starts, run_tasks
+
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1; got {batch_size}")
+    parts = run_tasks(cluster, predict_task,
+                      [{"start": a, "stop": b, "batch_size": batch_size, "attention": attention}
+                       for a, b in block_starts(len(X), batch_size, cluster)],
+                      shared={"model": copy.deepcopy(model).cpu(), "X": X}, device=device,
+                      desc="predict", unit="block", progress=progress)
+    if not parts:
+        return predict_array(model, X[:0], device="cpu", batch_size=batch_size,
+                             attention=attention)
+    return _scored(np.concatenate([p for p, _ in parts]),
+                   np.concatenate([a for _, a in parts]) if attention else None)
 
 
 def predict(fit, device="auto", batch_size: int = 512, attention: bool = False,

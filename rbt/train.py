@@ -166,17 +166,22 @@ def evaluate(model, X, y, n_classes, device) -> dict:
 
 
 def fold_task(X: np.ndarray, y: np.ndarray, train, test, n_classes: int, cfg: TrainConfig,
-              device: str, keep_model: bool = False, desc: str = "train",
+              device, keep_model: bool = False, desc: str = "train",
               progress: bool = False, inner: bool = True):
     """One task of :func:`fit`: train on the windows ``train`` (None: all), evaluate on
-    ``test`` (None: no scores). Returns ``(scores, model)``; the model (on the CPU) only with
-    ``keep_model``. The same call in-process and as a Dask task, so both give the same."""
-    dev = torch.device(device)
+    ``test`` (None: no scores, else with ``device``: the type of device they were computed
+    on). Returns ``(scores, model)``; the model (on the CPU) only with ``keep_model``. The
+    same call in-process and as a Dask task, so both give the same; ``device`` ("auto",
+    "cuda", ... or a torch device) is resolved where it runs."""
+    from .device import resolve_device
+
+    dev = resolve_device(device)
     Xtr, ytr = (X, y) if train is None else (X[train], y[train])
     model = train_model(Xtr, ytr, n_classes, cfg, dev, desc=desc, progress=progress,
                         inner=inner)
     scores = None if test is None else {
-        "n_train": int(len(Xtr)), **evaluate(model, X[test], y[test], n_classes, dev)}
+        "n_train": int(len(Xtr)), **evaluate(model, X[test], y[test], n_classes, dev),
+        "device": dev.type}
     return scores, (model.cpu() if keep_model else None)
 
 
@@ -201,8 +206,12 @@ def fit(fs, *, split: str = "trial-kfold", folds: int = 5, per_subject: bool = F
     cross-validation runs (the model is None and only metrics.json is written).
 
     With ``cluster`` (:func:`rbt.cluster.connect`) each fold, and the final model, is one Dask
-    task (asking for a GPU when the device is cuda); every fold is computed by
-    :func:`fold_task` either way, seeded by ``config.seed`` alone, so the metrics are the same.
+    task (asking for a GPU when the device is cuda, or "auto" on a cluster with GPU workers);
+    every fold is computed by :func:`fold_task` either way, seeded by ``config.seed`` alone, so
+    the metrics are the same. On a cluster ``device`` is resolved on the workers, never here
+    (:func:`rbt.cluster.task_device`), and the final model comes back on the CPU, since this
+    machine may lack the workers' device (in-process it is on ``device``): move it with
+    ``model.to(...)``. Each fold's scores say which device type computed them (``device``).
     """
     cfg = config or TrainConfig()
     if fs.y is None:
@@ -215,7 +224,7 @@ def fit(fs, *, split: str = "trial-kfold", folds: int = 5, per_subject: bool = F
         raise ValueError(f"stride {stride} is too small for a checkpoint: it must be {problem}")
     from .cluster import run_tasks, task_device
 
-    dev = task_device(device, cluster)
+    dev = task_device(device, cluster)  # in-process resolved here; on a cluster, a name
     n_classes = fs.n_classes
     out = _writable_folder(Path(out)) if out else None
     run_key = _run_key(fs, split, folds, per_subject, cfg)
@@ -223,7 +232,7 @@ def fit(fs, *, split: str = "trial-kfold", folds: int = 5, per_subject: bool = F
     plan = _plan(fs, split, folds, per_subject, cfg.seed)
     todo = [i for i in range(len(plan)) if str(i) not in state["folds"]]
     keep = bool(out and keep_fold_models)
-    common = {"n_classes": n_classes, "cfg": cfg, "device": str(dev), "keep_model": keep}
+    common = {"n_classes": n_classes, "cfg": cfg, "keep_model": keep}
 
     def finished(k: int, done: tuple) -> dict:
         i = todo[k]
@@ -238,7 +247,7 @@ def fit(fs, *, split: str = "trial-kfold", folds: int = 5, per_subject: bool = F
 
     run_tasks(cluster, fold_task, [{**common, "train": plan[i][1], "test": plan[i][2],
                                     "desc": f"fold {i + 1}"} for i in todo],
-              shared={"X": fs.X, "y": fs.y}, gpu=dev.type == "cuda", desc=f"{split} folds",
+              shared={"X": fs.X, "y": fs.y}, device=dev, desc=f"{split} folds",
               unit="fold", progress=progress, on_done=finished,
               in_process={"progress": progress, "inner": True}, total=len(plan))
     fold_results = [state["folds"][str(i)] for i in range(len(plan))]
@@ -255,7 +264,7 @@ def fit(fs, *, split: str = "trial-kfold", folds: int = 5, per_subject: bool = F
         [(_, final)] = run_tasks(
             cluster, fold_task, [{**common, "keep_model": True, "train": None, "test": None,
                                   "desc": "final model (all data)"}],
-            shared={"X": fs.X, "y": fs.y}, gpu=dev.type == "cuda", desc="final model",
+            shared={"X": fs.X, "y": fs.y}, device=dev, desc="final model",
             unit="model", progress=progress and cluster is not None,
             in_process={"progress": progress, "inner": False})
         final = final.to(dev) if cluster is None else final

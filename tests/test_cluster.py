@@ -327,3 +327,83 @@ def test_a_bad_scheduler_address_fails_at_once_and_says_so(capsys):
     err = capsys.readouterr().err
     assert f"rbt features: error: what answers at {address} is not a Dask scheduler" in err
     assert "out of memory" not in err
+
+
+# --- devices: resolved where each task runs, never on the client --------------------------
+
+@pytest.fixture(scope="module")
+def gpu_cluster():
+    """One worker that offers a 'GPU' resource, on this machine whose torch sees no CUDA: a
+    task that resolves cuda there fails, on that worker, saying so."""
+    with connect(workers=1, resources={"GPU": 1}, dashboard_address=":0",
+                 announce=False) as c:
+        c.client.wait_for_workers(1, timeout=60)
+        yield c
+
+
+def _resolved_here(device):
+    return str(device), os.getpid()
+
+
+no_cuda = pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")
+
+
+def test_a_task_gets_its_device_resolved_on_its_worker(cluster, gpu_cluster):
+    from rbt.cluster import task_device
+
+    pids = set(cluster.client.run(os.getpid).values())
+    got = run_tasks(cluster, _resolved_here, [{}, {}], device="auto", progress=False)
+    assert {d for d, _ in got} == {"cpu"} and {p for _, p in got} <= pids  # in the workers
+    assert run_tasks(None, _resolved_here, [{}], device="auto", progress=False) == \
+        [("cpu", os.getpid())]  # in-process: resolved here
+    assert task_device("auto", cluster) == "auto"  # each worker resolves it
+    assert task_device("auto", gpu_cluster) == "cuda"  # workers offer GPUs: every task asks
+    assert task_device("cuda:1", cluster) == "cuda:1"  # taken as asked, even without CUDA here
+    with pytest.raises(ValueError, match="device must be auto, cpu, cuda or mps; got 'gpu'"):
+        task_device("gpu", cluster)  # a misspelling is told at once, here
+    with pytest.raises(ValueError, match="no worker of the Dask cluster offers a 'GPU'"):
+        run_tasks(cluster, _resolved_here, [{}], device="cuda", progress=False)
+
+
+@no_cuda
+def test_cuda_is_resolved_by_the_worker_not_by_a_client_without_cuda(gpu_cluster, small):
+    from rbt.cluster import task_device
+
+    with pytest.raises(ValueError, match="sees no CUDA GPU"):
+        task_device("cuda", None)  # in-process the client resolves it: a clear error
+    address = gpu_cluster.client.scheduler_info()["workers"].keys()
+    cfg = TrainConfig(epochs=1, batch_size=32, late_batch_size=16, model=TINY)
+    # "auto" on GPU workers asks each fold for a GPU and cuda, which this worker lacks
+    with pytest.raises(ValueError, match=rf"the Dask worker at ({'|'.join(address)}) cannot "
+                       r"run on device 'cuda': .*sees no CUDA GPU"):
+        fit(small, folds=2, config=cfg, device="auto", progress=False, train_final=False,
+            cluster=gpu_cluster)
+    _, metrics = fit(small, folds=2, config=cfg, device="cpu", progress=False,
+                     train_final=False, cluster=gpu_cluster)
+    assert [f["device"] for f in metrics["folds"]] == ["cpu", "cpu"]  # what the tasks ran on
+
+
+@no_cuda
+def test_rbt_train_and_explain_leave_cuda_to_the_workers(gpu_cluster, tmp_path, capsys):
+    common = ["--source", "demo", "--seed", "0", "--subjects", "s01"]
+    assert main(["train", "--source", "demo", *TINY_ARGS, "--out", str(tmp_path / "m")]) == 0
+    capsys.readouterr()
+    worker = next(iter(gpu_cluster.client.scheduler_info()["workers"]))
+    address = gpu_cluster.client.scheduler.address
+    runs = {
+        "train": ["train", "--source", "demo", *TINY_ARGS, "--out", str(tmp_path / "t")],
+        "explain": ["explain", "--model", str(tmp_path / "m"), *common, "--n-steps", "2",
+                    "--out", str(tmp_path / "e.npz")],
+    }
+    for command, argv in runs.items():
+        # without a scheduler this machine resolves cuda, and has none
+        assert main([*argv, "--device", "cuda"]) == 2
+        err = capsys.readouterr().err
+        assert f"rbt {command}: error: device 'cuda' was asked for but this torch build " \
+            "sees no CUDA GPU" in err and "Dask worker" not in err
+        # with one, the client leaves it to the worker (whose resolution fails here)
+        assert main([*argv, "--device", "cuda", "--scheduler", address]) == 2
+        err = capsys.readouterr().err
+        assert f"rbt {command}: error: the Dask worker at {worker} cannot run on device " \
+            "'cuda'" in err, err
+    assert not (tmp_path / "e.npz").exists()

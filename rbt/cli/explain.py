@@ -160,7 +160,8 @@ def run(args) -> int:
 
 def _explain(args, cluster) -> int:
     from ..checkpoint import load_checkpoint
-    from ..device import resolve_device, use_torch_threads
+    from ..cluster import task_device
+    from ..device import use_torch_threads
     from ..explain.features import explain_features, save_explanation
     from ..model_fit import fit_data
     from ..safeio import check_output
@@ -169,9 +170,11 @@ def _explain(args, cluster) -> int:
     target = args.explain_class
     if target.lstrip("-").isdigit():
         target = int(target)
-    device = resolve_device(args.device)
+    # in-process resolved here (a device this machine lacks is an error); on a cluster a name
+    # each task resolves on its worker ("auto" is cuda where workers offer GPUs)
+    device = task_device(args.device, cluster)
     use_torch_threads(args.threads)
-    batch = args.internal_batch_size or (256 if device.type == "cpu" else 16384)  # never 0
+    batch = args.internal_batch_size or (256 if device in ("cpu", "auto") else 16384)  # never 0
     checkpoint = load_checkpoint(args.model)
     fit = fit_data(checkpoint, load(args, checkpoint.card, cluster))
     blocked = blocking_message(fit, WRITTEN)
@@ -188,9 +191,15 @@ def _explain(args, cluster) -> int:
                               progress=True, internal_batch_size=batch, seed=args.seed,
                               cluster=cluster, **_options(args))
     if plan:
-        print(plan, flush=True)
+        print(plan + ("; the attention computed here, on the CPU" if cluster else ""),
+              flush=True)
+    # the attention is streamed into the file batch by batch (memory: one batch), so it is
+    # computed here, not in tasks that would send whole blocks back; on a cluster on the CPU
+    # (in CPU-sized batches), since the device asked for is the workers' and this machine
+    # may have no GPU
+    here = ("cpu", args.internal_batch_size or 256) if cluster is not None else (device, batch)
     save_explanation(out, result, attention=args.attention, model=fit.model,
-                     X=fit.X[result.index], device=device, batch_size=batch, progress=True)
+                     X=fit.X[result.index], device=here[0], batch_size=here[1], progress=True)
     n, e, b = result.attributions.shape
     how = (f"{args.method}, baseline {args.baseline}"
            if method_record(args.method).uses_baseline else args.method)

@@ -168,31 +168,29 @@ class Prepared:
                                      self.shared_baselines, self.per_call, self.seed,
                                      stats=stats, bar=bar)
 
-    def run_blocks(self, cluster, progress: bool = False,
+    def run_blocks(self, cluster, device="auto", progress: bool = False,
                    stats: list | None = None) -> np.ndarray:
-        """What ``run(self.x, self.target, self.baselines)`` gives (as float32 numpy), each
-        block of whole batches one Dask task of :func:`attribution_task` on ``cluster``."""
-        from ..cluster import run_tasks
+        """What ``run(self.x, self.target, self.baselines)`` gives on ``device`` (as float32
+        numpy), each block of whole batches one Dask task of :func:`attribution_task` on
+        ``cluster``, with ``device`` resolved on the workers."""
+        from ..cluster import block_starts, run_tasks
 
         n = len(self.x)
-        batches = -(-n // self.per_call)
-        per_block = self.per_call * max(1, -(-batches // (4 * max(cluster.n_workers, 1))))
         whole = (self.baselines is None or self.shared_baselines
                  or len(self.baselines) != n)
         model = copy.deepcopy(self.model).cpu()
         common = {"output": self.opts["output"], "method": self.method, "opts": self.opts,
                   "internal_batch_size": self.internal_batch_size, "noise_sd": self.noise_sd,
                   "shared_baselines": self.shared_baselines, "per_call": self.per_call,
-                  "seed": self.seed, "device": str(self.x.device), "whole": whole}
+                  "seed": self.seed, "whole": whole}
         bases = None if self.baselines is None else self.baselines.cpu().numpy()
         parts = run_tasks(
             cluster, attribution_task,
-            [{**common, "start": s, "stop": min(s + per_block, n)}
-             for s in range(0, n, per_block)],
+            [{**common, "start": a, "stop": b} for a, b in block_starts(n, self.per_call,
+                                                                         cluster)],
             shared={"model": model, "X": self.X, "target": self.target.cpu().numpy(),
                     "baselines": bases},
-            gpu=self.x.device.type == "cuda", desc=self.method, unit="block",
-            progress=progress)
+            device=device, desc=self.method, unit="block", progress=progress)
         if stats is not None:
             stats.extend(st for _, part in parts for st in part)
         return np.concatenate([a for a, _ in parts]) if parts else np.zeros(
@@ -225,11 +223,11 @@ def attribute_windows(fwd, x, target, baselines, record, opts: dict, internal_ba
 def attribution_task(model, output: str, X: np.ndarray, target: np.ndarray, baselines,
                      start: int, stop: int, method: str, opts: dict, internal_batch_size: int,
                      noise_sd: float, shared_baselines: bool, per_call: int, seed: int,
-                     device: str, whole: bool):
+                     device, whole: bool):
     """One block of windows ``start:stop`` (whole batches) as a Dask task: the same
-    :func:`attribute_windows` as in-process, on a model sent as a CPU copy. Returns
-    ``(attributions float32, the method's reports)``."""
-    dev = torch.device(device)
+    :func:`attribute_windows` as in-process, on a model sent as a CPU copy, on ``device``
+    resolved where it runs. Returns ``(attributions float32, the method's reports)``."""
+    dev = resolve_device(device)
     fwd = _Output(frozen_copy(model.to(dev).eval()), output)
     x = torch.from_numpy(np.ascontiguousarray(X[start:stop])).to(dev)
     base = None if baselines is None else torch.from_numpy(
@@ -239,6 +237,15 @@ def attribution_task(model, output: str, X: np.ndarray, target: np.ndarray, base
                             method_record(method), opts, internal_batch_size, noise_sd,
                             shared_baselines, per_call, seed, start=start, stats=stats)
     return out.float().cpu().numpy(), stats
+
+
+def target_task(model, output: str, X: np.ndarray, start: int, stop: int, batch: int, device):
+    """The predicted classes of windows ``start:stop`` (``start`` a multiple of ``batch``) as
+    one Dask task: what :func:`prepare` computes in-process, batch for batch."""
+    dev = resolve_device(device)
+    fwd = _Output(frozen_copy(model.to(dev).eval()), output)
+    x = torch.from_numpy(np.ascontiguousarray(X[start:stop])).to(dev)
+    return resolve_target(fwd, x, None, 0, batch).cpu().numpy()
 
 
 def frozen_copy(model: nn.Module) -> nn.Module:
@@ -261,8 +268,12 @@ def _frozen(model: nn.Module) -> nn.Module:
 def prepare(model, X, target=None, method: str = "integrated_gradients", baseline="zeros",
             smoothgrad: bool = False, internal_batch_size: int = 256,
             batch_size: int | None = None, device="cpu", subject_ids=None, reference=None,
-            seed: int = 0, reference_subject_ids=None, **options) -> Prepared:
-    """Check the inputs and resolve options, baselines and targets (see :func:`attribute`)."""
+            seed: int = 0, reference_subject_ids=None, cluster=None, **options) -> Prepared:
+    """Check the inputs and resolve options, baselines and targets (see :func:`attribute`).
+
+    With ``cluster`` nothing runs here on ``device`` (the workers' to resolve): the model, a
+    private copy, and the tensors stay on the CPU, and predicted targets come from Dask tasks
+    (:func:`target_task`) on ``device``, batch for batch as in-process."""
     record = method_record(method)
     opts = resolve_options(record, smoothgrad, options)
     X = check_windows(model, X)
@@ -275,10 +286,19 @@ def prepare(model, X, target=None, method: str = "integrated_gradients", baselin
         reference_subject_ids=reference_subject_ids, seed=seed,
         n_baselines=opts.get("n_baselines", 16))
     e, b = X.shape[1:]
-    dev = resolve_device(device)
-    model = model.to(dev).eval()
+    dev = resolve_device(device) if cluster is None else torch.device("cpu")
+    model = (model if cluster is None else copy.deepcopy(model)).to(dev).eval()
     fwd = _Output(frozen_copy(model), opts["output"])
     x = torch.from_numpy(X).to(dev)
+    if cluster is not None and target is None:
+        from ..cluster import block_starts, run_tasks
+
+        blocks = block_starts(len(X), internal_batch_size, cluster)
+        target = np.concatenate(run_tasks(
+            cluster, target_task, [{"start": a, "stop": z, "output": opts["output"],
+                                    "batch": internal_batch_size} for a, z in blocks],
+            shared={"model": model, "X": X}, device=device, desc="predict", unit="block",
+            progress=False) or [np.zeros(0, np.int64)])
     return Prepared(
         model=model, fwd=fwd, record=record, opts=opts, X=X, base=base, x=x,
         target=resolve_target(fwd, x, target, model.config.num_classes, internal_batch_size),
@@ -354,20 +374,22 @@ def attribute(model, X, target=None, method: str = "integrated_gradients", basel
         how many were raised); None for the other methods.
     cluster : rbt.cluster.Cluster, optional
         Attribute each block of windows as one Dask task (the same numbers: each batch of
-        windows draws from a generator seeded by ``seed`` and its first window).
+        windows draws from a generator seeded by ``seed`` and its first window), with
+        ``device`` resolved on the workers, not here; ``model`` is then left where it is.
 
     Returns
     -------
     ndarray, float32, shape (windows, E, bands); with ``with_report``, ``(ndarray, report)``
     """
     p = prepare(model, X, target, method, baseline, smoothgrad, internal_batch_size, batch_size,
-                device, subject_ids, reference, seed, reference_subject_ids, **options)
+                device, subject_ids, reference, seed, reference_subject_ids, cluster=cluster,
+                **options)
     stats: list = []
     if cluster is None:
         out = p.run(p.x, p.target, p.baselines, progress=progress, stats=stats)
         out = out.float().cpu().numpy()
     else:
-        out = p.run_blocks(cluster, progress=progress, stats=stats)
+        out = p.run_blocks(cluster, device, progress=progress, stats=stats)
     if not with_report:
         return out
     from .integrated import IGReport

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ..infer import predict_array
+from ..infer import predict_array, predict_on
 from ..provenance import as_column
 from .aggregate import explanation_table
 from .attention import attention_rollout
@@ -168,13 +168,14 @@ def explain_features(fit, method: str = "integrated_gradients", attention: bool 
     ("subject_mean", "sample") use the whole set, never the explained windows themselves.
     ``target`` is None or "predicted" (each window's predicted class), "true", a class name, a
     class index or one index per window. ``options`` go to :func:`rbt.explain.attribute`;
-    with ``cluster`` (:func:`rbt.cluster.connect`) each block of windows is one Dask task.
+    with ``cluster`` (:func:`rbt.cluster.connect`) the predictions and each block of windows'
+    attributions are Dask tasks, on ``device`` as the workers resolve it, never here.
     """
     fit.require_runnable()
     model, X, fs = fit.model, fit.X, fit.fs
     idx = np.arange(len(fs)) if index is None else np.arange(len(fs))[np.asarray(index)]
-    result = predict_array(model, X[idx], device=device, attention=attention,
-                           batch_size=max(internal_batch_size, 1))
+    result = predict_on(cluster, model, X[idx], device=device, attention=attention,
+                        batch_size=max(internal_batch_size, 1))
     class_names = fit.class_names
     y = None if fit.y is None else fit.y[idx]
     explained = _explained_class(target, result.pred, y, class_names)
