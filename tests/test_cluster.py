@@ -407,3 +407,11 @@ def test_rbt_train_and_explain_leave_cuda_to_the_workers(gpu_cluster, tmp_path, 
         assert f"rbt {command}: error: the Dask worker at {worker} cannot run on device " \
             "'cuda'" in err, err
     assert not (tmp_path / "e.npz").exists()
+
+
+def test_the_local_workers_freeze_the_collector_as_they_close(cluster):
+    """The interpreter's last collection over torch's objects kept a local cluster's close
+    waiting for its workers' exit (2.6 s for 2); every worker, a restarted one too (the
+    killed worker's, earlier in this module), freezes the collector as it closes."""
+    plugins = cluster.client.run(lambda dask_worker: sorted(dask_worker.plugins))
+    assert len(plugins) == 2 and all("rbt-fast-exit" in p for p in plugins.values())
