@@ -243,7 +243,7 @@ def fit(fs, *, split: str = "trial-kfold", folds: int = 5, per_subject: bool = F
             save_checkpoint(model, out / "folds" / f"fold_{i + 1}",
                             _card(fs, split, cfg, None, rows=tr), overwrite=True)
         _save_progress(out, state)
-        return {"acc": f"{scores['accuracy']:.3f}"}
+        return {"fold": i + 1, "acc": f"{scores['accuracy']:.3f}"}  # the finished one
 
     run_tasks(cluster, fold_task, [{**common, "train": plan[i][1], "test": plan[i][2],
                                     "desc": f"fold {i + 1}"} for i in todo],

@@ -164,7 +164,14 @@ def test_features_of_a_folder_are_the_same_and_cached_where_the_workers_share(
         cluster, tmp_path, rbt_cache):
     folder = _recordings(tmp_path / "recordings")
     here = load_features("raw", folder, use_cache=False, progress=False)
-    there = load_features("raw", folder, cluster=cluster, progress=False)
+    calls = []
+    there = load_features("raw", folder, cluster=cluster, progress=False,
+                          on_file=lambda *a: calls.append(a))
+    names = sorted(p.name for p in folder.iterdir())
+    assert calls[0] == (0, 3, names[0]) and calls[-1] == (3, 3, "")
+    # as each finishes, in finishing order: the one that finished (the last is said by the end)
+    assert [c[:2] for c in calls[1:-1]] == [(1, 3), (2, 3)]
+    assert len({c[2] for c in calls[1:-1]}) == 2 and {c[2] for c in calls[1:-1]} < set(names)
     np.testing.assert_array_equal(here.X, there.X)
     assert here.X.tobytes() == there.X.tobytes()
     assert here.table.equals(there.table) and here.notes == there.notes

@@ -88,7 +88,9 @@ def load_features(
         model's (:func:`rbt.data.preprocess.steps_for`); None or "none": none.
     progress, on_file
         A tqdm bar per file; ``on_file(done, total, name)`` is called before each file (and
-        with ``done == total`` at the end), e.g. to drive a progress bar in an app.
+        with ``done == total`` at the end), e.g. to drive a progress bar in an app. On a
+        cluster, where the files are read side by side, it is called as each finishes (after
+        the first call) and ``name`` is the file that just finished.
     cluster
         A :class:`rbt.cluster.Cluster`: each file's features are one Dask task
         (:func:`file_features`), cached where ``RBT_CACHE_DIR`` says (storage the workers
@@ -134,11 +136,12 @@ def load_features(
 
     done = 0
 
-    def finished(i: int, _) -> None:
+    def finished(i: int, _) -> dict:
         nonlocal done
         done += 1
         if on_file and done < len(files):  # in-process: before the next file
             on_file(done, len(files), files[done if cluster is None else i].name)
+        return {"file": files[i].name}  # beside the bar: the one that finished
 
     if on_file and files:
         on_file(0, len(files), files[0].name)
