@@ -166,6 +166,27 @@ def screenshot(page, *paths: Path, max_height: int = 8000) -> None:
     page.set_viewport_size(size)
 
 
+def labels_inside(page) -> None:
+    """Every chart's text (titles, tick labels, colour-bar labels) lies inside its chart: a
+    chart redrawn with new data keeps room for its labels."""
+    clipped = page.evaluate("""() => {
+      const out = [];
+      for (const gd of document.querySelectorAll('.js-plotly-plot')) {
+        const svg = gd.querySelector('.main-svg');
+        if (!svg) continue;
+        const box = svg.getBoundingClientRect();
+        for (const t of gd.querySelectorAll('.main-svg text')) {
+          const r = t.getBoundingClientRect();
+          if (!t.textContent.trim() || r.width === 0) continue;
+          if (r.left < box.left - 2 || r.right > box.right + 2 || r.top < box.top - 2
+              || r.bottom > box.bottom + 2) out.push(t.textContent);
+        }
+      }
+      return out;
+    }""")
+    assert not clipped, f"chart text outside its chart: {clipped[:10]}"
+
+
 def no_exception(page) -> None:
     assert page.locator(EXCEPTION).count() == 0, page.locator(EXCEPTION).first.inner_text()
 
@@ -204,6 +225,7 @@ def test_dashboard_in_chromium(dashboard):
             choose(page, "Method", "integrated gradients")
             page.get_by_text("Integrated gradients:", exact=False).first.wait_for(timeout=60_000)
             no_exception(page)
+            labels_inside(page)  # every chart above was drawn, then updated in place
             assert page.locator(".js-plotly-plot").count() >= 6
             update = not README_SHOT.exists() or os.environ.get("RBT_UPDATE_SCREENSHOT") == "1"
             screenshot(page, ARTIFACTS / "trial.png", *([README_SHOT] if update else []))
