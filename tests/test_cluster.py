@@ -225,7 +225,8 @@ def test_attributions_in_blocks_on_the_cluster_are_the_bits_in_process(
 
 
 def test_rbt_train_and_explain_on_a_scheduler_match_in_process(small, cluster, tmp_path,
-                                                               one_thread, monkeypatch):
+                                                               one_thread, monkeypatch,
+                                                               capsys):
     common = ["--source", "demo", "--seed", "0"]
     assert main(["train", *common, *TINY_ARGS, "--out", str(tmp_path / "here")]) == 0
     monkeypatch.setenv(SCHEDULER_ENV, cluster.client.scheduler.address)  # as --scheduler
@@ -237,12 +238,16 @@ def test_rbt_train_and_explain_on_a_scheduler_match_in_process(small, cluster, t
     assert (tmp_path / "here" / "model.safetensors").read_bytes() == \
         (tmp_path / "there" / "model.safetensors").read_bytes()
     explain = ["explain", "--model", str(tmp_path / "here"), *common, "--subjects", "s01",
-               "--n-steps", "4", "--internal-batch-size", "64", "--threads", "1"]
+               "--n-steps", "4", "--internal-batch-size", "64", "--threads", "1",
+               "--attention", "rollout,0"]
     assert main([*explain, "--out", str(tmp_path / "there.npz")]) == 0
+    assert "the attention computed here, on the CPU" in capsys.readouterr().out
     monkeypatch.delenv(SCHEDULER_ENV)
     assert main([*explain, "--out", str(tmp_path / "here.npz")]) == 0
     with np.load(tmp_path / "here.npz") as x, np.load(tmp_path / "there.npz") as y:
-        assert x["attributions"].tobytes() == y["attributions"].tobytes()
+        assert sorted(x.files) == sorted(y.files)
+        for k in ("attributions", "probs", "pred", "target", "attention", "rollout"):
+            assert x[k].tobytes() == y[k].tobytes(), k  # predictions in tasks too
         np.testing.assert_array_equal(x["ig_n_steps"], y["ig_n_steps"])
 
 
