@@ -73,23 +73,48 @@ def atomic_savez(path: Path, **arrays) -> None:
         raise
 
 
-def file_digest(path: Path, root: Path | None = None) -> str:
-    """SHA-256 of the file's content, remembered (in ``root``, default :func:`cache_dir`)
-    against its path, size and mtime."""
-    path = Path(path).resolve()
-    st = require_regular_file(path)  # a FIFO or device would block or never end
-    stamp = f"{path}|{st.st_size}|{st.st_mtime_ns}"
+def _digest_index(root: Path | None) -> tuple[Path, dict]:
     index_path = (root or cache_dir()) / "digests.json"
     try:
-        index = json.loads(index_path.read_text())
+        return index_path, json.loads(index_path.read_text())
     except (OSError, ValueError):
-        index = {}
+        return index_path, {}
+
+
+def known_digest(path: Path, root: Path | None = None) -> str | None:
+    """The remembered digest of ``path`` as it is now (its path, size and mtime), or None:
+    whether :func:`file_digest` would have to read the file."""
+    path = Path(path).resolve()
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return _digest_index(root)[1].get(f"{path}|{st.st_size}|{st.st_mtime_ns}")
+
+
+def file_digest(path: Path, root: Path | None = None, content=None) -> str:
+    """SHA-256 of the file's content, remembered (in ``root``, default :func:`cache_dir`)
+    against its path, size and mtime.
+
+    ``content``: the file's bytes already read, with ``os.fstat`` of the descriptor they were
+    read from, taken before reading (a ``(bytes, stat_result)`` pair): those bytes are hashed
+    instead of reading the file a second time (the digest is the same)."""
+    path = Path(path).resolve()
+    if content is None:
+        st = require_regular_file(path)  # a FIFO or device would block or never end
+    else:
+        data, st = content
+    stamp = f"{path}|{st.st_size}|{st.st_mtime_ns}"
+    index_path, index = _digest_index(root)
     if stamp in index:
         return index[stamp]
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 22), b""):
-            h.update(block)
+    if content is None:
+        h = hashlib.sha256()
+        with open(path, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 22), b""):
+                h.update(block)
+    else:
+        h = hashlib.sha256(data)
     digest = h.hexdigest()
     index = {k: v for k, v in index.items() if not k.startswith(f"{path}|")}
     index[stamp] = digest
@@ -101,12 +126,14 @@ def file_digest(path: Path, root: Path | None = None) -> str:
 
 
 def feature_key(files: list[Path], params: dict, reader: str, identity=None,
-                root: Path | None = None) -> str:
+                root: Path | None = None, contents: dict | None = None) -> str:
     """Key of a feature file: content, parameters, version, and ``identity`` (what the reader
-    derives from file names, such as subject and session, so a renamed file is recomputed)."""
+    derives from file names, such as subject and session, so a renamed file is recomputed).
+    ``contents`` maps a file to its bytes already read (see :func:`file_digest`)."""
+    contents = contents or {}
     payload = json.dumps(
         {"rbt": __version__, "reader": reader, "params": params, "identity": identity,
-         "files": [file_digest(f, root) for f in files]},
+         "files": [file_digest(f, root, contents.get(f)) for f in files]},
         sort_keys=True, default=str,
     )
     return hashlib.sha256(payload.encode()).hexdigest()[:32]

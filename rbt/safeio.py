@@ -73,14 +73,27 @@ def open_regular(path, max_bytes: int, error: type[Exception] = ValueError,
 def read_bytes(path, max_bytes: int, error: type[Exception] = ValueError,
                expected: str = "a file") -> bytes:
     """The content of a regular file of at most ``max_bytes`` (see :func:`open_regular`)."""
+    return read_content(path, max_bytes, error, expected)[0]
+
+
+def read_content(path, max_bytes: int, error: type[Exception] = ValueError,
+                 expected: str = "a file") -> tuple[bytes, os.stat_result]:
+    """:func:`read_bytes` and ``os.fstat`` of the descriptor, taken before reading (what a
+    content digest is remembered against: a file changed while it was read shows a newer
+    mtime next time)."""
     with open_regular(path, max_bytes, error, expected) as fh:
+        st = os.fstat(fh.fileno())
         try:
-            data = fh.read(max_bytes + 1)
+            # its size and one byte more, not max_bytes + 1: a buffer of that size would be
+            # allocated (and paged in by the kernel in part) only to be shrunk
+            data = fh.read(min(st.st_size, max_bytes) + 1)
+            if len(data) > st.st_size:  # it grew since: read on, up to the bound
+                data += fh.read(max_bytes + 1 - len(data))
         except OSError as err:
             raise error(f"{path}: cannot read ({err.strerror or err})") from err
     if len(data) > max_bytes:
         raise error(f"{path}: grew past {max_bytes / 1024**2:.0f} MB while being read")
-    return data
+    return data, st
 
 
 def read_json(path, error: type[Exception] = ValueError, expected: str = "a JSON file",

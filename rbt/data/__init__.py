@@ -12,8 +12,8 @@ import pandas as pd
 
 from .. import cache
 from ..montage import resolve_channels
-from . import deap, demo, dreamer, raw, seed
-from .features import FeatureParams, recording_features
+from . import deap, demo, dreamer, pipeline, raw, seed
+from .features import FeatureParams
 from .labels import RULES, LabelError, make_labels, missing_ratings, trials_named
 from .preprocess import SignalSteps, feature_params
 from .preprocess import resolve as resolve_steps
@@ -49,6 +49,7 @@ def load_features(
     progress: bool = True,
     on_file: Callable[[int, int, str], None] | None = None,
     cluster=None,
+    read_ahead: bool = True,
 ) -> FeatureSet:
     """Read a dataset and return its BDE features, labels and per-window table.
 
@@ -95,6 +96,10 @@ def load_features(
         A :class:`rbt.cluster.Cluster`: each file's features are one Dask task
         (:func:`file_features`), cached where ``RBT_CACHE_DIR`` says (storage the workers
         share); the files' paths must be the same on the workers.
+    read_ahead : bool
+        In-process, read (and hash, for the cache key) the next file while this one's BDE is
+        computed, in BDE's own thread pool, one file ahead (:mod:`rbt.data.pipeline`); the
+        features, the cache and a bad file's error are the same either way.
     """
     if source not in SOURCES:
         raise ValueError(f"source must be one of {', '.join(SOURCES)}; got {source!r}")
@@ -145,9 +150,13 @@ def load_features(
 
     if on_file and files:
         on_file(0, len(files), files[0].name)
-    results = run_tasks(cluster, file_features, [{**common, "file": f} for f in files],
-                        desc=f"{source} features", unit="file", progress=progress,
-                        on_done=finished, in_process={"progress": progress})
+    if cluster is None and read_ahead and pipeline.reads_ahead(source, len(files)):
+        results = pipeline.features_in_order(reader, files, common, desc=f"{source} features",
+                                             progress=progress, on_done=finished)
+    else:
+        results = run_tasks(cluster, file_features, [{**common, "file": f} for f in files],
+                            desc=f"{source} features", unit="file", progress=progress,
+                            on_done=finished, in_process={"progress": progress})
     parts, meta, notes = [], None, []
     interpolated: list[str] = []
     for file, (X, table, file_meta) in zip(files, results):
@@ -195,26 +204,9 @@ def file_features(source: str, file: Path, params: FeatureParams, read_options: 
     """One file's features ``(X, table, meta)``, from the content-keyed cache (in
     ``cache_root``, default :func:`rbt.cache.cache_dir`) when there; the task of
     :func:`load_features` per file, in-process and on a cluster alike."""
-    reader = _READERS[source]
-    identity = [file.name, seed.session_of(file) if source == "seed" else None]
-    if getattr(reader, "READER_VERSION", None):  # what the reader reads changed
-        identity.append(reader.READER_VERSION)
-    root = Path(cache_root) if cache_root else None
-    key = cache.feature_key(reader.key_files(file), params.as_dict(), source,
-                            identity, root=root) if use_cache else None
-    hit = cache.load_features(key, root=root) if key else None
-    if hit is not None:
-        return hit
-    rec = reader.read_file(file, **read_options)
-    if source == "demo":
-        rec.dataset = "demo"
-    resolve_channels(rec.ch_names, source=str(file))
-    X, table = recording_features(rec, params, progress=progress)
-    meta = {"ch_names": rec.ch_names, "sfreq": rec.sfreq, "source": str(file),
-            "notes": list(rec.notes), "interpolated": list(rec.interpolated)}
-    if key:
-        cache.save_features(key, X, table, meta, root=root)
-    return X, table, meta
+    prepared = pipeline.prepare(_READERS[source], source, file, params, read_options,
+                                use_cache, cache_root)
+    return pipeline.finish(prepared, params, progress=progress)
 
 
 def input_files(source: str, path) -> list[Path]:

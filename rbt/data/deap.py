@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
 import numpy as np
 
-from ..safeio import read_bytes, require_regular_file
+from ..safeio import read_content as read_content_of
+from ..safeio import require_regular_file
 from .recording import DataFormatError, Recording, Trial
 from .safe_pickle import NotAnArrayDictError, UnsafePickleError, load_arrays
 
@@ -63,14 +65,16 @@ def subject_id(file: Path) -> str:
     return f"s{int(m.group(1)):02d}" if m and len(m.group(1)) <= 9 else file.stem
 
 
-def _read(file: Path) -> bytes:
-    """The file's bytes: a regular file of at most MAX_FILE_BYTES, read without blocking."""
+def read_content(file: Path) -> tuple[bytes, os.stat_result]:
+    """The file's bytes and ``os.fstat`` from before reading them: a regular file of at most
+    MAX_FILE_BYTES, read without blocking. The cache hashes these bytes for its key and
+    :func:`read_file` parses them, so a file is read once."""
 
     class Refused(Exception):
         pass
 
     try:
-        return read_bytes(file, MAX_FILE_BYTES, Refused, _EXPECTED)
+        return read_content_of(file, MAX_FILE_BYTES, Refused, _EXPECTED)
     except Refused as err:
         reason = str(err).removeprefix(f"{file}: ")
         if not reason.startswith("cannot read"):
@@ -78,12 +82,16 @@ def _read(file: Path) -> bytes:
         raise DataFormatError(f"{file}: {reason}") from None
 
 
-def read_file(file: Path, dataset: str = DATASET) -> Recording:
-    """One subject's trials: signal from sample 384 on, baseline = the first 3 s."""
+def read_file(file: Path, dataset: str = DATASET, content: bytes | None = None,
+              writable: bool = True) -> Recording:
+    """One subject's trials: signal from sample 384 on, baseline = the first 3 s.
+    ``content``: the file's bytes, when already read (:func:`read_content`). ``writable=False``:
+    the signals are read-only views of those bytes, not a copy (for features, which only
+    read them)."""
     file = Path(file)
-    raw = _read(file)
+    raw = read_content(file)[0] if content is None else content
     try:
-        obj = load_arrays(raw)
+        obj = load_arrays(raw, copy=writable)
     except UnsafePickleError as err:
         raise DataFormatError(f"{file}: {err}") from None
     except NotAnArrayDictError as err:

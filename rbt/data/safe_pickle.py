@@ -137,11 +137,11 @@ def _check_shape(shape) -> tuple[int, ...]:
 class _Array:
     """An array's validated parts: shape, dtype, memory order and exactly its bytes."""
 
-    __slots__ = ("shape", "dtype", "fortran", "data", "budget")
+    __slots__ = ("shape", "dtype", "fortran", "data", "budget", "copy")
 
-    def __init__(self, budget):
+    def __init__(self, budget, copy: bool = True):
         self.shape = self.dtype = self.fortran = self.data = None
-        self.budget = budget
+        self.budget, self.copy = budget, copy
 
     def set_parts(self, shape, dtype, fortran, data):
         shape = _check_shape(shape)
@@ -151,14 +151,15 @@ class _Array:
             raise PickleFormatError("array order flag refused")
         if type(data) is _RawText:
             self.budget.spend(len(data.view))
-            data = bytearray(data.view)
+            # without copy: the array is a read-only view of the pickle's own bytes
+            data = bytearray(data.view) if self.copy else data.view
         elif type(data) is str:  # Python 2 wrote the bytes as a str; latin-1 gives them back
             self.budget.spend(len(data))
             try:
                 data = bytearray(data, "latin-1")
             except UnicodeEncodeError:
                 raise PickleFormatError("array data is text, not bytes") from None
-        if type(data) not in (bytes, bytearray):
+        if type(data) not in (bytes, bytearray, memoryview):
             raise PickleFormatError(f"array data refused: found {_kind(data)} (object arrays "
                                     "are not allowed)")
         expected = math.prod(shape) * dtype.dtype.itemsize  # Python ints: no overflow
@@ -252,8 +253,9 @@ def _counted(handler):
 class _Unpickler(pickle._Unpickler):
     dispatch = _Dispatch()
 
-    def __init__(self, data: bytes):
+    def __init__(self, data: bytes, copy: bool = True):
         self.input, self.view = io.BytesIO(data), memoryview(data)
+        self.copy = copy
         super().__init__(self.input, encoding="latin1")
         self.size = len(data)
         self.budget = _Budget(len(data))
@@ -287,7 +289,7 @@ class _Unpickler(pickle._Unpickler):
         if cls is not _NDARRAY or typecode not in (b"b", "b"):
             raise PickleFormatError("array reconstruction refused: not a plain numpy array")
         _check_shape(shape)
-        array = _Array(self.budget)
+        array = _Array(self.budget, self.copy)
         self.arrays.append(array)
         return array
 
@@ -415,15 +417,22 @@ def _build(spec: _Array | _Scalar, fresh: set[int]):
         raise PickleFormatError("an array without data (its state was never set)")
     flat = np.frombuffer(spec.data, dtype=spec.dtype.dtype)
     # a bytearray used by this array alone becomes the array's own memory; anything else is
-    # copied, so arrays are writable and never share memory through the pickle's memo
-    if not (type(spec.data) is bytearray and id(spec.data) in fresh):
+    # copied, so arrays are writable and never share memory through the pickle's memo; a
+    # memoryview of the pickle's bytes (load_arrays(copy=False)) stays a read-only view
+    if type(spec.data) is memoryview:
+        pass
+    elif not (type(spec.data) is bytearray and id(spec.data) in fresh):
         flat = flat.copy()
     fresh.discard(id(spec.data))
     return flat.reshape(spec.shape, order="F" if spec.fortran else "C")
 
 
-def load_arrays(data: bytes) -> dict[str, np.ndarray]:
+def load_arrays(data: bytes, copy: bool = True) -> dict[str, np.ndarray]:
     """The dict of named numeric arrays pickled in ``data``, rebuilt by rbt.
+
+    ``copy=False``: arrays whose bytes lie in ``data`` as they are (Python 2's pickles, as
+    DEAP was released) are read-only views of ``data`` instead of writable copies, which
+    spares a copy of the whole file (for a reader that only reads the signal).
 
     Raises
     ------
@@ -435,7 +444,7 @@ def load_arrays(data: bytes) -> dict[str, np.ndarray]:
     NotAnArrayDictError
         A sound pickle of something else (``found`` says what).
     """
-    unpickler = _Unpickler(data)
+    unpickler = _Unpickler(data, copy)
     try:
         top = unpickler.load()
     except (UnsafePickleError, PickleFormatError):
