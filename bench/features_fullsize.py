@@ -9,12 +9,16 @@ float64 samples, Python-2 pickles as released, about 103 MB a file) and one SEED
 * the CLI ``rbt features --source deap`` warm (imports, cache reads and the .npz written);
 * ``load_features("seed", session)`` cold, with the true 200 Hz filters (the default) and with
   the reference's 128 Hz filters (``seed_reference_filters``);
+* side by side (``--side-by-side R``, default 1 round): DEAP cold with the next file read
+  ahead (the default) and ``read_ahead=False`` (one file after another), alternating, each in
+  a fresh interpreter; the medians and their ratio;
 
 and prints each against its target with the child's peak RSS (``os.wait4``'s ``ru_maxrss``) and
 the load average when it ran. Targets (issue 14, 2 quiet cores): DEAP cold <= 30 s, warm <= 3 s,
 peak <= 2 GB; a SEED session in proportion to its rows (channels x windows) against DEAP's.
 
     python bench/features_fullsize.py [--subjects 32] [--tmp DIR [--reuse]] [--keep] [--no-seed]
+                                      [--side-by-side R]
 
 ``--subjects N`` writes and reads N DEAP files (the cold target scales with N). Other benches
 can call :func:`features_bench` with a folder of their own.
@@ -101,7 +105,8 @@ def run_child(argv: list[str], cache: Path, threads: int | None) -> dict:
         raise SystemExit(f"{' '.join(argv[:4])} failed:\n{errors[-2000:]}")
     last = text.strip().splitlines()[-1] if text.strip() else "{}"
     info = json.loads(last) if last.startswith("{") else {"output": last}
-    return {"wall_s": wall, "peak_gb": usage.ru_maxrss * 1024 / 1e9, "load": load, **info}
+    return {"wall_s": wall, "peak_gb": usage.ru_maxrss * 1024 / 1e9, "load": load,
+            "cpu_s": usage.ru_utime + usage.ru_stime, **info}
 
 
 def load_child(source: str, path: Path, cache: Path, threads, **options) -> dict:
@@ -127,10 +132,33 @@ def _write_in_child(option: str, *args: str) -> None:
                    env={**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)})
 
 
+def side_by_side(deap: Path, cache: Path, threads, rounds: int, subjects: int) -> None:
+    """DEAP cold, read ahead or not, alternating ``rounds`` times; medians and ratio."""
+    import statistics
+
+    times: dict[bool, list[float]] = {True: [], False: []}
+    loads = []
+    for r in range(rounds):
+        for ahead in ((True, False) if r % 2 == 0 else (False, True)):
+            shutil.rmtree(cache, ignore_errors=True)
+            res = load_child("deap", deap, cache, threads, read_ahead=ahead)
+            times[ahead].append(res["wall_s"])
+            loads.append(res["load"].split()[1])
+            print(f"  cold, {'next file read ahead' if ahead else 'one file after another':<22}"
+                  f" {res['wall_s']:6.2f} s  (CPU {res['cpu_s']:.1f} s)  peak "
+                  f"{res['peak_gb']:.2f} GB  [{res['load']}]", flush=True)
+    new, old = (statistics.median(times[a]) for a in (True, False))
+    print(f"DEAP x{subjects} cold side by side, medians of {rounds}: read ahead {new:.2f} s, "
+          f"one after another {old:.2f} s: {old / new:.2f}x  [loads {', '.join(loads)}]",
+          flush=True)
+
+
 def features_bench(tmp: Path, subjects: int = 32, seed: bool = True,
-                   threads: int | None = None, reuse: bool = False) -> list[dict]:
+                   threads: int | None = None, reuse: bool = False,
+                   rounds: int = 1) -> list[dict]:
     """Write the full-size data under ``tmp`` (``reuse``: keep what an earlier run wrote
-    there) and time features on it; one dict per line."""
+    there) and time features on it; one dict per line (``rounds``: read ahead or not side
+    by side, 0 for none)."""
     tmp = Path(tmp)
     rows = []
     t0 = time.perf_counter()
@@ -156,6 +184,8 @@ def features_bench(tmp: Path, subjects: int = 32, seed: bool = True,
                      str(deap), "--out", str(out), "--force"], cache, threads)
     rows.append(report(f"DEAP x{subjects} warm rbt features (CLI)", cli["wall_s"], DEAP_WARM_S,
                        cli))
+    if rounds:
+        side_by_side(deap, cache, threads, rounds, subjects)
     if seed:
         t0 = time.perf_counter()
         session = tmp / "Preprocessed_EEG" / "1_20131027.mat"
@@ -182,6 +212,9 @@ def main(argv=None) -> int:
                         help="with --tmp: read the data an earlier run wrote there")
     parser.add_argument("--no-seed", action="store_true", help="skip the SEED session")
     parser.add_argument("--threads", type=int, help="BDE worker threads (RBT_BDE_THREADS)")
+    parser.add_argument("--side-by-side", type=int, default=1, metavar="R",
+                        help="rounds of DEAP cold read ahead against one file after another "
+                        "(0: none; default 1)")
     parser.add_argument("--write-deap", nargs=2, metavar=("DIR", "N"), help=argparse.SUPPRESS)
     parser.add_argument("--write-seed", metavar="DIR", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -195,7 +228,8 @@ def main(argv=None) -> int:
     print(f"work folder {tmp}; {os.cpu_count()} CPUs; [{load_average()}]", flush=True)
     try:
         rows = features_bench(tmp, args.subjects, not args.no_seed, args.threads,
-                              reuse=args.reuse and args.tmp is not None)
+                              reuse=args.reuse and args.tmp is not None,
+                              rounds=args.side_by_side)
     finally:
         if not args.keep and args.tmp is None:
             shutil.rmtree(tmp, ignore_errors=True)

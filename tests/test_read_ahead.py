@@ -18,7 +18,7 @@ from rbt.cli import main
 from rbt.data import DataFormatError, FeatureParams, deap, load_features, pipeline
 from rbt.data.safe_pickle import load_arrays
 
-SAMPLES = 384 + 1024  # the 3-s baseline and 8 s: 7 windows a trial
+SAMPLES = 384 + 1024  # the 3-s baseline and 8 s: 5 windows a trial
 
 
 @pytest.fixture
@@ -167,3 +167,17 @@ def test_read_content_stat_is_the_files_before_reading(tmp_path):
     assert cache.known_digest(path, root) is None
     digest = cache.file_digest(path, root, content=(content, st))
     assert digest == hashlib.sha256(content).hexdigest() == cache.known_digest(path, root)
+
+
+def test_flat_windows_are_found_in_quantised_signals_too(tmp_path):
+    """Float signals skip the count of unchanged neighbours; integer-like ones, where equal
+    neighbours are common, are still counted: short runs pass, a flat window is refused."""
+    data, labels = F.deap_arrays(2, SAMPLES, seed=5)
+    data = np.round(data / 8.0)  # quantised: many equal neighbours, no window flat
+    path = F.write_deap(tmp_path / "s01.dat", data, labels)
+    fs = load_features("deap", path, progress=False)
+    assert np.isfinite(fs.X).all() and len(fs) == 2 * 5
+    data[0, 3, 800:1400] = 4.0  # constant over a whole window of trial 1
+    F.write_deap(path, data, labels)
+    with pytest.raises(DataFormatError, match="trial 1: channel.*F7.* are flat"):
+        load_features("deap", path, progress=False)

@@ -106,7 +106,10 @@ def _refuse_flat(rec: Recording, trial: Trial, sig: np.ndarray, starts: np.ndarr
     """A channel that is constant over a window has no band power: BDE would be -inf, or,
     after the whole-window z-score, a filter transient passed off as a value."""
     # constant over a window = no change between neighbouring samples inside it
-    flat = (_windows_with(sig[:, 1:] != sig[:, :-1], starts, window - 1) == 0).T  # (W, C)
+    change = sig[:, 1:] != sig[:, :-1]
+    if change.all():  # float recordings: every sample differs from the last, nothing to count
+        return
+    flat = (_windows_with(change, starts, window - 1) == 0).T  # (W, C)
     if flat.any():
         chans = [rec.ch_names[i] for i in np.flatnonzero(flat.any(axis=0))]
         raise DataFormatError(
