@@ -6,10 +6,7 @@ layers: about 50-80 ms a chart, ten charts a window step). This element is a Str
 component (``st.components.v2``) keyed by the chart's key: the browser keeps one plot per key
 and hands each new figure to ``Plotly.react``, which redraws only what changed. A click on a
 point comes back as the chart's ``click`` value (curve, point, x, y, customdata), like a
-Plotly selection. An update starts from the margins the chart's last drawing ended with, so
-colour bars and axis labels need not push them out again, which made plotly.js draw the whole
-figure twice (a window step's seven charts: 463 -> 236 ms of plotly.js in Chromium, replayed
-side by side at load 3-4). Plotly.js is served once per browser from the app's static folder
+Plotly selection. Plotly.js is served once per browser from the app's static folder
 (``server.enableStaticServing``), and cached by it: the cartesian bundle when setup fetched it
 (scripts/fetch_plotly_js.py), else the full bundle the ``plotly`` package ships.
 
@@ -74,22 +71,8 @@ export default function (component) {
   }
   const spec = figure(data);
   div.__rbtSend = setTriggerValue;
-  // Margins: colour bars and axis labels push them out (automargin), and plotly.js then draws
-  // the whole figure a second time. An update starts from the margins the last drawing of the
-  // same kind of figure ended with, so nothing needs pushing and it is drawn once; whatever
-  // needs more room still pushes (the margins only grow until the figure's kind changes).
-  const kind = JSON.stringify([spec.layout.margin || {}, Object.keys(spec.layout).sort(),
-                               spec.data.length]);
-  if (div.__rbtMargin && div.__rbtKind === kind) {
-    spec.layout.margin = Object.assign({}, spec.layout.margin, div.__rbtMargin);
-  }
   plotly().then((Plotly) => {
     Plotly.react(div, spec.data, spec.layout, spec.config).then(() => {
-      const size = div._fullLayout && div._fullLayout._size;
-      if (size) {
-        div.__rbtKind = kind;
-        div.__rbtMargin = {l: size.l, r: size.r, t: size.t, b: size.b};
-      }
       if (div.__rbtBound) return;
       div.__rbtBound = true;
       div.on("plotly_click", (event) => {
