@@ -181,3 +181,13 @@ def test_flat_windows_are_found_in_quantised_signals_too(tmp_path):
     F.write_deap(path, data, labels)
     with pytest.raises(DataFormatError, match="trial 1: channel.*F7.* are flat"):
         load_features("deap", path, progress=False)
+
+
+def test_heap_pad_is_set_once_with_glibc_and_the_users_setting_wins(monkeypatch):
+    import platform
+    import sys
+
+    glibc = sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc"
+    assert bde._pad_heap() is glibc
+    monkeypatch.setenv("MALLOC_TOP_PAD_", str(1 << 20))
+    assert bde._pad_heap() is False
