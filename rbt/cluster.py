@@ -241,6 +241,14 @@ def _fast_exit_plugin():
     return FastExit()
 
 
+_RESCATTERS = 3  # times the tasks left are sent again after their inputs were lost
+
+
+def _inputs_lost(scattered: dict) -> bool:
+    """Whether the scheduler lost a scattered input (its last holder left the cluster)."""
+    return any(f.status != "finished" for f in scattered.values())
+
+
 def run_tasks(cluster: Cluster | None, fn: Callable, tasks: Sequence[dict], *,
               shared: dict | None = None, gpu: bool = False, device=None,
               desc: str = "tasks", unit: str = "task", progress: bool = True,
@@ -289,21 +297,33 @@ def run_tasks(cluster: Cluster | None, fn: Callable, tasks: Sequence[dict], *,
         raise ValueError("these tasks run on a GPU (device cuda), but no worker of the Dask "
                          "cluster offers a 'GPU' resource; start the workers with "
                          "--resources GPU=1 (one per GPU), or use --device cpu")
-    # a copy on every worker (each needs them anyway), so losing a worker loses no input:
-    # scattered data, unlike a task, cannot be recomputed
-    scattered = {k: client.scatter(v, broadcast=True, hash=False) for k, v in shared.items()}
     token = uuid.uuid4().hex[:8]
-    futures = [client.submit(_in_worker, fn, {**scattered, **task}, device,
-                             key=f"rbt-{fn.__name__}-{i}-{token}", pure=False,
-                             resources={"GPU": 1} if gpu else None)
-               for i, task in enumerate(tasks)]
-    order = {f.key: i for i, f in enumerate(futures)}
-    try:
-        with bar:
-            for future in distributed.as_completed(futures):
-                result = future.result()  # a task's error is raised here, as in-process
-                future.release()
-                finished(order[future.key], result)
-    finally:
-        client.cancel(futures + list(scattered.values()))
+    pending = dict(enumerate(tasks))
+    with bar:
+        for attempt in range(1 + _RESCATTERS):
+            # a copy on every worker (each needs them anyway); Dask's memory manager may then
+            # keep only one, and scattered data, unlike a task's result, cannot be recomputed:
+            # when a lost worker held the last copy, the tasks left are sent again
+            scattered = {k: client.scatter(v, broadcast=True, hash=False)
+                         for k, v in shared.items()}
+            futures = [client.submit(_in_worker, fn, {**scattered, **task}, device,
+                                     key=f"rbt-{fn.__name__}-{i}-{token}-{attempt}",
+                                     pure=False, resources={"GPU": 1} if gpu else None)
+                       for i, task in pending.items()]
+            order = {f.key: i for f, i in zip(futures, pending)}
+            try:
+                for future in distributed.as_completed(futures):
+                    try:
+                        result = future.result()  # a task's error is raised here, as in-process
+                    except distributed.client.FutureCancelledError:
+                        if attempt == _RESCATTERS or not _inputs_lost(scattered):
+                            raise
+                        break
+                    future.release()
+                    finished(i := order[future.key], result)
+                    del pending[i]
+            finally:
+                client.cancel(futures + list(scattered.values()))
+            if not pending:
+                break
     return results
