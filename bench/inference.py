@@ -13,7 +13,7 @@ attention streamed to a temporary folder, each against its target (30 s; 60 s wi
 with the bytes written and the peak memory.
 Usage: python bench/inference.py [--repeats 30] [--device cpu|cuda]
        python bench/inference.py --fullsize [--windows 79360] [--attention none,rollout,full]
-           [--threads N] [--batch-size 512] [--device auto|cpu|cuda]
+           [--threads N] [--batch-size N] [--device auto|cpu|cuda]
 """
 
 from __future__ import annotations
@@ -62,7 +62,8 @@ def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def predict_bench(tmp=None, n: int = DEAP_WINDOWS, device="auto", batch_size: int = 512,
+def predict_bench(tmp=None, n: int = DEAP_WINDOWS, device="auto",
+                  batch_size: int | None = None,
                   attention=("none", "rollout", "full"), threads: int | None = None) -> list:
     """``rbt predict``'s work on ``n`` synthetic DEAP-shaped windows, once per ``attention``
     choice ("none", "rollout", "full" or any ``--attention`` text), the attention streamed into
@@ -70,7 +71,7 @@ def predict_bench(tmp=None, n: int = DEAP_WINDOWS, device="auto", batch_size: in
     dict per choice: seconds, windows/s, bytes written, target, peak RSS (MB, process-wide)."""
     from rbt.attention_store import AttentionWriter, parse_attention
     from rbt.device import resolve_device, use_batch_workers
-    from rbt.infer import predict_array
+    from rbt.infer import default_batch_size, predict_array
 
     n_threads = use_batch_workers(threads)  # as rbt predict: batches side by side
     dev = resolve_device(device)
@@ -78,7 +79,7 @@ def predict_bench(tmp=None, n: int = DEAP_WINDOWS, device="auto", batch_size: in
     model = RBTransformer(RBTransformerConfig(num_electrodes=32)).to(dev).eval()
     cfg = model.config
     X = np.random.default_rng(0).standard_normal((n, 32, 4), dtype=np.float32)
-    predict_array(model, X[: 2 * batch_size], device=dev, batch_size=batch_size,
+    predict_array(model, X[:1024], device=dev, batch_size=batch_size,
                   attention=True)  # warm up: kernels, allocator
     rows = []
     with tempfile.TemporaryDirectory(dir=tmp) as folder:
@@ -104,14 +105,16 @@ def predict_bench(tmp=None, n: int = DEAP_WINDOWS, device="auto", batch_size: in
             rows.append({"attention": what, "seconds": sec, "rate": n / sec, "bytes": written,
                          "target": TARGETS.get(what, 60.0), "peak_mb": _peak_mb(),
                          "threads": n_threads, "device": str(dev), "windows": n,
+                         "batch": batch_size or default_batch_size(dev),
                          "load": os.getloadavg()[0]})
     return rows
 
 
 def print_predict_bench(rows: list) -> None:
     r0 = rows[0]
-    print(f"rbt predict on {r0['windows']:,} windows x 32 x 4 (paper-sized model), device "
-          f"{r0['device']}, {r0['threads']} batch(es) side by side, torch {torch.__version__}")
+    print(f"rbt predict on {r0['windows']:,} windows x 32 x 4 (paper-sized model), batches of "
+          f"{r0['batch']} windows, device {r0['device']}, {r0['threads']} batch(es) side by "
+          f"side, torch {torch.__version__}")
     print(f"{'attention':>14} {'seconds':>8} {'windows/s':>10} {'written':>10} {'target':>7} "
           f"{'':>7} {'peak RSS':>9} {'load':>5}")
     for r in rows:
@@ -131,7 +134,7 @@ def main() -> None:
                     help="comma-separated: none, rollout, full (or ';'-separated --attention "
                     "texts such as 'rollout;0,3')")
     ap.add_argument("--threads", type=int, help="torch threads (default: the free cores)")
-    ap.add_argument("--batch-size", type=int, default=512)
+    ap.add_argument("--batch-size", type=int, help="default: rbt predict's for the device")
     args = ap.parse_args()
     if args.fullsize:
         choices = args.attention.split(";" if ";" in args.attention else ",")

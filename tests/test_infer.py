@@ -10,7 +10,7 @@ import torch
 from rbt.checkpoint import load_checkpoint
 from rbt.data import load_features
 from rbt.device import resolve_device
-from rbt.infer import predict, predict_array
+from rbt.infer import CPU_BATCH, GPU_BATCH, default_batch_size, predict, predict_array
 from rbt.model import RBTransformer, RBTransformerConfig
 from rbt.model_fit import fit_data
 
@@ -30,6 +30,24 @@ def test_batches_stream_and_agree():
     np.testing.assert_allclose(whole.probs.sum(1), 1, atol=1e-6)
     np.testing.assert_array_equal(whole.pred, whole.probs.argmax(1))
     assert predict_array(model, X).attention is None
+
+
+def test_the_default_batch_is_the_devices():
+    """On a CPU a forward pass takes CPU_BATCH windows (its products stay in cache), on a GPU
+    GPU_BATCH; the default gives what those batches given by hand give."""
+    assert default_batch_size("cpu") == CPU_BATCH < GPU_BATCH == default_batch_size("cuda:0")
+    assert GPU_BATCH % CPU_BATCH == 0  # a cluster's blocks of GPU batches hold whole CPU ones
+    torch.manual_seed(0)
+    model = RBTransformer(RBTransformerConfig(num_electrodes=5, embed_dim=16, depth=1, heads=2,
+                                              head_dim=8, mlp_hidden_dim=16))
+    X = np.random.default_rng(1).standard_normal((2 * CPU_BATCH + 3, 5, 4)).astype(np.float32)
+    fractions = []
+    default = predict_array(model, X, device="cpu", on_progress=fractions.append)
+    assert len(fractions) == 3  # batches of 128, 128 and 3
+    by_hand = predict_array(model, X, device="cpu", batch_size=CPU_BATCH)
+    np.testing.assert_array_equal(default.probs, by_hand.probs)
+    with pytest.raises(ValueError, match="batch_size must be >= 1; got 0"):
+        predict_array(model, X, batch_size=0)
 
 
 def test_device_choice():
