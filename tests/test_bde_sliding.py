@@ -68,6 +68,20 @@ def test_bands_only_lfilter_reproduces_are_computed_as_before():
     np.testing.assert_allclose(got[..., 1:], want[..., 1:], atol=1e-10, rtol=0)
 
 
+def test_theta_at_200_hz_is_the_reference_recipes_to_rounding():
+    # lfilter's rounding on theta at 200 Hz follows the input's last bits (one ulp on every
+    # sample moves DE by 1e-6), so the per-window path must z-score exactly as the reference:
+    # numpy's mean and std of each window as one contiguous array (a strided view's sums
+    # missed by 1.2e-6)
+    sig = drifting(62, 4000, seed=12, offset=20.0)
+    starts = window_starts(4000, 0, 512, 117)
+    got = sliding_band_differential_entropy(sig, starts, 512, 200.0)
+    picked = [0, 5, len(starts) - 1]
+    reference = reference_bde(zscore_windows(windows_of(sig, starts, 512)[picked]), 200.0)
+    assert np.abs(got[picked, :, 0] - reference[..., 0]).max() < 1e-12
+    assert np.abs(got[picked] - reference).max() < 1e-7
+
+
 @pytest.mark.parametrize("case", ["uneven", "nan", "stride without a block", "no overlap"])
 def test_other_windows_take_the_per_window_path(case):
     sig = drifting(4, 4000, seed=9)
