@@ -556,6 +556,8 @@ def main(argv=None) -> int:
     print(f"\n{'kind':24s} {'n':>3s} {'median ms':>10s} {'p90 ms':>8s} {'median KB':>10s} "
           f"{'target':>8s} {'run ends':>8s} {'server CPU':>10s} {'AppTest ms':>10s}")
     for kind, ms, kb, target, run, cpu in rows:
+        if not ms:  # none timed (say --tabs 0)
+            continue
         med = statistics.median(ms)
         st_ms = f"{statistics.median(script[kind]):.0f}" if script.get(kind) else "-"
         run_ms = f"{statistics.median(run):.0f}" if run else "-"
