@@ -27,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import functools
+import importlib
 import math
 import os
 import sys
@@ -93,7 +94,7 @@ def band_differential_entropy(
                    int(order), int(n))
     filters, fast, slow, plan = setup.filters, setup.fast, setup.slow, setup.plan
     if slow:
-        from scipy import signal
+        signal = _scipy_signal()
     if zscore:  # whole windows per chunk: (windows, channels, samples)
         windows = x.reshape(-1, *x.shape[-2:])
         per = max(1, _CHUNK_ROWS // x.shape[-2])
@@ -236,6 +237,32 @@ def _one_blas_thread():
                 _blas[1] = None
 
 
+_preloads: list = []  # the future of scipy.signal's import in BDE's pool, once
+
+
+def preload() -> None:
+    """Start importing ``scipy.signal`` (0.8 s on one core, which BDE's first call needs) in
+    BDE's pool, beside the caller's I/O: :func:`rbt.data.pipeline.prepare` calls it once a
+    file misses the cache, before reading it. Never waits; does nothing once imported."""
+    if "scipy.signal" in sys.modules:
+        return
+    pool = _pool(default_jobs())
+    with _pools_lock:
+        if not _preloads:
+            _preloads.append(pool.submit(importlib.import_module, "scipy.signal"))
+
+
+def _scipy_signal():
+    """``scipy.signal``, imported on first use (a cache hit needs none): after the import
+    :func:`preload` started, if any, so that one thread imports it while the other waits."""
+    if _preloads:
+        with contextlib.suppress(Exception):  # a failed import is raised again just below
+            _preloads[0].result()
+    from scipy import signal
+
+    return signal
+
+
 _M_TOP_PAD = -2  # glibc's mallopt parameter (malloc.h)
 HEAP_PAD = 32 << 20
 
@@ -298,9 +325,7 @@ def design_band_pass(low: float, high: float, sfreq: float, order: int = 5):
             f"band ({low}, {high}) Hz must satisfy 0 < low < high < Nyquist ({sfreq / 2} Hz) "
             f"at a sampling rate of {sfreq} Hz"
         )
-    from scipy import signal  # imported on first use: a second or so, not needed on cache hits
-
-    return signal.butter(order, [low, high], btype="band", fs=sfreq)
+    return _scipy_signal().butter(order, [low, high], btype="band", fs=sfreq)
 
 
 # --------------------------------------------------------------------------------------------
@@ -494,7 +519,7 @@ def _probe(n: int) -> np.ndarray:
 
 @functools.lru_cache(maxsize=256)
 def _faithful_cached(b: tuple[float, ...], a: tuple[float, ...], n: int) -> bool:
-    from scipy import signal
+    signal = _scipy_signal()
 
     x = _probe(n)
     fast = _BlockPlan([(np.array(b), np.array(a))], n).log_var(x)[:, 0]

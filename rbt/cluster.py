@@ -281,9 +281,11 @@ def run_tasks(cluster: Cluster | None, fn: Callable, tasks: Sequence[dict], *,
         bar.update(1)
 
     if cluster is None or not tasks:
-        from .device import resolve_device
+        here = {}
+        if device is not None and tasks:
+            from .device import resolve_device  # imports torch (1.4 s): only when asked for
 
-        here = {"device": resolve_device(device)} if device is not None and tasks else {}
+            here = {"device": resolve_device(device)}
         with bar:
             for i, task in enumerate(tasks):
                 finished(i, fn(**shared, **task, **here, **(in_process or {})))

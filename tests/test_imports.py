@@ -46,3 +46,22 @@ def test_public_names_are_still_there_and_load_their_module_on_use():
 
     with pytest.raises(AttributeError, match="no attribute 'nothing'"):
         rbt.explain.nothing  # noqa: B018
+
+
+def test_features_of_one_file_load_no_torch(tmp_path):
+    # a features run never needs torch (1.4 s of a cold SEED session's start); scipy.signal,
+    # which the BDE does need, is imported beside the file's read
+    import numpy as np
+    from formats import SEED_SFREQ, eeg_like, write_seed_file, write_seed_labels
+
+    write_seed_labels(tmp_path)
+    rng = np.random.default_rng(0)
+    session = write_seed_file(tmp_path / "1_20131027.mat",
+                              {t: eeg_like(62, 1200, SEED_SFREQ, rng) for t in (1, 2)})
+    loaded = _loaded_after(
+        "import os\n"
+        f"os.environ['RBT_CACHE_DIR'] = {str(tmp_path / 'cache')!r}\n"
+        "from rbt.data import load_features\n"
+        f"fs = load_features('seed', {str(session)!r}, progress=False)\n"
+        "assert fs.X.shape[1:] == (62, 4) and 'scipy.signal' in sys.modules")
+    assert loaded == {"torch": False, "captum": False}

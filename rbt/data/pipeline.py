@@ -61,6 +61,7 @@ def prepare(reader, source: str, file: Path, params: FeatureParams, read_options
         hit = cache.load_features(key, root=root)
         if hit is not None:
             return Prepared(file, hit=hit)
+    bde.preload()  # a miss: the BDE's scipy.signal is imported beside the read
     options = dict(read_options)
     if read_content is not None:  # the features only read the signal: no copy of the file
         options["writable"] = False
