@@ -53,6 +53,8 @@ _CHILD = """
 import json, sys, time
 t0 = time.perf_counter()
 from rbt.data import load_features
+from rbt import bde
+getattr(bde, "pad_heap", lambda: None)()  # as `rbt features` does (older trees: at BDE's start)
 t1 = time.perf_counter()
 import rbt
 assert rbt.__file__.startswith(sys.argv[4]), f"rbt from {rbt.__file__}, not {sys.argv[4]}"

@@ -222,7 +222,6 @@ def _one_blas_thread():
         if not _blas:
             from threadpoolctl import ThreadpoolController
 
-            _pad_heap()
             _blas.extend([ThreadpoolController(), None, 0])  # controller, limiter, users
         if _blas[2] == 0:
             _blas[1] = _blas[0].limit(limits=1, user_api="blas")
@@ -267,17 +266,24 @@ _M_TOP_PAD = -2  # glibc's mallopt parameter (malloc.h)
 HEAP_PAD = 32 << 20
 
 
-def _pad_heap() -> bool:
+_padded: list[bool] = []  # whether pad_heap set the pad in this process
+
+
+def pad_heap() -> bool:
     """Ask glibc's malloc to grow its heaps, and keep them, ``HEAP_PAD`` (32 MiB) beyond what
-    is in use (``mallopt(M_TOP_PAD)``); whether it was set.
+    is in use (``mallopt(M_TOP_PAD)``); whether it was set. The ``rbt features`` command
+    calls it as it starts; nothing else does.
 
     BDE allocates and frees arrays of a few MB for every trial. With glibc's default pad
     (128 KiB) the pages freed at a heap's top go back to the kernel and the next trial faults
     them in again; measured on 8 full-size DEAP files with the next file read ahead: 1.13
     million page faults and 2.8 s of system time, against 0.30 million and 0.9 s padded
-    (wall 8.7 s against 6.0 s, load 3.5). Process-wide, once, and only with glibc (no
-    library sets malloc's parameters, hence ctypes); a ``MALLOC_TOP_PAD_`` of the user's
-    wins. It costs at most ``HEAP_PAD`` of memory held per malloc arena.
+    (wall 8.7 s against 6.0 s, load 3.5). It is process-wide and held per malloc arena, so
+    a process of many threads pays it many times over: 16 threads each allocating and
+    freeing BDE-sized arrays held 110 MB more while alive and 290 MB more once they had
+    ended (RSS 430 against 320 MB, and 430 against 145 MB). Hence not in the dashboard, nor
+    at a library call's first BDE. Only with glibc (no library sets malloc's parameters,
+    hence ctypes); a ``MALLOC_TOP_PAD_`` of the user's wins.
     """
     if not sys.platform.startswith("linux") or "MALLOC_TOP_PAD_" in os.environ:
         return False
@@ -286,9 +292,12 @@ def _pad_heap() -> bool:
 
         if platform.libc_ver()[0] != "glibc":
             return False
-        return bool(ctypes.CDLL(None).mallopt(_M_TOP_PAD, HEAP_PAD))
+        done = bool(ctypes.CDLL(None).mallopt(_M_TOP_PAD, HEAP_PAD))
     except (OSError, AttributeError, ValueError):
         return False
+    if done and not _padded:
+        _padded.append(True)
+    return done
 
 
 # --------------------------------------------------------------------------------------------

@@ -188,6 +188,32 @@ def test_heap_pad_is_set_once_with_glibc_and_the_users_setting_wins(monkeypatch)
     import sys
 
     glibc = sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc"
-    assert bde._pad_heap() is glibc
+    assert bde.pad_heap() is glibc
     monkeypatch.setenv("MALLOC_TOP_PAD_", str(1 << 20))
-    assert bde._pad_heap() is False
+    assert bde.pad_heap() is False
+
+
+def test_only_the_features_command_pads_the_heap(tmp_path):
+    # the pad is held per malloc arena: a process of many threads (the dashboard) pays it
+    # per thread, so a library call's BDE leaves malloc alone and `rbt features` sets it
+    import platform
+    import subprocess
+    import sys
+
+    data, labels = F.deap_arrays(2, SAMPLES, seed=6)
+    path = F.write_deap(tmp_path / "s01.dat", data, labels)
+    probe = ("import os, sys\n"
+             f"os.environ['RBT_CACHE_DIR'] = {str(tmp_path / 'cache')!r}\n"
+             "from rbt import bde\n"
+             "from rbt.data import load_features\n"
+             f"load_features('deap', {str(path)!r}, progress=False)\n"
+             "library = bool(bde._padded)\n"
+             "from rbt.cli import main\n"
+             f"main(['features', '--source', 'deap', '--path', {str(path)!r}, '--out', "
+             f"{str(tmp_path / 'f.npz')!r}])\n"
+             "print(library, bool(bde._padded))")
+    env = {k: v for k, v in os.environ.items() if k != "MALLOC_TOP_PAD_"}
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                         timeout=300, check=True, env=env).stdout.split()
+    glibc = sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc"
+    assert out[-2:] == ["False", str(glibc)]

@@ -23,8 +23,11 @@ def add_parser(sub) -> None:
 def run(args) -> int:
     import numpy as np
 
+    from ..bde import pad_heap
     from ..cache import atomic_savez
     from ..safeio import check_output
+
+    pad_heap()  # this process computes BDE on few threads: malloc keeps its pages (rbt.bde)
 
     out = check_output(args.out, args.force, inputs(args))
     card = None
