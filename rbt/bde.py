@@ -106,7 +106,9 @@ def band_differential_entropy(
     def work(start: int) -> None:
         if zscore:
             part = windows[start : start + per]
-            chunk = _zscored(part, _scratch("zscore", (per * x.shape[-2], n))[: part.size // n])
+            rows_here = part.size // n
+            chunk = _zscored(part, _scratch("zscore", (per * x.shape[-2], n))[:rows_here],
+                             _scratch("squares", (per * x.shape[-2], n))[:rows_here])
             start *= x.shape[-2]
         else:
             chunk = rows[start : start + _CHUNK_ROWS]
@@ -142,9 +144,10 @@ def _scratch(name: str, shape: tuple, dtype=float) -> np.ndarray:
     return buf
 
 
-def _zscored(part: np.ndarray, into: np.ndarray) -> np.ndarray:
+def _zscored(part: np.ndarray, into: np.ndarray, squares: np.ndarray) -> np.ndarray:
     """``part`` (windows, channels, samples), each window z-scored with one mean and one std
-    as the reference does, written into ``into`` (windows * channels, samples).
+    as the reference does, written into ``into`` (windows * channels, samples); ``squares``
+    (the same shape) is scratch.
 
     The mean and std are numpy's of each window as one contiguous array, bit for bit: at
     narrow low bands (theta at 200 Hz) ``lfilter``'s rounding follows the input's last bits
@@ -154,10 +157,13 @@ def _zscored(part: np.ndarray, into: np.ndarray) -> np.ndarray:
     """
     flat = into.reshape(part.shape)
     np.copyto(flat, part)
-    mean = flat.mean(axis=(1, 2), keepdims=True)
-    std = flat.std(axis=(1, 2), keepdims=True, mean=mean)
+    count = part.shape[1] * part.shape[2]
+    mean = np.add.reduce(flat, axis=(1, 2), keepdims=True) / count  # np.mean's steps
+    np.subtract(flat, mean, out=flat)
+    # np.std's steps on the centred window (sum of squares, / count, sqrt), without its copy
+    squares = np.multiply(flat, flat, out=squares.reshape(part.shape))
+    std = np.sqrt(np.add.reduce(squares, axis=(1, 2), keepdims=True) / count)
     with np.errstate(invalid="ignore", divide="ignore"):
-        np.subtract(flat, mean, out=flat)
         np.divide(flat, std, out=flat)
     return into
 
