@@ -252,3 +252,21 @@ def test_streamlit_run_from_the_repository_root_listens_on_loopback(tmp_path):
         watchdog.cancel()
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def test_the_command_in_its_own_process_writes_the_features_it_computes(tmp_path):
+    # `python -m rbt` freezes the collector as it returns (its exit then skips 0.3 s of
+    # module teardown); what it wrote is the library's features all the same
+    import formats as F
+
+    data, labels = F.deap_arrays(2, 2000, seed=8)
+    path = F.write_deap(tmp_path / "s01.dat", data, labels)
+    out = tmp_path / "f.npz"
+    result = subprocess.run([sys.executable, "-m", "rbt", "features", "--source", "deap",
+                             "--path", str(path), "--out", str(out)], cwd=ROOT,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "wrote" in result.stdout
+    with np.load(out, allow_pickle=False) as written:
+        np.testing.assert_array_equal(written["X"], load_features("deap", path,
+                                                                  progress=False).X)
