@@ -51,13 +51,20 @@ def test_zscore_inside_bde_equals_zscoring_first():
     view = np.lib.stride_tricks.sliding_window_view(sig, 512, axis=1)
     windows = view[:, starts[0]:starts[-1] + 1:117].transpose(1, 0, 2)  # a view, no copy
     assert np.shares_memory(windows, sig)
-    want = band_differential_entropy(zscore_windows(windows), 128.0)
+    # each window z-scored as an array of its own (numpy's sums then do not depend on how the
+    # windows lie in memory: at 200 Hz theta's lfilter follows those last bits)
+    want = band_differential_entropy(zscore_windows(np.ascontiguousarray(windows)), 128.0)
     for jobs in (1, 2):
         got = band_differential_entropy(windows, 128.0, n_jobs=jobs, zscore=True)
         np.testing.assert_array_equal(got, want)
     picked = view[:, starts[[0, 2, 3]]].transpose(1, 0, 2)  # uneven spacing (dropped windows)
+    alone = np.ascontiguousarray(picked)
     np.testing.assert_array_equal(band_differential_entropy(picked, 200.0, zscore=True),
-                                  band_differential_entropy(zscore_windows(picked), 200.0))
+                                  band_differential_entropy(zscore_windows(alone), 200.0))
+    np.testing.assert_array_equal(  # the same windows from Fortran-ordered memory
+        band_differential_entropy(np.asfortranarray(sig)[None, :, :512], 200.0, zscore=True),
+        band_differential_entropy(zscore_windows(np.ascontiguousarray(sig[None, :, :512])),
+                                  200.0))
 
 
 def test_checks_count_only_samples_inside_windows(tmp_path):
