@@ -31,14 +31,26 @@ def _names(values) -> str:
     return ", ".join(map(str, values)) or "none"
 
 
+def _data_name(fit) -> str:
+    """"this data", with its files' names (a recording's) when known."""
+    table = fit.fs.table
+    files = list(dict.fromkeys(table["recording"].astype(str))) if "recording" in table else []
+    if not files:
+        return "this data"
+    more = len(files) - 1
+    return f"this data ({files[0]}" + (f" and {more} other file{'s' * (more > 1)})" if more
+                                       else ")")
+
+
 def _cannot_read(why: str, fit) -> str:
     trained = fit.card.dataset
     hint = (f"it was trained on {trained} data" if trained else
             "it carries no metadata about its training data")
-    return (f"This model cannot read this data: {why}. The model ({hint}) needs the same "
-            "electrodes and bands it was trained on. To use a model here, choose a checkpoint "
-            "trained on data with these electrodes and bands, or train one on these data "
-            "(`rbt train`, see the README); or choose data recorded with the model's "
+    # plain text: the page escapes it whole (file and channel names may hold Markdown)
+    return (f"This model cannot read {_data_name(fit)}: {why}. The model ({hint}) needs the "
+            "same electrodes and bands it was trained on. To use a model here, choose a "
+            "checkpoint trained on data with these electrodes and bands, or train one on these "
+            "data (rbt train, see the README); or choose data recorded with the model's "
             "electrodes.")
 
 
@@ -51,8 +63,8 @@ def _electrodes(f, fit):
                         f"has {len(f['data'])}; missing from the data: {_names(f['missing'])}; "
                         f"not in the model: {_names(f['extra'])}", fit)
     if fit.fs.dataset == "raw" and f["missing"]:
-        text += (" For a recording that lacks a few of them, tick **Interpolate missing model "
-                 "electrodes** in the sidebar (at most a quarter of the model's electrodes, "
+        text += (" For a recording that lacks a few of them, tick 'Interpolate missing model "
+                 "electrodes' in the sidebar (at most a quarter of the model's electrodes, "
                  "each among measured ones).")
     return text
 

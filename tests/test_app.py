@@ -473,7 +473,9 @@ def test_class_mismatch_is_explained_and_the_page_still_works():
     assert not at.exception
     message = unescape(" ".join(w.value for w in at.warning))  # a warning: the model runs
     assert "predicts 2 classes" in message and "valence/binary" in message
-    assert any("unknown" in m.value for m in at.markdown)  # no true label, still a prediction
+    # the window's label in the data's own classes, not scored; still a prediction
+    assert any(m.value.startswith("**Label:**") for m in at.markdown)
+    assert "so it is not scored" in " ".join(c.value for c in at.caption)
     assert probabilities(at).sum() == pytest.approx(1.0, abs=1e-6)
     at.radio(key="task_demo").set_value("binary").run()
     assert_fine(at)

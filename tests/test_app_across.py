@@ -237,10 +237,21 @@ def test_a_recordings_own_labels_stay_a_column_and_a_grouping(tmp_path):
     at = app()
     at.selectbox(key="source").set_value("raw").run()
     at.file_uploader(key="upload").set_value([("session_raw.fif", fif, "application/x")]).run()
+    # One trial: the window's own label, said not to be scored, and on the timeline
+    at.switch_page(TRIAL).run()
+    assert not at.exception, [e.message for e in at.exception]
+    said = " ".join(unescape(m.value) for m in at.markdown)
+    assert "**Label:** calm" in said and "no usable labels" not in said
+    assert "not one of the model's classes (low, high), so it is not scored" in " ".join(
+        unescape(c.value) for c in at.caption)
+    timeline = by_title(at, "This trial, window by window")
+    assert "true: calm" in str(timeline["layout"]["annotations"])
     at.switch_page(ACROSS).run()
     assert not at.exception, [e.message for e in at.exception]
     table = at.dataframe[0].value
     assert set(table["label"]) == {"calm", "tense"} and "true" not in table
+    assert any("own labels (calm, tense) are not the model's classes" in unescape(i.value)
+               for i in at.info)
     at.multiselect(key="x_classes").set_value(["tense"]).run()
     assert set(at.dataframe[0].value["label"]) == {"tense"}
     at.radio(key="x_by").set_value("label").run()

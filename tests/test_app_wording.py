@@ -53,6 +53,9 @@ def test_the_fit_is_explained_in_the_dashboards_words(demo_valence, meta):
     f = fit_data(_checkpoint({**meta, "ch_names": DREAMER_CHANNELS}, 14), fs)
     assert not f.runnable and f.problems[0].severity == BLOCKING
     assert "cannot read this data" in _said(f) and "14 electrodes" in _said(f)
+    # names the files; plain text, as the page escapes it whole (no Markdown shown raw)
+    assert "cannot read this data (s01.dat and 4 other files)" in _said(f)
+    assert "**" not in _said(f) and "`" not in _said(f)
     assert "choose a checkpoint trained on data with these electrodes" in _said(f)
     multi = with_labels(dataclasses.replace(fs), "valence", "multi")
     f = fit_data(_checkpoint(meta), multi)

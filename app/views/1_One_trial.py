@@ -9,6 +9,7 @@ import streamlit as st
 import trial_parts
 import trial_sections
 import what_if_part
+from selection import own_labels_of
 from serving import plain
 
 from rbt.data.demo import planted_electrodes
@@ -47,11 +48,16 @@ def render() -> None:
     trial_probs, trial_pred = loaded.window_predictions(rows)
     probs, pred = trial_probs[window], int(trial_pred[window])
     true = None if f.y is None else int(f.y[i])
+    own = None if f.y is not None else own_labels_of(f.fs)  # labels not the model's classes
     st.subheader("Prediction")
     left, right = st.columns([1, 2])
     with left:
         st.markdown(f"**Predicted:** {plain(f.class_names[pred])} (p = {probs[pred]:.2f})")
-        if true is None:
+        if true is None and own is not None:
+            st.markdown(f"**Label:** {plain(own[i])}")
+            st.caption("The data's own label, not one of the model's classes "
+                       f"({plain(', '.join(f.class_names))}), so it is not scored.")
+        elif true is None:
             st.markdown("**True:** unknown (no usable labels)")
         else:
             st.markdown(f"**True:** {plain(f.class_names[true])}")
@@ -70,7 +76,8 @@ def render() -> None:
     power = f.X[rows].mean(axis=1)  # (windows, bands): each band's BDE over the electrodes
     timeline = trial_timeline(
         starts, trial_probs, f.class_names, window_s=f.fs.params["window"] / f.fs.sfreq,
-        current=window, true=None if f.y is None else f.y[rows], band_power=power,
+        current=window, true=(f.y[rows] if f.y is not None else
+                              None if own is None else own[list(rows)]), band_power=power,
         band_names=f.band_names, title="This trial, window by window")
     trial_parts.window_chart(
         timeline, "timeline",
@@ -79,8 +86,9 @@ def render() -> None:
                      | {f"bde_{b}": power[:, k] for k, b in enumerate(f.band_names)}),
         key="fig_timeline", n_windows=len(rows), context=where)
     st.caption("Choose a window on the timeline (click its point) to look at it. Dots: the "
-               "predicted class's probability, green when right, red when wrong; the shaded "
-               "band is the window shown below.")
+               "predicted class's probability" + (", green when right, red when wrong"
+                                                  if f.y is not None else "")
+               + "; the shaded band is the window shown below.")
 
     # ---- the window's sections: each reruns alone when only its own widgets change ---------
     shown = trial_sections.Shown(loaded, subject, trial, tuple(int(r) for r in rows),

@@ -154,6 +154,10 @@ def render() -> None:
             common.chart(accuracy_per_trial(chosen, title="Accuracy per trial"),
                          "accuracy_per_trial",
                          per_trial.rename(columns={"correct": "accuracy"}), key="x_per_trial")
+    elif own is not None:
+        st.info(f"These data's own labels ({plain(', '.join(sorted(set(own))))}) are not the "
+                f"model's classes ({plain(', '.join(f.class_names))}), so no window is scored: "
+                "there is no confusion matrix or accuracy. Group by label below to compare them.")
     else:
         st.info("These data have no usable labels, so there is no confusion matrix or accuracy.")
 
