@@ -320,16 +320,17 @@ def write_brainvision(folder: Path, name: str, raw: mne.io.BaseRaw, markers=(),
                       new_segment: bool = True) -> Path:
     """``name``.vhdr/.vmrk/.eeg as BrainVision Recorder exports them: a ``New Segment``
     marker at the first sample (pybv writes it with the recording's date) and each
-    ``(sample, type, code)`` marker (type ``"Stimulus"`` or ``"Response"``) one sample long,
-    so MNE reads ``Stimulus/S  1`` point annotations."""
+    ``(sample, type, code)`` marker (type ``"Stimulus"`` or ``"Response"``, or ``"Comment"``
+    with a text) one sample long, so MNE reads ``Stimulus/S  1`` (``Comment/happy``) point
+    annotations."""
     import datetime
 
     import pybv
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    events = [{"onset": int(s), "type": t, "description": int(c), "duration": 1}
-              for s, t, c in markers]
+    events = [{"onset": int(s), "type": t, "duration": 1,
+               "description": c if t == "Comment" else int(c)} for s, t, c in markers]
     date = datetime.datetime(2024, 5, 6, 9, 30, tzinfo=datetime.timezone.utc) \
         if new_segment else None
     pybv.write_brainvision(data=raw.get_data(), sfreq=raw.info["sfreq"],

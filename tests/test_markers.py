@@ -52,6 +52,19 @@ def test_brainvision_point_markers_each_run_to_the_next(vhdr):
                                rtol=0, atol=ATOL)
 
 
+def test_brainvision_comments_are_labelled_as_written(tmp_path):
+    """A lab's comment markers (happy, sad) are the labels the same recording has in EDF or
+    FIF, without the type MNE reads before them; stimulus markers keep theirs."""
+    pytest.importorskip("pybv")
+    raw = F.make_raw(NAMES, seconds=40.0)
+    marks = [(256, "Comment", "happy"), (1536, "Comment", "sad"), (3072, "Stimulus", 1)]
+    path = F.write_brainvision(tmp_path, "mood", raw, marks)
+    read = mne.io.read_raw(path, verbose="error").annotations.description
+    assert "Comment/happy" in read  # what MNE gives
+    labels = _load(path).table.groupby("trial")["annotation"].first().tolist()
+    assert labels == ["happy", "sad", STIM]
+
+
 def test_a_marker_filter_neither_starts_nor_ends_trials_with_the_others(vhdr):
     fs = _load(vhdr, markers="S 1, s  2")  # case and spaces ignored; the part after the type
     t = fs.table

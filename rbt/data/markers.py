@@ -114,7 +114,7 @@ def marker_trials(file: Path, raw, data: np.ndarray, events, events_sfreq: float
             continue
         trials.append(Trial(subject="", session=1, trial=len(trials) + 1,
                             signal=data[:, onset:end], offset=onset,
-                            ratings={"annotation": desc}))
+                            ratings={"annotation": label(desc)}))
     how = _how(chosen, epoch)
     if not trials:
         plural = "s" if len(chosen) != 1 else ""
@@ -137,6 +137,14 @@ def marker_trials(file: Path, raw, data: np.ndarray, events, events_sfreq: float
     if skipped:
         note += f"; not trials: {_counts(skipped)}"
     return trials, [note]
+
+
+def label(description: str) -> str:
+    """A trial's label from its marker's description: as written, except that BrainVision's
+    comment markers lose the type MNE puts before them (``Comment/happy`` is ``happy``, as the
+    same recording exported to EDF or FIF says). Stimulus and response markers keep theirs:
+    ``Stimulus/S  1`` and ``Response/R  1`` are different events."""
+    return description[len("Comment/"):] if description.startswith("Comment/") else description
 
 
 def _how(chosen, epoch) -> str:
