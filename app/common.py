@@ -10,6 +10,7 @@ the data choice, the checkpoint's path and modification stamp, the device and th
 from __future__ import annotations
 
 import copy
+import dataclasses
 import threading
 import time
 from collections import OrderedDict
@@ -35,6 +36,7 @@ from wording import USER_ERRORS, phrase, what_to_do  # noqa: F401 (pages catch U
 
 from rbt import infer
 from rbt.checkpoint import CONFIG, METADATA, WEIGHTS
+from rbt.data.fitting import CannotInterpolate
 from rbt.model_card import EMPTY_CARD
 from rbt.model_fit import BLOCKING, NOTE, DataFit, fit_data, loading_defaults
 
@@ -350,6 +352,7 @@ def load(choice, model_path: str, device: str) -> Loaded | None:
         st.info("Enter a checkpoint folder in the sidebar.")
         return None
     stamp = _stamp(model_path)
+    choice = _without_interpolation(choice)
     key = (choice, model_path, stamp, device)
     first = st.session_state.get("_loaded_key") != key
     box = st.status("Loading…", expanded=False) if first else nullcontext()
@@ -359,7 +362,16 @@ def load(choice, model_path: str, device: str) -> Loaded | None:
                 st.write(f"Reading {plain_message(choice.describe())} and computing BDE features "
                          + ("…" if not choice.keep_on_disk else
                             "(cached on disk after the first time)…"))
-            fs = data_resource(choice, on_file=_file_progress() if first else None)
+            try:
+                fs = data_resource(choice, on_file=_file_progress() if first else None)
+            except CannotInterpolate as err:
+                if not choice.fit_to:
+                    raise
+                # the recording is readable as it is: its own views, and why not the model
+                st.session_state[NO_INTERPOLATION] = (choice, plain_message(err))
+                box.update(label="The missing electrodes cannot be interpolated",
+                           state="complete")
+                return load(choice, model_path, device)
             if first:
                 st.write(f"{len(fs)} windows, {len(fs.ch_names)} electrodes. Loading the "
                          "model…")
@@ -377,6 +389,20 @@ def load(choice, model_path: str, device: str) -> Loaded | None:
     if fit.runnable and first:  # every window's predictions and attention sums, in the
         whole_pass(*key, grace_s=LOAD_GRACE_S)  # background (once: if stopped, it stays so)
     return Loaded(choice, model_path, stamp, device, fit)
+
+
+NO_INTERPOLATION = "_no_interpolation"  # (the choice, why its electrodes cannot be interpolated)
+
+
+def _without_interpolation(choice):
+    """``choice`` without interpolation onto the model's electrodes when that was found not
+    possible for it (too many missing, or too far from the measured ones), saying so."""
+    found = st.session_state.get(NO_INTERPOLATION)
+    if found is None or found[0] != choice:
+        return choice
+    st.warning(f"**The missing electrodes cannot be interpolated.** {found[1]} The recording "
+               "is shown as it is, without the model.")
+    return dataclasses.replace(choice, fit_to=())
 
 
 def _file_progress():

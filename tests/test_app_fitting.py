@@ -78,3 +78,26 @@ def test_a_dense_cap_is_refused_until_interpolated(tmp_path):
     at.checkbox(key="interpolate").check().run()
     assert_fine(at)
     assert abs(probabilities(at).sum() - 1) < 1e-6
+
+
+def test_too_many_missing_to_interpolate_keeps_the_recordings_own_views(tmp_path):
+    """Ticking interpolation for a recording that lacks too many of the model's electrodes
+    says why it cannot be done and keeps showing the recording as it is (not 'could not be
+    read'), its data views included."""
+    names = EEG_CHANNELS[:20]  # 12 of the model's 32 missing; at most 8 are interpolated
+    path = F.save_fif(F.make_raw(names, seconds=12), tmp_path / "rec20_raw.fif")
+    at = app(TRIAL)
+    _open(at, path)
+    at.checkbox(key="interpolate").check().run()
+    assert not at.exception, [e.message for e in at.exception]
+    warned = " ".join(unescape(w.value) for w in at.warning)
+    assert "cannot be interpolated" in warned and "lacks 12 of the model's 32" in warned
+    assert "could not be read" not in _errors(at)
+    assert "cannot read this data (rec20_raw.fif)" in _errors(at)  # the model, not the file
+    assert any("need no model" in i.value for i in at.info)  # the data's own views
+    assert [f for f in figures(at) if traces(f, "map")]
+    at.run()  # a rerun keeps it so, without reading the file again
+    assert "cannot be interpolated" in " ".join(unescape(w.value) for w in at.warning)
+    at.checkbox(key="interpolate").uncheck().run()
+    assert "cannot be interpolated" not in " ".join(unescape(w.value) for w in at.warning)
+    assert any("need no model" in i.value for i in at.info)

@@ -40,6 +40,11 @@ NEIGHBOURS = 3
 RADIUS = 0.07  # metres between the missing site and a measured electrode, head frame
 
 
+class CannotInterpolate(DataFormatError):
+    """A recording's missing model electrodes cannot be interpolated (too many, or too far
+    from the measured ones); the recording itself is readable as it is."""
+
+
 @dataclass
 class Fitted:
     """What fitting did: the model's electrodes interpolated (in its order) and the notes."""
@@ -72,7 +77,7 @@ def fit_electrodes(raw, file: Path, cap: CapLayout | None,
     dropped = [n for n in raw.ch_names if canonical_name(n) not in want]
     limit = int(MAX_MISSING * len(want))
     if len(missing) > limit:
-        raise DataFormatError(
+        raise CannotInterpolate(
             f"{file}: it lacks {len(missing)} of the model's {len(want)} electrodes "
             f"({', '.join(missing)}); rbt interpolates at most {limit} (a quarter of them): "
             "with more, much of what the model reads would be the interpolation's guess, not "
@@ -161,7 +166,7 @@ def _check_neighbours(file: Path, targets: Sequence[str], target_xyz, measured_x
     if lonely:
         closest = [", ".join(measured[i] for i in np.argsort(distance[targets.index(t)])[:3])
                    for t in lonely[:3]]
-        raise DataFormatError(
+        raise CannotInterpolate(
             f"{file}: cannot interpolate {', '.join(lonely)}: each needs at least {NEIGHBOURS} "
             f"of {where} electrodes within {RADIUS * 100:g} cm, so as to lie among measured "
             "ones, and " + "; ".join(f"{t} has {k} (nearest: {c})" for t, k, c in
