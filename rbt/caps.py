@@ -53,8 +53,9 @@ FAMILIES = (
             "GSN-HydroCel-129", "GSN-HydroCel-256", "GSN-HydroCel-257", "EGI_256"),
            reference=("Cz", "VREF", "REF", "Vertex Reference")),
     # other caps lettered in rows (A1-A16, B1-B16, ..., I8): recognised, so that none of their
-    # names is taken for a 10-05 electrode, but MNE has no montage of them
-    Family("lettered", r"[A-Z]{1,2}\d{1,3}", ()),
+    # names is taken for a 10-05 electrode, but MNE has no montage of them. Ch1, CH2 ... are
+    # a recorder's generic channel numbers, no cap's rows: unknown names to rename
+    Family("lettered", r"(?!ch\d)[A-Z]{1,2}\d{1,3}", ()),
 )
 
 

@@ -191,3 +191,7 @@ def test_a_lettered_layout_of_no_known_cap_is_refused(tmp_path):
     clinical = ["Fp1", "Fp2", "F7", "F3", "Fz", "F4", "F8", "T3", "C3", "Cz", "C4", "T4",
                 "T5", "P3", "Pz", "P4", "T6", "O1", "O2", "T1", "T2", "X1"]
     assert caps.recognise(clinical) is None
+    # a recorder's generic channel numbers are no cap's rows: unknown names, to be renamed
+    generic = [f"Ch{i}" for i in range(1, 33)]
+    assert caps.recognise(generic) is None and caps.recognise([n.upper() for n in generic]) is None
+    assert caps.recognise(["Fp1", "AF3", "F3", "F7", "FC5"] + generic[5:]) is None
