@@ -135,13 +135,16 @@ _scratch_store = threading.local()
 
 
 def _scratch(name: str, shape: tuple, dtype=float) -> np.ndarray:
-    """A per-thread scratch array, kept between chunks and calls: a fresh array of a few MB
-    for every chunk costs its page faults and a pass of zeroing each time."""
+    """A per-thread scratch array of ``shape`` (uninitialised), its memory kept between
+    chunks, trials and calls and grown when a larger one is asked for: a fresh array of a
+    few MB for every chunk costs its page faults each time."""
     store = _scratch_store.__dict__
+    dtype = np.dtype(dtype)
+    size = math.prod(shape)
     buf = store.get(name)
-    if buf is None or buf.shape != shape or buf.dtype != dtype:
-        buf = store[name] = np.empty(shape, dtype)
-    return buf
+    if buf is None or buf.dtype != dtype or buf.size < size:
+        buf = store[name] = np.empty(size, dtype)
+    return buf[:size].reshape(shape)
 
 
 def _zscored(part: np.ndarray, into: np.ndarray, squares: np.ndarray) -> np.ndarray:

@@ -170,7 +170,10 @@ class _SlidingPlan:
         """log2-free BDE (W, C, B) of the W windows of ``span`` (C, (W-1)*stride + n)."""
         C = span.shape[0]
         nblk = (W - 1) * self.m + self.q + (1 if self.valid else 0)
-        rows = np.zeros((C, nblk * self.L))
+        # per-thread scratch (rbt.bde._scratch) here and in _log_var: fresh arrays of a few MB
+        # a trial are given back to the kernel and faulted in again without malloc's heap pad
+        rows = bde._scratch("sliding_rows", (C, nblk * self.L))
+        rows[:, span.shape[1] :] = 0.0
         rows[:, : span.shape[1]] = span
         rows[:, : span.shape[1]] -= span.mean(axis=1, keepdims=True)  # less DC to cancel later
         offset, scale = self._zscore(rows, span, W)  # (C, W), (W,)
@@ -208,8 +211,9 @@ class _SlidingPlan:
         C, L, n = rows.shape[0], self.L, self.n
         blocks = rows.reshape(C, -1, L)
         s1 = self._windows(blocks.sum(axis=2), blocks[..., : self.valid].sum(axis=2), W)
-        sq = blocks * blocks
-        s2 = self._windows(sq.sum(axis=2), sq[..., : self.valid].sum(axis=2), W)
+        s2 = self._windows(np.einsum("cbt,cbt->cb", blocks, blocks),
+                           np.einsum("cbt,cbt->cb", blocks[..., : self.valid],
+                                     blocks[..., : self.valid]), W)
         d = span.mean(axis=1)  # what was removed from each row
         e = d - d.mean()
         mean = s1.sum(axis=0) / (C * n)  # of the rows as they are now, over all channels
@@ -221,12 +225,13 @@ class _SlidingPlan:
         R, L, B, K, n = rows.shape[0], self.L, self.B, self.K, self.n
         K2 = 2 * K
         nblk = rows.shape[1] // L
-        both = np.empty((R * nblk, L + K2))  # per block: its input, then a band's state
+        both = bde._scratch("sliding_both", (R * nblk, L + K2))  # a block's input, a state
         both[:, :L] = rows.reshape(-1, L)
-        u = (both[:, :L] @ self.w_state).reshape(R, nblk, B, K2).view(complex)
+        u = np.matmul(both[:, :L], self.w_state, out=bde._scratch("sliding_u", (
+            R * nblk, B * K2))).reshape(R, nblk, B, K2).view(complex)
         # the modal state entering each block: a first-order recursion over blocks per mode,
         # stepped in numpy over all modes at once, or for long signals by lfilter per mode
-        states = np.empty((B, R, nblk, K), complex)
+        states = bde._scratch("sliding_states", (B, R, nblk, K), complex)
         states[:, :, 0] = 0.0
         if nblk > _LOOP_BLOCKS:
             from scipy.signal import lfilter
@@ -242,13 +247,15 @@ class _SlidingPlan:
                 acc *= self.decay
                 acc += u[:, j]
         tail_at = slice(self.q, None, self.m)
-        sums = np.empty((2, R, nblk, B))
-        tails = np.zeros((2, R, nblk, B))
-        moments = np.empty((R, nblk, B, K2))
+        sums = bde._scratch("sliding_sums", (2, R, nblk, B))
+        tails = bde._scratch("sliding_tails", (2, R, nblk, B))
+        tails[...] = 0.0
+        moments = bde._scratch("sliding_moments", (R, nblk, B, K2))
         tail_moments = np.zeros((R, W, B, K2))
+        per_out = bde._scratch("sliding_per", (R * nblk, self.w_band.shape[2]))
         for i in range(B):
             both[:, L:] = states[i].view(float).reshape(R * nblk, K2)
-            per = both @ self.w_band[i]
+            per = np.matmul(both, self.w_band[i], out=per_out)
             y = per[:, :L]  # the band's response, block by block
             moments[..., i, :] = per[:, L : L + K2].reshape(R, nblk, K2)
             sums[0, ..., i] = per[:, -1].reshape(R, nblk)
