@@ -94,9 +94,11 @@ def check_recording(file: Path) -> None:
     file = Path(file)
     try:
         open_recording(file, all_companions=True)
-    except CompanionFileError:
+    except CompanionFileError as err:
+        named = f"names {err.companion}, which is" if err.companion else "names a file which is"
+        uploaded = ", ".join(sorted(p.name for p in file.parent.iterdir()))
         raise DataFormatError(
-            f"{file.name}: its header names a file which is not one of the uploaded files; "
+            f"{file.name}: its header {named} not one of the uploaded files ({uploaded}); "
             "upload the .vhdr with its .vmrk and .eeg files (or the .set with its .fdt)"
         ) from None
     except DataFormatError as err:

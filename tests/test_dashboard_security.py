@@ -210,6 +210,10 @@ def test_brainvision_upload_may_name_only_its_own_files(tmp_path):
             uploads.save([("rec.vhdr", header), ("rec.vmrk", b"m")], MAX_MB)
         assert "1,2,3" not in str(err.value)  # the other file is never read
         assert not any(uploads.folder.rglob("*.*"))
+        # which file the header names (its name only, never a path) and what was uploaded
+        assert f"names {Path(target).name}, which is not one of the uploaded files " \
+               "(rec.vhdr, rec.vmrk)" in str(err.value)
+        assert str(tmp_path) not in str(err.value)
 
 
 # --------------------------------------------------------------------------------------------

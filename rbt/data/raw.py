@@ -445,16 +445,23 @@ def _check_size(file: Path, samples: float, how: str) -> None:
 
 
 class CompanionFileError(DataFormatError):
-    """A recording names a data or marker file that is not a regular file beside it."""
+    """A recording names a data or marker file that is not a regular file beside it (its
+    name: ``companion``, when known)."""
+
+    companion: str | None = None
 
 
 def _check_companion(file: Path, folder: Path, companion: Path) -> None:
     real = Path(os.path.realpath(companion))
-    if not is_inside(companion, folder):
-        raise CompanionFileError(f"{file}: refers to a data file outside its own folder "
-                                 f"({companion.name}); a recording's companion files must lie "
-                                 "beside it")
-    require_regular_file(real, CompanionFileError, f"a data file of {file.name}")
+    try:
+        if not is_inside(companion, folder):
+            raise CompanionFileError(f"{file}: refers to a data file outside its own folder "
+                                     f"({companion.name}); a recording's companion files must "
+                                     "lie beside it")
+        require_regular_file(real, CompanionFileError, f"a data file of {file.name}")
+    except CompanionFileError as err:
+        err.companion = companion.name
+        raise
 
 
 def _check_brainvision_header(file: Path, folder: Path, all_companions: bool) -> None:
