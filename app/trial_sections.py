@@ -244,8 +244,8 @@ def attribution_section(shown: Shown, opts: dict, shared: bool, highlight) -> No
                         interpolated=f.fs.interpolated),
             f"attribution_{method}",
             pd.DataFrame(maps, index=f.ch_names).rename_axis("electrode").reset_index(),
-            "fig_attr", f.ch_names, context=shown.here | {"method": method} | (
-                {"baseline": baseline} if record.uses_baseline else {}),
+            "fig_attr", f.ch_names, context=shown.here | {"method": record.label} | (
+                {"baseline": BASELINES[baseline].label} if record.uses_baseline else {}),
             outside=True)
     with right:
         common.trust_panel(trust)

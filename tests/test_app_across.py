@@ -16,6 +16,7 @@ import test_app
 from test_app import ACROSS, TRIAL, app, assert_fine, by_title, traces, unescape
 
 from rbt.data.deap import EEG_CHANNELS
+from rbt.explain import METHOD_REGISTRY
 
 demo_cache = test_app.demo_cache  # its autouse fixture: the demo cache, the server address
 parts = importlib.import_module("across_parts")  # an app module: test_app put app/ on sys.path
@@ -80,7 +81,8 @@ def test_group_attributions_share_one_range_on_a_bounded_stratified_sample(metho
     if not signed:
         assert ra[0] >= 0
     assert rd[0] == pytest.approx(-rd[1])  # a difference is signed
-    assert f"method {method}" in maps[0]["layout"]["title"]["subtitle"]["text"]
+    label = METHOD_REGISTRY[method].label  # the picker's word, not the code name
+    assert f"method {label}" in maps[0]["layout"]["title"]["subtitle"]["text"]
     # every window instead of the sample
     at.toggle(key="x_all").set_value(True).run()
     assert "Means over all windows: 720 of 720 windows of high" in captions(at)

@@ -115,7 +115,7 @@ def test_figures_say_what_they_show_and_saliency_is_drawn_unsigned():
 
     assert colours("saliency")["cmin"] >= 0  # magnitudes: min to max, not about 0
     at.selectbox(key="attr_method").set_value("integrated_gradients").run()
-    signed = colours("integrated_gradients")
+    signed = colours("integrated gradients")  # the label, as the picker says it
     assert signed["cmin"] == pytest.approx(-signed["cmax"])  # signed: symmetric about 0
 
 

@@ -304,7 +304,7 @@ def render() -> None:
                 # the two groups' maps share one range, so equal colours are equal values
                 together = parts.shared_zrange(
                     [v for name in names[:2] for v in means[name].values()], signed)
-                context = {"groups": pair, "method": method}
+                context = {"groups": pair, "method": METHOD_REGISTRY[method].label}
                 for k, name in enumerate(names):
                     maps = means[name]
                     _roomy_chart(topomap_row(maps, f.ch_names, title=f"Mean attribution: {name}",
