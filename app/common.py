@@ -345,8 +345,14 @@ def load(choice, model_path: str, device: str) -> Loaded | None:
     A model that cannot read the data still gives a :class:`Loaded` (not ``runnable``), so
     pages can show the data's own views."""
     if choice is None:
-        st.info("Choose the data in the sidebar: enter a path or upload a recording (and fix "
-                "any error shown there).")
+        if st.query_params.get("source") == "raw" and "path" not in st.query_params:
+            # a link made while a recording was uploaded: the upload stayed in its session
+            st.info("This link shows a recording that was uploaded in another session; "
+                    "uploads stay private to the session that made them. Upload the "
+                    "recording again in the sidebar (with the same options) to see this view.")
+        else:
+            st.info("Choose the data in the sidebar: enter a path or upload a recording (and "
+                    "fix any error shown there).")
         return None
     if not model_path:
         st.info("Enter a checkpoint folder in the sidebar.")
@@ -382,6 +388,7 @@ def load(choice, model_path: str, device: str) -> Loaded | None:
         if first:
             box.update(label="Loading failed", state="error")
         st.error(what_to_do(err))
+        st.info("Nothing is loaded: fix the data or model choice in the sidebar.")
         st.session_state.pop("_loaded_key", None)
         return None
     show_problems(fit)
@@ -464,9 +471,7 @@ def setup(title: str, heading: str | None = None, load_data: bool = True,
         return None
     choice, model_path, device = st.session_state["_chosen"]
     loaded = load(choice, model_path, device)
-    if loaded is None:
-        st.info("Nothing is loaded: fix the data or model choice in the sidebar (see the "
-                "message above).")
+    if loaded is None:  # load() said what to fix
         return None
     if not loaded.runnable:
         if not data_only:

@@ -146,3 +146,14 @@ def test_an_upload_stays_across_pages_and_a_second_recording_replaces_it(tmp_pat
                                              ).run()
     assert not at.exception and not at.error, [e.value for e in at.error]
     assert at.selectbox(key="sel_subject").value == "second_raw"
+
+
+def test_a_link_to_an_uploaded_recording_says_the_upload_stayed_in_its_session():
+    """A link copied while a recording was uploaded names no file (uploads are never in the
+    URL): the new session says so, once, instead of a bare 'choose the data'."""
+    at = opened({"source": "raw", "subject": "rec", "trial": "1", "window": "0"})
+    assert not at.exception, [e.message for e in at.exception]
+    said = [i.value for i in at.info]
+    assert any("uploaded in another session" in s and "Upload the recording again" in s
+               for s in said), said
+    assert not any("Nothing is loaded" in s for s in said)  # one message, not two
