@@ -30,7 +30,7 @@ from ..montage import UnknownChannelsError, canonical_name
 from ..safeio import is_inside, read_bytes, require_regular_file
 from . import safe_mat
 from .features import DEFAULT_WINDOW, MAX_SFREQ  # one bound for every reader
-from .fitting import fit_electrodes
+from .fitting import CannotInterpolate, fit_electrodes
 from .markers import check_epoch, marker_trials, parse_filter
 from .recording import DataFormatError, Recording, Trial
 from .subjects import compile_pattern, subject_of
@@ -154,9 +154,10 @@ def read_file(
     try:
         raw, fitted = fit_electrodes(raw, file, cap, fit_to)  # interpolate, drop extras
     except DataFormatError as err:
-        if dropped and type(err) is DataFormatError:  # say what --drop-unknown took away
-            raise DataFormatError(f"{err} (With --drop-unknown it {dropped}; if some of them "
-                                  "are electrodes, map them with --channel-map.)") from None
+        if dropped and type(err) in (DataFormatError, CannotInterpolate):
+            # say what --drop-unknown took away (the same kind of error)
+            raise type(err)(f"{err} (With --drop-unknown it {dropped}; if some of them are "
+                            "electrodes, map them with --channel-map.)") from None
         raise
     done = _preprocess(file, raw, preprocess)  # the model's signal steps, at the file's rate
     orig_sfreq = raw.info["sfreq"]
