@@ -329,14 +329,12 @@ def _picked() -> None:
 def navigator(step: int, where: str) -> None:
     """Previous, the step picker (top only) and Next."""
     n = len(STEPS)
-    if where == "top":
-        prev, pick, nxt = st.columns([1.7, 11, 1.7], vertical_alignment="center")
+    if where == "top":  # the picker on a row of its own: beside the buttons it cut both short
         st.session_state["l_pick"] = step
-        pick.segmented_control("Step", list(range(1, n + 1)), key="l_pick",
-                               format_func=lambda k: f"{k} {TITLES[k - 1]}",
-                               on_change=_picked, label_visibility="collapsed")
-    else:
-        prev, _, nxt = st.columns([2, 6, 2], vertical_alignment="center")
+        st.segmented_control("Step", list(range(1, n + 1)), key="l_pick",
+                             format_func=lambda k: f"{k} {TITLES[k - 1]}",
+                             on_change=_picked, label_visibility="collapsed")
+    prev, _, nxt = st.columns([2, 6, 2], vertical_alignment="center")
     prev.button("Previous", key=f"l_prev_{where}", icon=":material/arrow_back:",
                 disabled=step <= 1, on_click=_go, args=(step - 1,), width="stretch")
     label = "Next" if where == "top" or step >= n else f"Next: {TITLES[step]}"
