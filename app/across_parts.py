@@ -8,7 +8,6 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
-from selection import own_labels_of
 
 from rbt.viz.scales import color_range
 
@@ -120,12 +119,6 @@ def clicked_row(shown: pd.DataFrame, selection) -> int | None:
     if not rows or not 0 <= int(rows[0]) < len(shown):
         return None
     return int(shown.index[int(rows[0])])
-
-
-def own_labels(fit) -> np.ndarray | None:
-    """Each window's label in the data's own classes (a recording's annotations) when they
-    are not the model's classes, so they stay a column and a grouping; None otherwise."""
-    return None if fit.y is not None else own_labels_of(fit.fs)
 
 
 def with_room(fig, top: int = 95):

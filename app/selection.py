@@ -33,6 +33,13 @@ def own_labels_of(fs) -> np.ndarray | None:
     return np.asarray(fs.class_names, dtype=object)[np.asarray(fs.y, dtype=int)].astype(str)
 
 
+def own_labels(fit) -> np.ndarray | None:
+    """Each window's label in the data's own classes (a recording's annotations) when they
+    are not the model's classes, so they stay a column, a grouping and a trial's label; None
+    otherwise."""
+    return None if fit.y is not None else own_labels_of(fit.fs)
+
+
 def group_labels(fit, pred: np.ndarray | None, by: str) -> np.ndarray:
     """Each window's group: its true class (predicted when unlabelled) or its subject."""
     if by == "subject":

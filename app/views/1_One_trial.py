@@ -9,7 +9,7 @@ import streamlit as st
 import trial_parts
 import trial_sections
 import what_if_part
-from selection import own_labels_of
+from selection import own_labels
 from serving import plain
 
 from rbt.data.demo import planted_electrodes
@@ -48,7 +48,7 @@ def render() -> None:
     trial_probs, trial_pred = loaded.window_predictions(rows)
     probs, pred = trial_probs[window], int(trial_pred[window])
     true = None if f.y is None else int(f.y[i])
-    own = None if f.y is not None else own_labels_of(f.fs)  # labels not the model's classes
+    own = own_labels(f)  # the data's own labels, when they are not the model's classes
     st.subheader("Prediction")
     left, right = st.columns([1, 2])
     with left:
@@ -77,7 +77,7 @@ def render() -> None:
     timeline = trial_timeline(
         starts, trial_probs, f.class_names, window_s=f.fs.params["window"] / f.fs.sfreq,
         current=window, true=(f.y[rows] if f.y is not None else
-                              None if own is None else own[list(rows)]), band_power=power,
+                              None if own is None else own[rows]), band_power=power,
         band_names=f.band_names, title="This trial, window by window")
     trial_parts.window_chart(
         timeline, "timeline",

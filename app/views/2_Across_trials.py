@@ -9,7 +9,7 @@ import group_work
 import numpy as np
 import pandas as pd
 import streamlit as st
-from selection import filter_frame, group_labels
+from selection import filter_frame, group_labels, own_labels
 from serving import plain, plain_message
 
 from rbt.data.demo import planted_electrodes
@@ -101,7 +101,7 @@ def render() -> None:
              else group_work.table_so_far(loaded, state))
     labelled = "correct" in frame  # the data have the model's labels
     scored = labelled and done is not None  # and every window is predicted
-    own = parts.own_labels(f)  # the data's own labels, when they are not the model's classes
+    own = own_labels(f)  # the data's own labels, when they are not the model's classes
     if own is not None:
         frame.insert(frame.columns.get_loc("predicted"), "label", own)
 
