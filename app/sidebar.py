@@ -98,7 +98,9 @@ def _follow_card(source: str, card: ModelCard, model_id) -> dict:
                 pinned.discard(key)
             elif value is not None and value in options:
                 st.session_state[key] = value
-        if source == "seed":
+        if source == "seed" and "seed_ref" in pinned:
+            pinned.discard("seed_ref")
+        elif source == "seed":
             st.session_state["seed_ref"] = defaults["seed_reference_filters"]
     return defaults
 

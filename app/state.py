@@ -8,7 +8,10 @@ checked without the data (source, target, task, model, method, baseline) are che
 the others (subject, trial, window, block, head, electrode) wait as text until the page that
 draws them knows its options (:meth:`Selection.resolve`). Unknown values are dropped with a
 quiet note. Uploaded files are never put in the URL, nor the subject named after one: they
-stay on the server, for this session only (a reload starts a new session without them).
+stay on the server, for this session only (a reload starts a new session without them). How a
+recording is read (renames, cap layout, interpolation, markers) is in the URL whether it was
+typed or uploaded, so a reload followed by the same upload gives the same view again; each
+such option is written only when it differs from its default, to keep links short.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import streamlit as st
-from choices import SOURCE_LABELS, targets_for, tasks_for
+from choices import AS_NAMED, CAP_LAYOUTS, SOURCE_LABELS, targets_for, tasks_for
 
 from rbt.explain import BASELINES, METHOD_REGISTRY
 
@@ -39,11 +42,47 @@ KEPT = (("source", "raw_how", "drop_unknown", "channel_map", "seed_ref", "model_
         + ("markers", "epoch", "subject_from"))  # recordings: how markers become trials
 KEPT += ("apply_prep",)  # recordings: the model's preprocessing applied (app/sidebar.py)
 KEPT += ("cap_layout", "interpolate")  # recordings: app/sidebar.py _cap_widgets
+KEPT += ("x_method", "x_baseline")  # Across trials' own attribution method and baseline
 
 # URL name -> widget key, for the values resolved against the data where they are drawn
 LATER = {"subject": "sel_subject", "trial": "sel_trial", "window": "sel_window",
          "block": "att_block", "head": "att_head", "electrode": "att_electrode"}
-URL_ORDER = ("source", "path", "model", "target", "task", *LATER, "method", "baseline")
+# URL name -> (widget key, its default): how a recording is read (source raw) and SEED's
+# filters; an option at its default is left out of the URL
+READING = {"drop": ("drop_unknown", False), "rename": ("channel_map", ""),
+           "cap": ("cap_layout", AS_NAMED), "interpolate": ("interpolate", False),
+           "markers": ("markers", ""), "epoch": ("epoch", 0.0),
+           "subject_from": ("subject_from", ""), "prep": ("apply_prep", True)}
+SEED_FILTERS = "reference_filters"  # the SEED box; its default follows the checkpoint
+ACROSS = {"across_method": "x_method", "across_baseline": "x_baseline"}
+URL_ORDER = ("source", "path", "model", "target", "task", *READING, SEED_FILTERS, *LATER,
+             "method", "baseline", *ACROSS)
+
+
+def _flag(text: str) -> bool | None:
+    """A URL's yes/no (``1``/``0``, ``true``/``false``); None if it is neither."""
+    return {"1": True, "true": True, "0": False, "false": False}.get(text.strip().lower())
+
+
+def _read_option(key: str, text: str):
+    """A reading option's value from its URL text; None if the text cannot be one."""
+    default = dict(READING.values())[key]
+    if isinstance(default, bool):
+        return _flag(text)
+    if key == "cap_layout":
+        return text if text in CAP_LAYOUTS else None
+    if key == "epoch":
+        try:
+            value = float(text)
+        except ValueError:
+            return None
+        return value if 0.0 <= value <= 3600.0 else None  # the widget's range
+    return text
+
+
+def _option_text(value) -> str:
+    return ("1" if value else "0") if isinstance(value, bool) else f"{value:g}" \
+        if isinstance(value, float) else str(value)
 
 
 def trial_text(value) -> str:
@@ -100,6 +139,26 @@ class Selection:
         for name, options in (("method", METHOD_REGISTRY), ("baseline", BASELINES)):
             if name in params:
                 sel._choose(f"attr_{name}", params[name], list(options), name)
+            across = f"across_{name}"
+            if across in params:
+                sel._choose(ACROSS[across], params[across], list(options), across)
+            elif f"attr_{name}" in sel.values:  # a link naming one method: both pages start there
+                sel.values[ACROSS[across]] = sel.values[f"attr_{name}"]
+        if source == "raw":
+            for name, (key, _) in READING.items():
+                if name in params:
+                    value = _read_option(key, params[name])
+                    if value is None:
+                        sel.notes.append(f"{name} {params[name]!r}")
+                    else:
+                        sel.values[key] = value
+        if source == "seed" and SEED_FILTERS in params:
+            value = _flag(params[SEED_FILTERS])
+            if value is None:
+                sel.notes.append(f"{SEED_FILTERS} {params[SEED_FILTERS]!r}")
+            else:
+                sel.values["seed_ref"] = value
+                sel.pinned.add("seed_ref")  # not overwritten by the checkpoint's default
         for name, key in LATER.items():
             if params.get(name):
                 sel.pending[key] = params[name]
@@ -127,6 +186,12 @@ class Selection:
         for name in ("target", "task"):
             if f"{name}_{source}" in v:
                 out[name] = str(v[f"{name}_{source}"])
+        if source == "raw":
+            for name, (key, default) in READING.items():
+                if key in v and v[key] is not None and v[key] != default:
+                    out[name] = _option_text(v[key])
+        if source == "seed" and "seed_ref" in v:
+            out[SEED_FILTERS] = _option_text(bool(v["seed_ref"]))
         upload = source == "raw" and v.get("raw_how") != TYPED
         for name, key in LATER.items():
             if name == "subject" and upload:
@@ -138,6 +203,9 @@ class Selection:
         for name in ("method", "baseline"):
             if f"attr_{name}" in v:
                 out[name] = str(v[f"attr_{name}"])
+        for name, key in ACROSS.items():  # written only where it differs from One trial's
+            if v.get(key) is not None and v[key] != v.get(f"attr_{name.split('_')[1]}"):
+                out[name] = str(v[key])
         return {k: out[k] for k in URL_ORDER if k in out}
 
     # ---- the widgets -----------------------------------------------------------------------

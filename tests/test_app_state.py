@@ -8,7 +8,7 @@ data do not have are left out with a note, never an error.
 from __future__ import annotations
 
 from streamlit.testing.v1 import AppTest
-from test_app import HOME, TRIAL, assert_fine, demo_cache  # noqa: F401 (autouse fixture)
+from test_app import HOME, TRIAL, assert_fine, demo_cache, unescape  # noqa: F401 (autouse)
 
 LINK = {"subject": "s02", "trial": "3", "window": "5", "block": "2", "head": "3",
         "electrode": "Cz", "method": "saliency", "baseline": "subject_mean"}
@@ -29,8 +29,8 @@ def test_selection_from_and_to_the_url_without_streamlit():
 
     sel = Selection.from_url({"source": "demo", "target": "arousal", "task": "nope",
                               "method": "saliency", "trial": "2-7", "model": "shipped"})
-    assert sel.values == {"source": "demo", "target_demo": "arousal",
-                          "attr_method": "saliency", "model_kind": "Shipped demo checkpoint"}
+    assert sel.values == {"source": "demo", "target_demo": "arousal", "attr_method": "saliency",
+                          "x_method": "saliency", "model_kind": "Shipped demo checkpoint"}
     assert sel.pinned == {"target_demo", "attr_method"}  # the card's defaults do not override
     assert sel.pending == {"sel_trial": "2-7"}  # checked once the data's trials are known
     assert sel.notes == ["task 'nope'"]
@@ -157,3 +157,87 @@ def test_a_link_to_an_uploaded_recording_says_the_upload_stayed_in_its_session()
     assert any("uploaded in another session" in s and "Upload the recording again" in s
                for s in said), said
     assert not any("Nothing is loaded" in s for s in said)  # one message, not two
+
+
+def test_how_a_recording_is_read_is_in_the_url_and_back_without_streamlit():
+    from state import Selection
+
+    sel = Selection.from_url({"source": "raw", "path": "/data/rec.edf", "drop": "1",
+                              "rename": "EEG 1=Fp1", "cap": "BioSemi 32", "interpolate": "1",
+                              "markers": "S*", "epoch": "4", "subject_from": "sub-(\\d+)",
+                              "prep": "0"})
+    assert not sel.notes
+    assert {k: sel.values[k] for k in ("drop_unknown", "channel_map", "cap_layout",
+                                       "interpolate", "markers", "epoch", "subject_from",
+                                       "apply_prep")} == {
+        "drop_unknown": True, "channel_map": "EEG 1=Fp1", "cap_layout": "BioSemi 32",
+        "interpolate": True, "markers": "S*", "epoch": 4.0, "subject_from": "sub-(\\d+)",
+        "apply_prep": False}
+    url = sel.url()
+    assert {k: url[k] for k in ("drop", "rename", "cap", "interpolate", "epoch", "prep")} == {
+        "drop": "1", "rename": "EEG 1=Fp1", "cap": "BioSemi 32", "interpolate": "1",
+        "epoch": "4", "prep": "0"}
+    # defaults are left out, and so is a reading option of another source
+    sel.values.update(drop_unknown=False, channel_map="", apply_prep=True, epoch=0.0)
+    assert not {"drop", "rename", "prep", "epoch"} & set(sel.url())
+    sel.values["source"] = "demo"
+    assert not {"cap", "interpolate", "markers"} & set(sel.url())
+    # what cannot be a value of its widget is left out with a note
+    bad = Selection.from_url({"source": "raw", "cap": "Nope 12", "epoch": "-3",
+                              "interpolate": "maybe"})
+    assert bad.notes == ["cap 'Nope 12'", "interpolate 'maybe'", "epoch '-3'"]
+    assert not {"cap_layout", "epoch", "interpolate"} & set(bad.values)
+    # SEED's filters box is kept and wins over the checkpoint's default
+    seed = Selection.from_url({"source": "seed", "reference_filters": "1"})
+    assert seed.values["seed_ref"] is True and "seed_ref" in seed.pinned
+    assert seed.url()["reference_filters"] == "1"
+
+
+def test_across_trials_method_follows_a_link_and_is_written_where_it_differs():
+    from state import Selection
+
+    one = Selection.from_url({"method": "saliency"})
+    assert one.values["x_method"] == "saliency"  # both pages start at the link's method
+    assert "across_method" not in one.url()
+    one.values["x_method"] = "deeplift"
+    assert one.url()["across_method"] == "deeplift"
+    two = Selection.from_url(one.url())
+    assert (two.values["attr_method"], two.values["x_method"]) == ("saliency", "deeplift")
+
+
+def test_a_link_opens_across_trials_on_the_method_it_names():
+    from test_app import ACROSS
+
+    at = opened({"method": "saliency"}, page=ACROSS)
+    at.radio(key="x_quantity").set_value("attribution").run()
+    assert_fine(at)
+    assert at.selectbox(key="x_method").value == "saliency"
+    at.selectbox(key="x_method").set_value("gradient_shap").run()
+    assert at.query_params["across_method"] == "gradient_shap"
+    again = opened(dict(at.query_params), page=ACROSS)
+    again.radio(key="x_quantity").set_value("attribution").run()
+    assert again.selectbox(key="x_method").value == "gradient_shap"
+    assert again.query_params["method"] == "saliency"
+
+
+def test_a_reload_keeps_how_a_typed_recording_is_read(tmp_path):
+    import formats as F
+
+    from rbt.data.deap import EEG_CHANNELS
+
+    names = [c for c in EEG_CHANNELS if c not in ("C3", "Pz")] + ["EEG 1"]
+    path = F.save_fif(F.make_raw(names, seconds=12), tmp_path / "rec_raw.fif")
+    at = opened({"source": "raw"})
+    at.radio(key="raw_how").set_value("Path on this machine").run()
+    at.text_input(key="path_raw").input(str(path)).run()
+    at.checkbox(key="drop_unknown").check().run()
+    at.checkbox(key="interpolate").check().run()
+    assert_fine(at)
+    url = dict(at.query_params)
+    assert url["path"] == str(path) and url["drop"] == "1" and url["interpolate"] == "1"
+    again = opened(url)  # a reload: a new session from the same URL
+    assert_fine(again)
+    assert again.checkbox(key="interpolate").value and again.checkbox(key="drop_unknown").value
+    said = [unescape(w.value) for w in again.warning]
+    assert any("interpolated 2 of the model's electrodes it lacks (C3, Pz)" in w for w in said)
+    assert any("dropped 1 channel that is not a 10-05 electrode: EEG 1" in w for w in said)

@@ -260,8 +260,9 @@ def render() -> None:
                       "ch_names": f.ch_names}, key="x_att_diff", context=context)
     else:
         h1, h2, h3 = st.columns(3)
+        # DeepLift by default, quick for groups (a link may name another)
+        st.session_state.setdefault("x_method", "deeplift")
         method = h1.selectbox("Method", list(METHOD_REGISTRY), key="x_method",
-                              index=list(METHOD_REGISTRY).index("deeplift"),
                               format_func=lambda m: METHOD_REGISTRY[m].label)
         record = METHOD_REGISTRY[method]
         baseline = h2.selectbox("Baseline", list(BASELINES), key="x_baseline",
