@@ -38,8 +38,13 @@ PLOTLY_JS = CARTESIAN_JS if (STATIC / CARTESIAN_JS).is_file() else FULL_JS
 # The page loads Plotly.js once (a <script> in the document head, shared by every chart), then
 # each render of a chart parses its figure and calls Plotly.react on the chart's own div, which
 # the component keeps across reruns. Clicks are sent back as a trigger value.
+# A chart out of sight is not redrawn: its newest figure waits until it scrolls near the view
+# (an IntersectionObserver on the page's scrolling panel, 200 px ahead), so a click that changes
+# seven charts costs the browser only the ones on screen. A figure identical to the one drawn
+# is not drawn again.
 _JS = """
 const SRC = "app/static/__PLOTLY_JS__";
+const AHEAD = "200px 0px";
 function plotly() {
   if (window.Plotly) return Promise.resolve(window.Plotly);
   if (!window.__rbtPlotly) {
@@ -56,21 +61,32 @@ function plotly() {
   }
   return window.__rbtPlotly;
 }
-function figure(data) {
-  if (typeof data === "string") return JSON.parse(data);
+function text(data) {
+  if (typeof data === "string") return data;
   const bytes = data instanceof ArrayBuffer ? new Uint8Array(data) : data;
-  return JSON.parse(new TextDecoder().decode(bytes));
+  return new TextDecoder().decode(bytes);
 }
-export default function (component) {
-  const { data, parentElement, setTriggerValue } = component;
-  let div = parentElement.querySelector("div.rbt-plot");
-  if (!div) {
-    div = document.createElement("div");
-    div.className = "rbt-plot";
-    parentElement.appendChild(div);
+function scroller(el) {
+  // the outermost ancestor that may scroll: Streamlit's main panel (each element's own
+  // container may scroll too, but it is as tall as the chart), else the viewport (null)
+  let found = null;
+  for (let p = el.parentElement; p; p = p.parentElement) {
+    const y = getComputedStyle(p).overflowY;
+    if (y === "auto" || y === "scroll") found = p;
   }
-  const spec = figure(data);
-  div.__rbtSend = setTriggerValue;
+  return found;
+}
+function near(div, root) {
+  const r = div.getBoundingClientRect();
+  const view = root ? root.getBoundingClientRect() : {top: 0, bottom: window.innerHeight};
+  return r.bottom >= view.top - 200 && r.top <= view.bottom + 200 && r.width > 0;
+}
+function draw(div) {
+  const pending = div.__rbtPending;
+  div.__rbtPending = null;
+  if (pending === null) return;
+  const spec = pending.spec;
+  div.__rbtDrawn = pending.json;
   plotly().then((Plotly) => {
     Plotly.react(div, spec.data, spec.layout, spec.config).then(() => {
       if (div.__rbtBound) return;
@@ -83,7 +99,51 @@ export default function (component) {
         div.__rbtSend("click", {points});
       });
     });
-  }).catch((err) => { div.textContent = "This chart could not be drawn: " + err.message; });
+  }).catch((err) => {
+    div.__rbtDrawn = null;
+    div.textContent = "This chart could not be drawn: " + err.message;
+  });
+}
+function watch(div) {
+  const root = scroller(div);
+  const seen = window.__rbtSeen || (window.__rbtSeen = new Map());
+  let io = seen.get(root);
+  if (!io) {
+    io = new IntersectionObserver((entries) => {
+      for (const e of entries) {
+        e.target.__rbtNear = e.isIntersecting;
+        if (e.isIntersecting && e.target.__rbtPending !== null) draw(e.target);
+      }
+    }, {root, rootMargin: AHEAD});
+    seen.set(root, io);
+  }
+  io.observe(div);
+  div.__rbtRoot = root;
+  div.__rbtWatched = true;
+}
+export default function (component) {
+  const { data, parentElement, setTriggerValue } = component;
+  let div = parentElement.querySelector("div.rbt-plot");
+  if (!div) {
+    div = document.createElement("div");
+    div.className = "rbt-plot";
+    div.__rbtPending = null;
+    div.__rbtDrawn = null;
+    parentElement.appendChild(div);
+  }
+  div.__rbtSend = setTriggerValue;
+  const json = text(data);
+  if (json === div.__rbtDrawn) {
+    div.__rbtPending = null;
+    return;
+  }
+  div.__rbtPending = {json, spec: JSON.parse(json)};
+  // an undrawn chart keeps its figure's height, so the page does not move as charts draw
+  div.style.minHeight = (div.__rbtPending.spec.layout.height || 450) + "px";
+  if (!div.__rbtWatched) watch(div);
+  // the observer's last word, or where the chart is now when it has not spoken yet
+  const visible = div.__rbtNear ?? near(div, div.__rbtRoot);
+  if (visible) draw(div);
 }
 """.replace("__PLOTLY_JS__", PLOTLY_JS)
 _CSS = "div.rbt-plot { width: 100%; }"

@@ -7,6 +7,8 @@ the slider) until the app has stopped running and every chart has redrawn, and c
 websocket bytes the browser received for it. Also times a server start with the features
 cached (process start to the first drawn chart of One trial) and a new tab on the running
 server (to its first chart), and optionally ``--sessions K`` concurrent browser sessions.
+The window is 1440 x 900 px (``--height``): a chart out of view is drawn when it comes near
+(app/plot_element.py), so a taller window, up to the whole page, times more charts' redraws.
 
     OMP_NUM_THREADS=1 python bench/browser.py [--rounds 20] [--sessions 10] [--port 8600]
 
@@ -491,6 +493,11 @@ def main(argv=None) -> int:
                              "e.g. a `git archive HEAD` copy while the work tree is in flux")
     parser.add_argument("--tabs", type=int, default=3, help="new tabs to time")
     parser.add_argument("--no-apptest", action="store_true", help="skip AppTest script times")
+    parser.add_argument("--height", type=int, default=900,
+                        help="the browser window's height in px (default 900, a laptop's); "
+                             "charts out of view wait to be drawn until they come near it, so "
+                             "a height that shows the whole page (e.g. 3600) times every "
+                             "chart's redraw")
     parser.add_argument("--kinds", nargs="+", choices=list(KINDS), default=list(KINDS),
                         metavar="KIND", help="only these interactions (quoted: 'window step')")
     args = parser.parse_args(argv)
@@ -503,7 +510,7 @@ def main(argv=None) -> int:
     rows: list = []  # (kind, ms values, KB values, target ms, ms to the run's end)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        context = browser.new_context(viewport={"width": 1440, "height": 900})
+        context = browser.new_context(viewport={"width": 1440, "height": args.height})
         # 1. a first start fills the feature cache (and finds One trial's address)
         server = Server(args.app, port, cache, tmp / "first.log")
         try:

@@ -20,6 +20,7 @@ import pytest
 from test_browser import (
     CHROMIUM_ARGS,
     ROOT,
+    charts_present,
     choose,
     chromium,
     free_port,
@@ -103,18 +104,14 @@ def test_two_sessions_keep_their_uploads_and_paths_apart(served):
             a, b = (c.new_page() for c in contexts)
             for page in (a, b):
                 page.goto(f"{url}/One_trial")
-                page.wait_for_function(
-                    "() => document.querySelectorAll('.js-plotly-plot').length >= 6",
-                    timeout=120_000)
+                charts_present(page, 6)
                 wait_idle(page)
                 choose(page, "Source", RAW_LABEL)
 
             # A uploads a recording whose annotations are Markdown
             a.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(str(recording))
             a.get_by_text("are not the model", exact=False).first.wait_for(timeout=120_000)
-            a.wait_for_function(
-                "() => document.querySelectorAll('.js-plotly-plot').length >= 6",
-                timeout=120_000)
+            charts_present(a, 6)
             wait_idle(a)
             no_exception(a)
             [kept] = session_files(where["uploads"])

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from test_browser import (  # noqa: F401
     CHROMIUM_ARGS,
+    chart,
+    charts_present,
     choose,
     chromium,
     click_at,
@@ -24,9 +26,8 @@ def _open(p, url):
     page.on("websocket", lambda ws: ws.on(
         "framereceived", lambda f: frames.append(f if isinstance(f, bytes) else f.encode())))
     page.goto(f"{url}/One_trial")
-    page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot').length >= 6",
-                           timeout=120_000)
-    page.get_by_text("Where Fp1 looks").first.wait_for(timeout=60_000)
+    charts_present(page, 6)
+    chart(page, 5).get_by_text("Where Fp1 looks").first.wait_for(timeout=60_000)
     page.wait_for_selector('[data-test-script-state="notRunning"]', state="attached",
                            timeout=120_000)
     page.wait_for_timeout(500)
@@ -74,21 +75,21 @@ def test_a_block_or_method_change_reruns_only_its_own_section(dashboard):  # noq
             browser.close()
 
 
-def _click_cell(page, chart: int, row: int, col: int, n: int, want: str) -> None:
+def _click_cell(page, number: int, row: int, col: int, n: int, want: str) -> None:
     """Click the cell (``row``, ``col``) of the n x n heatmap in the page's chart number
-    ``chart`` until ``want`` shows (a heatmap has no element per cell: its plot area is
+    ``number`` until ``want`` shows (a heatmap has no element per cell: its plot area is
     split into n x n cells)."""
     def cell():
-        area = page.locator(".js-plotly-plot").nth(chart).locator(".nsewdrag").first
+        area = chart(page, number).locator(".nsewdrag").first
         return area, ((col + 0.5) / n, (row + 0.5) / n)
 
     click_at(page, cell, want, settle_ms=0)
 
 
-def _click_point(page, chart: int, trace: int, point: int, want: str) -> None:
+def _click_point(page, number: int, trace: int, point: int, want: str) -> None:
     """Click marker ``point`` of scatter trace ``trace`` in the first subplot of the page's
-    chart number ``chart`` until ``want`` shows."""
-    click_point(page, page.locator(".js-plotly-plot").nth(chart).locator(".scatterlayer")
+    chart number ``number`` until ``want`` shows."""
+    click_point(page, chart(page, number).locator(".scatterlayer")
                 .first.locator(".trace").nth(trace).locator("path.point").nth(point), want)
 
 
@@ -109,6 +110,49 @@ def test_an_electrode_clicked_on_a_map_or_the_matrix_is_selected(dashboard):  # 
             # an attribution map is outside the attention section: the page reruns for it
             _click_point(page, 6, 2, names.index("O2"), "Where O2 looks")
             assert "electrode=O2" in page.url, page.url
+            no_exception(page)
+        finally:
+            browser.close()
+
+
+def _title(found) -> str:
+    return found.locator(".gtitle").first.text_content()
+
+
+def test_a_chart_out_of_view_is_drawn_when_it_comes_into_view_with_the_newest_figure(
+        dashboard):  # noqa: F811
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium(), args=CHROMIUM_ARGS,
+                                    headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 1440, "height": 900})
+            page.goto(f"{dashboard}/One_trial")
+            charts_present(page, 7)
+            page.wait_for_selector('[data-test-script-state="notRunning"]', state="attached",
+                                   timeout=120_000)
+            page.wait_for_timeout(500)
+            charts = page.locator("div.rbt-plot")
+            # the probabilities are in view and drawn; the attributions, far below, are not
+            assert charts.nth(0).locator(".main-svg").count() > 0
+            assert charts.nth(6).locator(".main-svg").count() == 0
+            assert "window 0" in _title(chart(page, 2))  # the BDE maps, drawn once in view
+            slider = page.get_by_test_id("stSlider").get_by_role("slider").first
+            slider.scroll_into_view_if_needed()
+            slider.focus()
+            slider.press("ArrowRight")
+            page.get_by_text("Subject s01, trial 1, window 1 (of 0–17)").wait_for(
+                timeout=60_000)
+            page.wait_for_selector('[data-test-script-state="notRunning"]', state="attached",
+                                   timeout=60_000)
+            # scrolled to again, the BDE maps show the window chosen while they were away,
+            # and the attributions are drawn for the first time with it
+            bde = chart(page, 2)
+            page.wait_for_function("e => e.querySelector('.gtitle').textContent"
+                                   ".includes('window 1')", arg=bde.element_handle(),
+                                   timeout=20_000)
+            assert "window 1" in _title(chart(page, 6))
             no_exception(page)
         finally:
             browser.close()

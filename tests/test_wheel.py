@@ -19,7 +19,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from test_browser import CHROMIUM_ARGS, free_port, wait_until_healthy
+from test_browser import CHARTS, CHROMIUM_ARGS, charts_present, free_port, wait_until_healthy
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -152,15 +152,13 @@ def test_the_installed_rbt_dashboard_renders_the_one_trial_page(installed, demo_
             try:
                 page = browser.new_page(viewport={"width": 1440, "height": 900})
                 page.goto(f"{url}/One_trial")
-                page.wait_for_function(
-                    "() => document.querySelectorAll('.js-plotly-plot').length >= 3",
-                    timeout=180_000)
+                charts_present(page, 3, timeout_ms=180_000)
                 page.wait_for_selector('[data-test-script-state="notRunning"]',
                                        state="attached", timeout=180_000)
                 page.wait_for_timeout(500)
                 errors = page.locator(EXCEPTION)
                 assert errors.count() == 0, errors.first.inner_text()
-                assert page.locator(".js-plotly-plot").count() >= 3
+                assert page.locator(CHARTS).count() >= 3
                 ARTIFACTS.mkdir(parents=True, exist_ok=True)
                 page.screenshot(path=str(ARTIFACTS / "wheel-one-trial.png"), full_page=True)
             finally:
