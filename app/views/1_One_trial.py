@@ -26,6 +26,13 @@ def render() -> None:
     if not loaded.runnable:  # the model cannot read these data: their own views
         data_views.one_trial(loaded)
         return
+    trial_body(loaded)
+
+
+@st.fragment
+def trial_body(loaded: common.Loaded) -> None:
+    """Everything under the page's title: a window, trial or subject change reruns this
+    alone, not the sidebar (whose changes rerun the whole page)."""
     f = loaded.fit
     table = f.table
 
