@@ -40,8 +40,8 @@ PLOTLY_JS = CARTESIAN_JS if (STATIC / CARTESIAN_JS).is_file() else FULL_JS
 # the component keeps across reruns. Clicks are sent back as a trigger value.
 # A chart out of sight is not redrawn: its newest figure waits until it scrolls near the view
 # (an IntersectionObserver on the page's scrolling panel, 200 px ahead), so a click that changes
-# seven charts costs the browser only the ones on screen. A figure identical to the one drawn
-# is not drawn again.
+# seven charts costs the browser only the ones on screen (printing the page draws them all). A
+# figure identical to the one drawn is not drawn again.
 _JS = """
 const SRC = "app/static/__PLOTLY_JS__";
 const AHEAD = "200px 0px";
@@ -117,6 +117,16 @@ function watch(div) {
     }, {root, rootMargin: AHEAD});
     seen.set(root, io);
   }
+  if (!window.__rbtCharts) {  // printing the page shows every chart, in view or not
+    window.__rbtCharts = new Set();
+    window.addEventListener("beforeprint", () => {
+      for (const d of window.__rbtCharts) {
+        if (!d.isConnected) window.__rbtCharts.delete(d);
+        else if (d.__rbtPending !== null) draw(d);
+      }
+    });
+  }
+  window.__rbtCharts.add(div);
   io.observe(div);
   div.__rbtRoot = root;
   div.__rbtWatched = true;
