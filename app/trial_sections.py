@@ -4,7 +4,8 @@
 reruns alone when a map option changes or an electrode is chosen on its BDE maps; inside it,
 :func:`attention_section` reruns alone for a block, head, line or electrode change and
 :func:`attribution_section` for a method, baseline or target change. The window itself (the
-slider, the timeline) reruns the whole page: every section shows it.
+slider, the timeline) reruns One trial's whole body (``trial_body``, a fragment too, so not
+the sidebar): every section shows it.
 """
 
 from __future__ import annotations
