@@ -44,7 +44,7 @@ PLOTLY_JS = CARTESIAN_JS if (STATIC / CARTESIAN_JS).is_file() else FULL_JS
 # figure identical to the one drawn is not drawn again.
 _JS = """
 const SRC = "app/static/__PLOTLY_JS__";
-const AHEAD = "200px 0px";
+const AHEAD = 200;  // px beyond the view where charts are drawn already
 function plotly() {
   if (window.Plotly) return Promise.resolve(window.Plotly);
   if (!window.__rbtPlotly) {
@@ -79,7 +79,7 @@ function scroller(el) {
 function near(div, root) {
   const r = div.getBoundingClientRect();
   const view = root ? root.getBoundingClientRect() : {top: 0, bottom: window.innerHeight};
-  return r.bottom >= view.top - 200 && r.top <= view.bottom + 200 && r.width > 0;
+  return r.bottom >= view.top - AHEAD && r.top <= view.bottom + AHEAD && r.width > 0;
 }
 function draw(div) {
   const pending = div.__rbtPending;
@@ -114,22 +114,20 @@ function watch(div) {
         e.target.__rbtNear = e.isIntersecting;
         if (e.isIntersecting && e.target.__rbtPending !== null) draw(e.target);
       }
-    }, {root, rootMargin: AHEAD});
+    }, {root, rootMargin: `${AHEAD}px 0px`});
     seen.set(root, io);
   }
-  if (!window.__rbtCharts) {  // printing the page shows every chart, in view or not
-    window.__rbtCharts = new Set();
-    window.addEventListener("beforeprint", () => {
-      for (const d of window.__rbtCharts) {
-        if (!d.isConnected) window.__rbtCharts.delete(d);
-        else if (d.__rbtPending !== null) draw(d);
-      }
-    });
-  }
-  window.__rbtCharts.add(div);
   io.observe(div);
   div.__rbtRoot = root;
   div.__rbtWatched = true;
+}
+if (!window.__rbtPrint) {  // printing the page shows every chart, in view or not
+  window.__rbtPrint = true;
+  window.addEventListener("beforeprint", () => {
+    for (const d of document.querySelectorAll("div.rbt-plot")) {
+      if (d.__rbtPending) draw(d);
+    }
+  });
 }
 export default function (component) {
   const { data, parentElement, setTriggerValue } = component;
