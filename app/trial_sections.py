@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import common
 import numpy as np
 import pandas as pd
+import prefetch
 import state
 import streamlit as st
 import trial_parts
@@ -257,3 +258,8 @@ def attribution_section(shown: Shown, opts: dict, shared: bool, highlight) -> No
                + "The total map sums the four bands. Each method runs once per window and is "
                "then remembered.")
     state.sync()
+    # the next window's, while the user looks at this one: after a window step and after a
+    # method, baseline or target change alike (this section reruns alone for those)
+    if shown.window + 1 < len(shown.rows):
+        prefetch.ahead((common.trust, *key, (shown.rows[shown.window + 1],), method, baseline,
+                        explain))

@@ -9,6 +9,7 @@ not rewrite a tracked file). Skips only when Chromium is missing and cannot be i
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -79,14 +80,14 @@ def wait_until_healthy(url: str, proc: subprocess.Popen, log: Path, timeout: flo
         time.sleep(0.3)
 
 
-@pytest.fixture
-def dashboard(demo_valence, tmp_path):
-    """`streamlit run app/Home.py` on a free localhost port, on the shared demo cache."""
-    _, cache = demo_valence
-    port = free_port()
-    env = {**os.environ, "RBT_CACHE_DIR": str(cache)}
+@contextlib.contextmanager
+def serving(cache: Path, log_dir: Path, **env: str):
+    """`streamlit run app/Home.py` on a free localhost port and on ``cache``, with ``env``
+    added to the environment; yields its URL."""
+    env = {**os.environ, "RBT_CACHE_DIR": str(cache), **env}
     env.pop("RBT_DEMO_CHECKPOINT", None)
-    log = open(tmp_path / "streamlit.log", "w")  # noqa: SIM115 (closed below)
+    port = free_port()
+    log = open(log_dir / "streamlit.log", "w")  # noqa: SIM115 (closed below)
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app/Home.py", "--server.port", str(port),
          "--server.address", "127.0.0.1", "--server.headless", "true",
@@ -94,11 +95,18 @@ def dashboard(demo_valence, tmp_path):
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_until_healthy(url, proc, tmp_path / "streamlit.log")
+        wait_until_healthy(url, proc, log_dir / "streamlit.log")
         yield url
     finally:
         stop_server(proc)
         log.close()
+
+
+@pytest.fixture
+def dashboard(demo_valence, tmp_path):
+    """The dashboard served on the shared demo cache."""
+    with serving(demo_valence[1], tmp_path) as url:
+        yield url
 
 
 # every chart in view is drawn (one out of view is drawn when it comes near)

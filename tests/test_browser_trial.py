@@ -4,6 +4,11 @@ selected everywhere on the page."""
 
 from __future__ import annotations
 
+import re
+import time
+import urllib.request
+
+import pytest
 from test_browser import (  # noqa: F401
     CHROMIUM_ARGS,
     chart,
@@ -14,6 +19,8 @@ from test_browser import (  # noqa: F401
     click_point,
     dashboard,
     no_exception,
+    serving,
+    wait_idle,
 )
 
 from rbt.data.deap import EEG_CHANNELS
@@ -159,3 +166,53 @@ def test_a_chart_out_of_view_is_drawn_when_it_comes_into_view_with_the_newest_fi
             no_exception(page)
         finally:
             browser.close()
+
+
+@pytest.fixture
+def prefetching_dashboard(demo_valence, tmp_path):
+    """The dashboard with the next window always prepared ahead, whatever the machine's load."""
+    with serving(demo_valence[1], tmp_path, RBT_PREFETCH="on") as url:
+        yield url
+
+
+def _settled_trust_computations(url: str) -> int:
+    """How many trust values the server has computed, once that stops growing (work started
+    ahead goes on after the run), read from Streamlit's metrics endpoint."""
+    def read() -> int:
+        with urllib.request.urlopen(f"{url}/_stcore/metrics", timeout=10) as r:
+            found = re.search(r'cache_compute_duration_seconds_count\{cache="common\.trust",'
+                              r'[^}]*trigger="miss"\} (\d+)', r.read().decode())
+        return int(found.group(1)) if found else 0
+
+    seen, deadline = [read()], time.monotonic() + 120
+    while len(seen) < 4 or len(set(seen[-4:])) > 1:
+        assert time.monotonic() < deadline, seen
+        time.sleep(0.5)
+        seen.append(read())
+    return seen[-1]
+
+
+def test_a_method_change_prepares_the_next_window_for_that_method(prefetching_dashboard):
+    # a method change reruns the attribution section alone: it must start the next window's
+    # attributions for the new method, so that the next window step finds them ready
+    from playwright.sync_api import sync_playwright
+
+    url = prefetching_dashboard
+    with sync_playwright() as p:
+        browser, page, _ = _open(p, url)
+        try:
+            before = _settled_trust_computations(url)
+            choose(page, "Method", "saliency")
+            page.get_by_text("Saliency:", exact=False).first.wait_for(timeout=60_000)
+            after_method = _settled_trust_computations(url)
+            thumb = page.get_by_test_id("stSlider").filter(
+                has=page.get_by_text("Window", exact=True)).get_by_role("slider").first
+            thumb.focus()
+            thumb.press("ArrowRight")
+            wait_idle(page)
+            no_exception(page)
+            after_step = _settled_trust_computations(url)
+        finally:
+            browser.close()
+    assert after_method - before == 2  # saliency for this window and the next one
+    assert after_step - after_method == 1  # the next one found ready; the one after it ahead

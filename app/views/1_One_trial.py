@@ -104,8 +104,6 @@ def trial_body(loaded: common.Loaded) -> None:
     what_if_part.what_if_section(
         shown, planted=[e for es in planted_electrodes(f.fs.dataset, f.fs.target).values()
                         for e in es])
-    if window + 1 < len(rows):  # the next window, while the user looks at this one
-        prefetch.ahead((common.trust, *loaded.key, (int(rows[window + 1]),), *explained))
 
 
 if __name__ == "__main__":  # run as a page by st.navigation (app/Home.py)
