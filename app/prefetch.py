@@ -16,8 +16,13 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 
-from streamlit.runtime.scriptrunner import add_script_run_ctx
+from streamlit.runtime.scriptrunner import add_script_run_ctx, get_script_run_ctx
+
+RECENT_S = 10.0  # a session that asked for work ahead this recently counts as active
+_lock = threading.Lock()
+_asked: dict[str, float] = {}  # session id: when it last asked
 
 
 def start(*calls) -> None:
@@ -38,19 +43,30 @@ def start(*calls) -> None:
     thread.start()
 
 
+def active_sessions(session_id: str, now: float) -> int:
+    """Note that ``session_id`` asks for work ahead at ``now`` (``time.monotonic``); how many
+    sessions, this one included, have asked in the last :data:`RECENT_S` seconds."""
+    with _lock:
+        _asked[session_id] = now
+        for other, when in list(_asked.items()):
+            if now - when > RECENT_S:
+                del _asked[other]
+        return len(_asked)
+
+
 def ahead(*calls) -> None:
     """:func:`start` ``calls`` that the user's likely next step needs (the next window's
     attributions and trust checks), at the end of a run while the browser draws and the user
-    looks. ``RBT_PREFETCH``: ``auto`` (the default) skips it while the machine's cores are
-    busy (``os.getloadavg``), where guessing would slow every session's actual requests;
-    ``on`` always, ``off`` never."""
+    looks. ``RBT_PREFETCH``: ``auto`` (the default) does it while no more sessions than the
+    machine has cores are in use (asked in the last :data:`RECENT_S` s), where guessing for
+    each would slow every session's actual requests; ``on`` always, ``off`` never. Not the
+    load average: a browser on the same machine (a laptop, the bench) keeps it above the core
+    count while the user is alone, and it lags by a minute."""
     mode = os.environ.get("RBT_PREFETCH", "auto").strip().lower()
     if mode == "off":
         return
-    if mode != "on":
-        try:
-            if os.getloadavg()[0] >= (os.cpu_count() or 1):
-                return
-        except OSError:  # no load average on this system: prefetch
-            pass
+    ctx = get_script_run_ctx()
+    in_use = active_sessions(ctx.session_id if ctx else "", time.monotonic())
+    if mode != "on" and in_use > (os.cpu_count() or 1):
+        return
     start(*calls)

@@ -217,3 +217,43 @@ def test_the_next_windows_explanation_is_computed_ahead(monkeypatch):
     _prefetched()
     assert _trust_bytes() == pytest.approx(2 * two, rel=0.02)
     assert_fine(at)
+
+
+def test_work_ahead_waits_while_more_sessions_than_cores_are_in_use(monkeypatch):
+    import os
+    import time
+
+    import common
+    import prefetch
+
+    monkeypatch.setenv("RBT_PREFETCH", "auto")
+    monkeypatch.setattr(prefetch, "_asked", {})  # no sessions left from other tests
+    monkeypatch.setattr(os, "cpu_count", lambda: 1)  # a one-core machine
+    one = app(TRIAL)
+    _prefetched()
+    common.trust.clear()
+    one.slider(key="sel_window").set_value(3).run()  # alone: the next window too
+    _prefetched()
+    two = _trust_bytes()
+    # a second browser session ran a page just now (AppTest's sessions all share one id)
+    prefetch.active_sessions("another browser", time.monotonic())
+    common.trust.clear()
+    one.slider(key="sel_window").set_value(5).run()  # this window only
+    _prefetched()
+    assert _trust_bytes() == pytest.approx(two / 2, rel=0.05)
+    monkeypatch.setattr(prefetch, "_asked", {})  # ten seconds later, the other has left
+    common.trust.clear()
+    one.slider(key="sel_window").set_value(7).run()
+    _prefetched()
+    assert _trust_bytes() == pytest.approx(two, rel=0.05)
+    assert_fine(one)
+
+
+def test_sessions_count_as_in_use_for_ten_seconds_after_they_asked():
+    import prefetch
+
+    prefetch._asked.clear()  # no sessions left from other tests
+    assert [prefetch.active_sessions(s, t) for s, t in
+            (("a", 0.0), ("b", 1.0), ("a", 5.0), ("c", 10.5))] == [1, 2, 2, 3]
+    assert prefetch.active_sessions("c", 14.0) == 2  # a asked 9 s ago, b 13 s ago
+    assert prefetch.active_sessions("c", 30.0) == 1
