@@ -36,6 +36,8 @@ st.set_page_config(page_title=f"{page.title} · rbt dashboard")
 selection = state.begin_run()
 lesson = page.title == "Learn"  # the lesson always uses the demo: no data or model choices
 common.draw_sidebar(data=not lesson)
-state.sync(keep=("step",) if lesson else ())  # the view in the URL (pages showing more sync again)
 selection.show_notes()
-page.run()
+try:
+    page.run()
+finally:  # the view in the URL, also when the page stopped early (nothing loaded)
+    state.sync(keep=("step",) if lesson else (), last=True)

@@ -22,6 +22,7 @@ from typing import Any
 
 import streamlit as st
 from choices import AS_NAMED, CAP_LAYOUTS, SOURCE_LABELS, targets_for, tasks_for
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from rbt.explain import BASELINES, METHOD_REGISTRY
 
@@ -112,6 +113,7 @@ class Selection:
     pending: dict[str, str] = field(default_factory=dict)
     pinned: set[str] = field(default_factory=set)
     notes: list[str] = field(default_factory=list)
+    written: dict[str, str] = field(default_factory=dict)  # the view's URL, as last read or set
 
     # ---- the URL ---------------------------------------------------------------------------
     @classmethod
@@ -232,11 +234,20 @@ class Selection:
             self.notes.clear()
 
 
+def _view_params() -> dict[str, str]:
+    """The URL's parameters that name the view (not a page's own, such as the lesson's step)."""
+    return {k: st.query_params.get(k) for k in st.query_params if k in URL_ORDER}
+
+
 def selection() -> Selection:
-    """This session's selection; the first run reads it from the URL."""
+    """This session's selection; the first run reads it from the URL, and so does a run whose
+    URL is not the one the app last wrote: the browser went Back or Forward (or the address
+    was edited), and the view follows it."""
     sel = st.session_state.get("_selection")
-    if sel is None:
-        sel = Selection.from_url({k: st.query_params.get(k) for k in st.query_params})
+    params = _view_params()
+    if sel is None or params != sel.written:
+        sel = Selection.from_url(params)
+        sel.written = params
         st.session_state["_selection"] = sel
         for key, value in sel.values.items():
             st.session_state[key] = value
@@ -256,21 +267,30 @@ def begin_run() -> Selection:
     return sel
 
 
-def sync(keep: Sequence[str] = ()) -> None:
-    """Take the widgets drawn so far into the selection and put it in the URL, changing only
-    what differs (each change is a message to the browser). Parameters named in ``keep`` are
-    the page's own (e.g. the lesson's ``step``): they are left as they are."""
+def _fragment_run() -> bool:
+    """Whether this run reruns only a fragment (a section), not the whole page."""
+    ctx = get_script_run_ctx()
+    return bool(ctx and ctx.fragment_ids_this_run)
+
+
+def sync(keep: Sequence[str] = (), *, last: bool = False) -> None:
+    """Take the widgets drawn so far into the selection and put it in the URL when it differs,
+    as one message to the browser, which makes it one history entry (the Back button's step).
+    A whole page's run writes it once, at its end (``last``: app/Home.py after the page); a
+    section that reruns alone writes it itself. Parameters named in ``keep`` are the page's
+    own (e.g. the lesson's ``step``): they are left as they are."""
     sel = selection()
     for key in KEPT:
         if key in st.session_state:
             sel.values[key] = st.session_state[key]
+    if not (last or _fragment_run()):
+        return
     want = sel.url()
+    sel.written = want
     have = {k: st.query_params.get(k) for k in st.query_params}
     if want == have:
         return
-    for k in have:
-        if k not in want and k not in keep:
-            del st.query_params[k]
-    for k, v in want.items():
-        if have.get(k) != v:
-            st.query_params[k] = v
+    # one message for the whole change (a key at a time made a page switch a dozen entries
+    # for the Back button to walk through)
+    st.query_params.from_dict({k: v for k, v in have.items() if k in keep and k not in want}
+                              | want)

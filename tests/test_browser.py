@@ -338,6 +338,23 @@ def test_the_view_lives_in_the_url_and_survives_a_reload(dashboard):
             assert page.get_by_text("Subject s02, trial 4, window 5 (of 0–17)").count() == 1
             chart(page, 3).get_by_text("Pairs: block 2, mean of heads").wait_for(timeout=20_000)
             assert page.get_by_text("Saliency:", exact=False).count() >= 1
+            # each change is one entry of the browser's history, and Back undoes it
+            entries = page.evaluate("history.length")
+            choose(page, "Trial", "trial 6")
+            page.get_by_text("Subject s02, trial 6, window 5 (of 0–17)").wait_for(timeout=60_000)
+            choose(page, "Block", "block 1")  # a section that reruns alone
+            page.get_by_text("Pairs: block 1, mean of heads").first.wait_for(timeout=60_000)
+            assert page.evaluate("history.length") == entries + 2
+            page.go_back()
+            page.get_by_text("Pairs: block 2, mean of heads").first.wait_for(timeout=60_000)
+            assert page.get_by_text("Subject s02, trial 6, window 5 (of 0–17)").count() == 1
+            assert "block=2" in page.url and "trial=6" in page.url, page.url
+            page.go_back()
+            page.get_by_text("Subject s02, trial 4, window 5 (of 0–17)").wait_for(timeout=60_000)
+            assert "trial=4" in page.url, page.url
+            page.go_forward()
+            page.get_by_text("Subject s02, trial 6, window 5 (of 0–17)").wait_for(timeout=60_000)
+            no_exception(page)
             assert not away, away
         finally:
             browser.close()

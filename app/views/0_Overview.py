@@ -36,7 +36,7 @@ def render() -> None:
         "every other one, and a small network turns the result into a prediction, here of a rating "
         "such as valence.")
     if loaded is None:
-        st.stop()
+        return  # not st.stop(): Home.py writes the URL after the page
     f = loaded.fit
     if loaded.choice.source == "demo":
         st.info(common.SYNTHETIC_NOTE, icon=":material/science:")

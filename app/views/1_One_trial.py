@@ -22,7 +22,7 @@ def render() -> None:
     """The One trial page (drawn under the sidebar that Home.py draws)."""
     loaded = common.setup("One trial", data_only=True)
     if loaded is None:
-        st.stop()
+        return  # not st.stop(): Home.py writes the URL after the page
     if not loaded.runnable:  # the model cannot read these data: their own views
         data_views.one_trial(loaded)
         return

@@ -85,7 +85,7 @@ def render() -> None:
     """The Across trials page (drawn under the sidebar that Home.py draws)."""
     loaded = common.setup("Across trials", "Across trials and subjects", data_only=True)
     if loaded is None:
-        st.stop()
+        return  # not st.stop(): Home.py writes the URL after the page
     if not loaded.runnable:  # the model cannot read these data: their own views
         data_views.group_means(loaded)
         return
@@ -186,7 +186,7 @@ def render() -> None:
     groups = [g for g in groups if counts.get(g)]
     if len(groups) < 2:
         st.info("There is only one group here, so there is nothing to compare.")
-        st.stop()
+        return  # not st.stop(): Home.py writes the URL after the page
     _keep_valid("x_a", groups)
     a = g3.selectbox("Group A", groups, index=len(groups) - 1 if by == "class" else 0, key="x_a")
     _keep_valid("x_b", [g for g in groups if g != a])

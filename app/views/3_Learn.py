@@ -351,7 +351,7 @@ def render() -> None:
 
     demo = common.demo_bundle()
     if demo is None:
-        st.stop()
+        return  # not st.stop(): Home.py writes the URL after the page
     f, key = demo
     if f.y is None or f.fs.target not in PLANTED_EFFECTS:
         st.error("This page needs a checkpoint trained on the demo's planted targets "
@@ -359,7 +359,7 @@ def render() -> None:
                  "checkpoint "
                  f"in use ({plain(str(common.demo_checkpoint()))}) is not one. Unset "
                  "RBT_DEMO_CHECKPOINT or rebuild it with scripts/build_demo_checkpoint.sh.")
-        st.stop()
+        return  # not st.stop(): Home.py writes the URL after the page
     effects = PLANTED_EFFECTS[f.fs.target]
     st.markdown(
         "The demo has 5 subjects × 16 trials of 32-channel EEG at 128 Hz: a 3-s rest before each "
