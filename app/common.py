@@ -345,7 +345,8 @@ def load(choice, model_path: str, device: str) -> Loaded | None:
     A model that cannot read the data still gives a :class:`Loaded` (not ``runnable``), so
     pages can show the data's own views."""
     if choice is None:
-        if st.query_params.get("source") == "raw" and "path" not in st.query_params:
+        if (st.query_params.get("source") == "raw" and "path" not in st.query_params
+                and not st.session_state.get("_upload_tried")):
             # a link made while a recording was uploaded: the upload stayed in its session
             st.info("This link shows a recording that was uploaded in another session; "
                     "uploads stay private to the session that made them. Upload the "

@@ -27,7 +27,7 @@ from choices import (
 )
 from serving import plain, plain_message
 from state import FOLDER, SHIPPED, TYPED, selection
-from uploads import RECORDING_SUFFIXES, check_recording
+from uploads import RECORDING_SUFFIXES, SIDECARS, check_recording
 from wording import PREPROCESS_LABEL
 
 from rbt.device import available_devices
@@ -44,17 +44,46 @@ def max_upload_mb() -> float:
     return float(st.get_option("server.maxUploadSize"))
 
 
-def handle_upload(files) -> str | None:
+def _to_use(files) -> list:
+    """Of every file the uploader holds (in the order they were dropped), the ones to load:
+    the last recording and the companion files beside it (the last of each name), so that a
+    refused or replaced file dropped earlier does not stand in the way of a new one."""
+    recordings = [f for f in files if f.name.lower().endswith(RECORDING_SUFFIXES)]
+    if not recordings:
+        return files  # the check says what was expected
+    companions = {f.name: f for f in files if f.name.lower().endswith(SIDECARS)}
+    return [recordings[-1], *companions.values()]
+
+
+def _upload_changed() -> None:
+    st.session_state["_upload_changed"] = True  # by the user: a drop or a removal
+
+
+def handle_upload(files, sb) -> str | None:
     """Keep uploaded recording file(s) in this session's own folder once they open as a
-    recording (a new upload replaces the last); show an error saying what to do otherwise."""
+    recording (a new upload replaces the last); show an error saying what to do otherwise.
+    An upload stays in use while the uploader is not drawn (another page, another source),
+    although the uploader comes back empty, until the user removes or replaces it."""
     uploads = serving.session_uploads()
     files = files if isinstance(files, list) else [files] if files else []
+    changed = st.session_state.pop("_upload_changed", False)
+    saved = st.session_state.get("_upload")
+    if files:
+        st.session_state["_upload_tried"] = True  # this session has uploaded something
+    elif saved and not changed and not uploads.expired:  # the uploader came back empty
+        uploads.touch()
+        sb.caption(f"In use: {plain(Path(saved[1]).name)}, uploaded earlier in this session. "
+                   "Drop a recording above to replace it.")
+        if sb.button("Remove the upload", key="upload_remove", icon=":material/delete:"):
+            uploads.clear()
+            st.session_state.pop("_upload", None)
+            st.rerun()
+        return saved[1]
     if not files:
         uploads.clear()  # removed from the widget: deleted from the server too
         st.session_state.pop("_upload", None)
         return None
     key = tuple(f.file_id for f in files)
-    saved = st.session_state.get("_upload")
     if saved and saved[0] == key:  # already kept: don't write it on every rerun
         if not uploads.expired:
             uploads.touch()
@@ -65,21 +94,17 @@ def handle_upload(files) -> str | None:
         idle = f"{ttl / 60:.0f} min" if ttl >= 120 else f"{ttl:.0f} s"
         st.warning(f"The upload was deleted after {idle} without use. Upload it again.")
         return None
-    use = files
-    if saved:  # a new recording dropped beside the kept one replaces it; companions join it
-        new = [f for f in files if (f.name, f.size) not in saved[2]]
-        if any(f.name.lower().endswith(RECORDING_SUFFIXES) for f in new):
-            use = new
+    use = _to_use(files)
     try:
         path = str(uploads.save([(f.name, f.getvalue()) for f in use],
                                 max_mb=max_upload_mb(), validate=check_recording))
     except Exception as err:  # any failure to keep or open it is the upload's fault
         st.session_state.pop("_upload", None)
-        st.error(f"Upload refused: {plain_message(str(err).strip() or type(err).__name__)}")
+        st.error(f"Upload refused: {plain_message(str(err).strip() or type(err).__name__)}"
+                 + ("" if len(files) == 1 else
+                    " (Remove the files you do not need with their ✕ in the uploader.)"))
         return None
-    # every file the widget holds now, by id (kept: nothing to do) and by name and size (a
-    # browser keeps the ids of files already dropped; a test harness gives new ones)
-    st.session_state["_upload"] = (key, path, {(f.name, f.size) for f in files})
+    st.session_state["_upload"] = (key, path)  # the widget's file ids: kept, nothing to do
     return path
 
 
@@ -122,10 +147,10 @@ def _data_widgets(sb, source: str):
             gen = st.session_state.get("_upload_gen", 0)
             files = sb.file_uploader(
                 "EEG recording (plus .vmrk/.eeg or .fdt companions)", accept_multiple_files=True,
-                key="upload" if not gen else f"upload_{gen}",
+                key="upload" if not gen else f"upload_{gen}", on_change=_upload_changed,
                 help=f"Up to {max_upload_mb():.0f} MB. Only this browser session can use it; "
                      "it is deleted when the session ends or after an idle time.")
-            path = handle_upload(files)
+            path = handle_upload(files, sb)
             uploaded = path is not None
             if uploaded and len(files or ()) > 1:
                 sb.caption(f"In use: {plain(Path(path).name)}")

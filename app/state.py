@@ -242,10 +242,11 @@ def _view_params() -> dict[str, str]:
 def selection() -> Selection:
     """This session's selection; the first run reads it from the URL, and so does a run whose
     URL is not the one the app last wrote: the browser went Back or Forward (or the address
-    was edited), and the view follows it."""
+    was edited), and the view follows it. A URL without parameters is a page chosen in the
+    navigation (which drops them): the selection stays."""
     sel = st.session_state.get("_selection")
     params = _view_params()
-    if sel is None or params != sel.written:
+    if sel is None or (params and params != sel.written):
         sel = Selection.from_url(params)
         sel.written = params
         st.session_state["_selection"] = sel

@@ -396,5 +396,40 @@ def test_an_upload_survives_a_page_change(dashboard, tmp_path):
             page.get_by_text("In use: second_raw.fif").wait_for(timeout=60_000)
             charts_drawn(page)
             assert page.get_by_text("expected one EEG recording", exact=False).count() == 0
+            # the lesson (no data choices) and another source leave the upload in use
+            nav.get_by_text("Learn", exact=True).click()
+            wait_idle(page)
+            nav.get_by_text("One trial", exact=True).click()
+            page.get_by_text("uploaded earlier in this session", exact=False).wait_for(
+                timeout=60_000)
+            assert sidebar.get_by_text("In use: second_raw.fif", exact=False).count() == 1
+            charts_drawn(page)
+            choose(page, "Source", "Demo data (synthetic)")
+            choose(page, "Source", "EEG recording (EDF, BDF, FIF, BrainVision, EEGLAB, ...)")
+            page.get_by_text("uploaded earlier in this session", exact=False).wait_for(
+                timeout=60_000)
+            charts_drawn(page)
+            assert page.get_by_text("another session", exact=False).count() == 0
+            # a file that is not a recording, then a recording: the recording is used
+            bad = tmp_path / "notes.edf"
+            bad.write_text("meeting notes, not an EDF file\n")
+            page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(str(bad))
+            page.get_by_text("Upload refused: notes.edf", exact=False).wait_for(timeout=60_000)
+            assert page.get_by_text("another session", exact=False).count() == 0
+            page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(str(recording))
+            page.get_by_text("In use: kept_raw.fif").wait_for(timeout=60_000)
+            charts_drawn(page)
+            assert page.get_by_text("Upload refused", exact=False).count() == 0
+            # removed after the uploader came back empty: nothing is loaded, and the page
+            # says what to do
+            nav.get_by_text("Learn", exact=True).click()
+            wait_idle(page)
+            nav.get_by_text("One trial", exact=True).click()
+            wait_idle(page)
+            sidebar.get_by_text("Remove the upload").click()
+            page.get_by_text("Choose the data in the sidebar", exact=False).wait_for(
+                timeout=60_000)
+            assert sidebar.get_by_text("In use:", exact=False).count() == 0
+            no_exception(page)
         finally:
             browser.close()
