@@ -539,3 +539,26 @@ def test_cli_error_from_mne_is_one_line(tmp_path, capsys):
     lines = _error_lines(err)
     assert len(lines) == 1, err
     assert str(path) in lines[0] and "MNE cannot read" in lines[0]
+
+
+@pytest.mark.parametrize("suffix", [".edf", ".bdf"])
+def test_an_empty_renamed_or_cut_header_edf_says_which(tmp_path, suffix):
+    from rbt.data.raw import open_recording
+
+    kind = suffix[1:].upper()
+    empty = tmp_path / f"empty{suffix}"
+    empty.write_bytes(b"")
+    with raises_naming(empty, "the file is empty (0 bytes)"):
+        open_recording(empty)
+    notes = tmp_path / f"notes{suffix}"
+    notes.write_text("Minutes of the lab meeting\n")
+    with raises_naming(notes, f"not an {kind} file", "starts with text", "'Minutes of the lab"):
+        open_recording(notes)
+    real = F.write_biosemi_bdf(tmp_path / "real.bdf", {"Fp1": np.zeros(512)}) \
+        if suffix == ".bdf" else F.save_edf(F.make_raw(["Fp1", "Fz"], seconds=4),
+                                            tmp_path / "real.edf")
+    cut = tmp_path / f"cut{suffix}"
+    cut.write_bytes(real.read_bytes()[:200])
+    with raises_naming(cut, "the file is 200 bytes", f"shorter than an {kind} header"):
+        open_recording(cut)
+    assert open_recording(real).ch_names[0] == "Fp1"  # a whole file still opens

@@ -260,6 +260,8 @@ def open_recording(file: Path, all_companions: bool = False):
         safe_mat.loadmat(file, "EEGLAB")
     if file.name.lower().endswith(".gz"):
         _check_gzip(file)
+    if file.suffix.lower() in (".edf", ".bdf"):
+        _check_edf_start(file)
     # EDF and BDF: MNE reads the labels' type prefixes and strips them ("EEG Fp1" -> "Fp1")
     infer = {"infer_types": True} if file.suffix.lower() in (".edf", ".bdf") else {}
     with _strict_mne(file):
@@ -398,6 +400,31 @@ def _strict_mne(file: Path):
             raise DataFormatError(f"{file}: channel(s) {chans} have equal digital minimum and "
                                   "maximum in the header, so their samples cannot be scaled "
                                   "to volts. Fix the header or leave those channels out.")
+
+
+def _check_edf_start(file: Path) -> None:
+    """An empty file, one shorter than the fixed header, or one that does not start as an
+    EDF ("0" and spaces) or BDF (byte 255, "BIOSEMI") header is said to be so, before MNE
+    reads it and fails on a header field with a message that does not say why."""
+    kind = file.suffix.lower()[1:].upper()
+    size = file.stat().st_size
+    if size == 0:
+        raise DataFormatError(f"{file}: the file is empty (0 bytes)")
+    with open(file, "rb") as fh:
+        start = fh.read(256)
+    expected = (b"\xff" if kind == "BDF" else b"0")
+    if not start.startswith(expected):
+        text = start[:64].decode("latin-1")
+        looks = ("text" if all(c.isprintable() or c in "\r\n\t" for c in text)
+                 else "other data")
+        raise DataFormatError(
+            f"{file}: not an {kind} file: it starts with {looks} ({text[:24]!r}), not the "
+            + ("BDF header (byte 255 and 'BIOSEMI')" if kind == "BDF" else
+               "EDF header (version '0' and spaces)")
+            + ". Was it saved in another format and renamed?")
+    if size < 256:
+        raise DataFormatError(f"{file}: the file is {size} bytes, shorter than an {kind} "
+                              "header (256 bytes): an export that did not finish?")
 
 
 def _check_edf_records(file: Path, raw) -> None:
