@@ -22,6 +22,7 @@ import trial_parts
 from serving import plain_message
 
 from rbt.data.demo import planted_electrodes
+from rbt.data.features import REST_BASELINE_SOURCES
 
 
 @dataclass(frozen=True)
@@ -59,13 +60,11 @@ class Shown:
         return self.where | {"window": self.window}
 
 
-# the sources whose readers subtract each trial's pre-stimulus (rest) baseline
-WITH_REST = ("demo", "deap", "dreamer")
 
 
 def bde_caption(fs) -> str:
     """What a window's band maps show, for these data."""
-    if fs.dataset in WITH_REST:
+    if fs.dataset in REST_BASELINE_SOURCES:
         return ("Each map is one band's BDE per electrode, relative to the trial's "
                 "pre-stimulus rest: red is more band power than at rest, blue less.")
     rate = (f" The recording is read at {fs.sfreq:g} Hz (files at other rates are resampled "
@@ -77,7 +76,7 @@ def bde_caption(fs) -> str:
 
 def level_signed(fs) -> bool | None:
     """BDE without a rest baseline is a level: a sequential scale (None: from the values)."""
-    return None if fs.dataset in WITH_REST else False
+    return None if fs.dataset in REST_BASELINE_SOURCES else False
 
 
 def choose_window(fs) -> tuple[str, tuple, np.ndarray, int]:

@@ -138,6 +138,18 @@ def _preprocessing(f, fit):
             + "; ".join(one(d) for d in f["differences"]) + "." + hint)
 
 
+def _rest_baseline(f, fit):
+    if f["model_relative"]:
+        return ("The model was trained on BDE relative to each trial's rest baseline "
+                f"({f['model']}: a change from rest, near 0 on average); these data have no rest "
+                "baseline, so their BDE is a level (the log of band power), which the model never "
+                "saw. Its predictions and attributions here may mean little: train a model on "
+                "data like these (rbt train) to compare like with like.")
+    return (f"The model was trained on BDE levels ({f['model']}: no rest baseline); these data "
+            "are relative to each trial's rest baseline, which the model never saw. Its "
+            "predictions here may mean little.")
+
+
 def _no_card(f, fit):
     return ("This checkpoint has no rbt metadata (an official RBTransformer folder?), so "
             "electrode order and class names are assumed to be the data's.")
@@ -157,7 +169,8 @@ PHRASES: dict[str, Callable[[dict, object], str]] = {
     "electrodes": _electrodes, "electrode_count": _electrode_count, "bands": _bands,
     "band_count": _band_count, "unlabelled": _unlabelled, "class_names": _class_names,
     "class_count": _class_count, "target": _target, "preprocessing": _preprocessing,
-    "no_card": _no_card, "unnamed_electrodes": _unnamed_electrodes,
+    "rest_baseline": _rest_baseline, "no_card": _no_card,
+    "unnamed_electrodes": _unnamed_electrodes,
     "reference_features": _reference_features,
 }
 

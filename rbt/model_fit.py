@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from .data.features import DEFAULT_STRIDE, DEFAULT_WINDOW
+from .data.features import DEFAULT_STRIDE, DEFAULT_WINDOW, REST_BASELINE_SOURCES
 from .data.preprocess import steps_for
 from .model_card import EMPTY_CARD, ModelCard
 from .montage import canonical_name, name_order
@@ -56,6 +56,10 @@ CODES = {
     # a card that names no electrodes (but says other things)
     "unnamed_electrodes": (NOTE, "the model card names no electrodes: the data's electrode "
                                  "order is assumed to be the training order"),
+    # model, data: the training and the data's sources; model_relative: whether the training
+    # features were relative to a rest baseline (the data's are the other way)
+    "rest_baseline": (WARNING, "the training features were relative to a rest baseline and "
+                               "these are not, or the other way round"),
     # dataset: "seed"; an official checkpoint on SEED features made with the data's own rate
     "reference_features": (WARNING, "official SEED checkpoints expect the reference code's "
                                     "128 Hz filters"),
@@ -259,6 +263,11 @@ def _card_problems(card: ModelCard, fs) -> list[Problem]:
     differences += _signal_differences(card, fs)
     if differences:
         out.append(Problem("preprocessing", {"differences": differences}))
+    if card.dataset and fs.dataset and (card.dataset in REST_BASELINE_SOURCES) != (
+            fs.dataset in REST_BASELINE_SOURCES):
+        out.append(Problem("rest_baseline", {
+            "model": card.dataset, "data": fs.dataset,
+            "model_relative": card.dataset in REST_BASELINE_SOURCES}))
     if card.is_empty:
         out.append(Problem("no_card"))
         if fs.dataset == "seed" and float(data_rate) == float(fs.sfreq):

@@ -92,6 +92,7 @@ def test_every_problem_code_has_a_phrase(demo_valence, meta):
                                                         "filter_sfreq": 200.0}}), fs),
         fit_data(_checkpoint(None), dataclasses.replace(fs, dataset="seed")),  # SEED, no card
         fit_data(_checkpoint({"target": "valence", "task": "binary"}), fs),  # unnamed_electrodes
+        fit_data(_checkpoint(meta), dataclasses.replace(fs, dataset="raw")),  # rest_baseline
     ]
     said = {}
     for fit in fits:
@@ -106,6 +107,7 @@ def test_every_problem_code_has_a_phrase(demo_valence, meta):
     assert "alpha 8-13 Hz" in said["bands"] and "alpha 8-14 Hz" in said["bands"]
     assert "Reference filters (128 Hz)" in said["reference_features"]
     assert "no labels" in said["unlabelled"]
+    assert "relative to each trial's rest baseline (demo" in said["rest_baseline"]
 
 
 def test_errors_say_what_to_do():

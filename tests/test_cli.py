@@ -84,6 +84,8 @@ CASES = {
     "reference_features": (_checkpoint(EMPTY_CARD),
                            _features(dataset="seed", sfreq=200.0, params={}),
                            ["official SEED checkpoints", "pass --seed-reference-filters"]),
+    "rest_baseline": (_checkpoint(), _features(dataset="raw"),
+                      ["relative to each trial's rest baseline (deap)", "these raw features"]),
 }
 
 

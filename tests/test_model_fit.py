@@ -130,7 +130,9 @@ def test_seed_reference_filters_both_ways():
     assert fit.problem("preprocessing").facts["differences"] == [
         {"what": "filter_sfreq", "model": 128.0, "data": 200.0}]
     filtered = dataclasses.replace(seed, params={"filter_sfreq": 128.0})
-    assert fit_data(checkpoint(ref), filtered).codes == ["unlabelled"]
+    assert fit_data(checkpoint(ref), filtered).codes == ["unlabelled", "rest_baseline"]
+    seed_card = dataclasses.replace(ref, dataset="seed")
+    assert fit_data(checkpoint(seed_card), filtered).codes == ["unlabelled"]
     official = fit_data(checkpoint(EMPTY_CARD), dataclasses.replace(seed,
                                                                     params={"filter_sfreq": 200.0}))
     assert official.codes == ["unlabelled", "no_card", "reference_features"]
@@ -182,3 +184,17 @@ def test_predictions_table_from_the_fit():
     assert (table["correct"] == (result.pred == fs.y)).all()
     with pytest.raises(ValueError, match="cannot read these data: the data's electrodes"):
         predict(fit_data(checkpoint(), features(["Fp1", "Cz"])))
+
+
+def test_features_relative_to_rest_or_not_are_told_apart():
+    # DEAP's features are relative to each trial's rest baseline, a recording's are levels
+    fit = fit_data(checkpoint(), labelled(features(dataset="raw")))
+    assert fit.codes == ["rest_baseline"] and fit.runnable
+    assert fit.problem("rest_baseline").severity == WARNING
+    assert fit.problem("rest_baseline").facts == {"model": "deap", "data": "raw",
+                                                  "model_relative": True}
+    assert fit_data(checkpoint(), labelled(features(dataset="dreamer"))).problems == []
+    levels = dataclasses.replace(CARD, dataset="seed")
+    assert fit_data(checkpoint(levels), labelled(features())).codes == ["rest_baseline"]
+    assert fit_data(checkpoint(dataclasses.replace(CARD, dataset=None)),
+                    labelled(features(dataset="raw"))).problems == []  # not said: not judged

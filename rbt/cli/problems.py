@@ -96,6 +96,12 @@ PHRASES = {
     "reference_features": lambda f: (
         "official SEED checkpoints expect the reference code's features: pass "
         "--seed-reference-filters"),
+    "rest_baseline": lambda f: (
+        f"the model was trained on BDE relative to each trial's rest baseline ({f['model']}); "
+        f"these {f['data']} features have none, so the predictions may mean little"
+        if f["model_relative"] else
+        f"the model was trained on BDE without a rest baseline ({f['model']}); these "
+        f"{f['data']} features are relative to one, so the predictions may mean little"),
 }
 
 

@@ -19,6 +19,8 @@ MAX_TRIAL_SAMPLES = 1 << 28
 
 
 # the published windows: 512 samples (4 s at 128 Hz), a new one every 117 samples
+# the sources whose readers subtract each trial's pre-stimulus (rest) baseline from its BDE
+REST_BASELINE_SOURCES = frozenset({"demo", "deap", "dreamer"})
 DEFAULT_WINDOW = 512
 DEFAULT_STRIDE = 117
 
