@@ -259,6 +259,12 @@ def test_a_recordings_own_labels_stay_a_column_and_a_grouping(tmp_path):
     at.radio(key="x_by").set_value("label").run()
     assert not at.exception, [e.message for e in at.exception]
     assert by_title(at, "Mean BDE: calm − tense")
+    # a recording's BDE is a level: the two means on one sequential range, the difference
+    # signed around 0
+    calm, tense, diff = (by_title(at, f"Mean BDE: {t}")["layout"]["coloraxis"]
+                         for t in ("calm", "tense", "calm − tense"))
+    assert (calm["cmin"], calm["cmax"]) == (tense["cmin"], tense["cmax"])
+    assert calm["cmin"] != -calm["cmax"] and diff["cmin"] == -diff["cmax"]
     settle(at.radio(key="x_quantity").set_value("attention").run())
     assert not at.exception, [e.message for e in at.exception]
     assert len(traces(by_title(at, "Attention each electrode receives"), "map")) == 3

@@ -11,6 +11,7 @@ import pandas as pd
 import streamlit as st
 from selection import filter_frame, group_labels, own_labels
 from serving import plain, plain_message
+from trial_sections import level_signed
 
 from rbt.data.demo import planted_electrodes
 from rbt.explain import (
@@ -198,9 +199,17 @@ def render() -> None:
     if quantity == "BDE":
         mean_a, mean_b = (sums.mean(grouping, g, "bde").astype(np.float32) for g in (a, b))
         diff = mean_a - mean_b
-        for name, values in zip(names, (mean_a, mean_b, diff)):
+        # levels (no rest baseline): the two means on one sequential range, so that their
+        # colours compare; the difference is signed either way
+        level = level_signed(f.fs)
+        both = np.concatenate([mean_a.ravel(), mean_b.ravel()])
+        means_range = ((float(np.nanmin(both)), float(np.nanmax(both)))
+                       if level is False and np.isfinite(both).any() else None)
+        for k, (name, values) in enumerate(zip(names, (mean_a, mean_b, diff))):
             _roomy_chart(band_topomaps(values, f.ch_names, f.band_names, title=f"Mean BDE: {name}",
                                        colorbar_title="BDE", highlight=highlight,
+                                       signed=True if k == 2 else level,
+                                       zrange=None if k == 2 else means_range,
                                        interpolated=f.fs.interpolated),
                          f"bde_mean_{name}", common.band_frame(values, f.ch_names, f.band_names),
                          key=f"x_bde_{name}", context={"groups": pair})
