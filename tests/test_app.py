@@ -336,7 +336,7 @@ def test_bad_data_paths(tmp_path):
     at.selectbox(key="source").set_value("raw").run()
     at.radio(key="raw_how").set_value("Path on this machine").run()
     at.text_input(key="path_raw").input(str(text)).run()
-    assert "MNE cannot read" in _errors(at)
+    assert "not an EDF file: it starts with text ('not an EDF file')" in _errors(at)
     _recovers(at)
 
 
