@@ -94,16 +94,28 @@ def handle_upload(files, sb) -> str | None:
         idle = f"{ttl / 60:.0f} min" if ttl >= 120 else f"{ttl:.0f} s"
         st.warning(f"The upload was deleted after {idle} without use. Upload it again.")
         return None
+    refused = st.session_state.get("_upload_refused")
+    if refused and refused[0] == key and saved and not uploads.expired:
+        st.error(refused[1])  # said before: not read and checked again on every rerun
+        uploads.touch()
+        return saved[1]
     use = _to_use(files)
     try:
         path = str(uploads.save([(f.name, f.getvalue()) for f in use],
                                 max_mb=max_upload_mb(), validate=check_recording))
     except Exception as err:  # any failure to keep or open it is the upload's fault
+        still = saved is not None and uploads.main is not None and not uploads.expired
+        message = (f"Upload refused: {plain_message(str(err).strip() or type(err).__name__)}"
+                   + ("" if len(files) == 1 else
+                      " (Remove the files you do not need with their ✕ in the uploader.)")
+                   + (f" Still in use: {plain(Path(saved[1]).name)}." if still else ""))
+        st.error(message)
+        if still:  # the recording kept before stays in use
+            st.session_state["_upload_refused"] = (key, message)
+            return saved[1]
         st.session_state.pop("_upload", None)
-        st.error(f"Upload refused: {plain_message(str(err).strip() or type(err).__name__)}"
-                 + ("" if len(files) == 1 else
-                    " (Remove the files you do not need with their ✕ in the uploader.)"))
         return None
+    st.session_state.pop("_upload_refused", None)
     st.session_state["_upload"] = (key, path)  # the widget's file ids: kept, nothing to do
     return path
 

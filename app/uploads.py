@@ -231,11 +231,14 @@ class SessionUploads:
             except OSError:
                 pass
 
-    def clear(self) -> None:
-        """Delete every uploaded file (the folder stays, empty)."""
-        self.main = None
+    def clear(self, keep: Path | None = None) -> None:
+        """Delete every uploaded file but those in the folder ``keep`` (the folder stays)."""
+        if keep is None:
+            self.main = None
         if self.folder is not None and self.folder.is_dir():
             for entry in os.scandir(self.folder):
+                if keep is not None and Path(entry.path) == keep:
+                    continue
                 if entry.is_dir(follow_symlinks=False):
                     shutil.rmtree(entry.path, ignore_errors=True)
                 else:
@@ -246,17 +249,21 @@ class SessionUploads:
         """Replace this session's upload with ``files``; returns the main file.
 
         The files are written into the session's folder and ``validate(main)`` must pass, else
-        they are deleted and its error is raised. Expired folders of every session are swept.
+        they are deleted, its error is raised and the upload kept before stays as it was.
+        Expired folders of every session are swept.
         """
         self.store.sweep()
-        self.clear()
+        kept = self.main.parent if self.main is not None and self.main.is_file() else None
+        if kept is None:
+            self.clear()
         try:
             main = save_uploads(files, self._ensure_folder(), max_mb=max_mb)
             validate(main)
         except BaseException:
-            self.clear()
+            self.clear(keep=kept)
             raise
         self.main = main
+        self.clear(keep=main.parent)
         self.touch()
         return main
 

@@ -166,6 +166,12 @@ def test_upload_store_is_private_validated_replaced_and_swept(tmp_path):
     assert second.is_file() and not first.exists()  # replaced, the old file deleted
     with pytest.raises(DataFormatError, match="broken.edf: MNE cannot read"):
         a.save([("broken.edf", b"0" * 300)], MAX_MB)
+    # the broken file is not kept; the recording kept before stays
+    assert [p.name for p in a.folder.rglob("*.*")] == ["b_raw.fif"] and a.main == second
+    a.clear()
+    assert not any(a.folder.rglob("*.*")) and a.main is None
+    with pytest.raises(DataFormatError, match="broken.edf: MNE cannot read"):
+        a.save([("broken.edf", b"0" * 300)], MAX_MB)
     assert not any(a.folder.rglob("*.*")) and a.main is None  # nothing kept
     b.save([("b_raw.fif", fif_bytes(tmp_path, "b_raw.fif"))], MAX_MB)
     assert a.folder != b.folder
@@ -412,10 +418,12 @@ def test_uploads_are_private_replaced_and_deleted(server, monkeypatch):
                                              seconds=30))])
     no_exception(at)
     assert not first.exists() and at.session_state["_uploads"].main.name == "second_raw.fif"
-    # a broken upload is not kept
+    # a broken upload is not kept, and the recording before it stays in use
+    second = at.session_state["_uploads"].main
     upload(at, [("broken.edf", b"0" * 500)])
     assert "MNE cannot read" in messages(at)[0]
-    assert [p for p in folder.rglob("*") if p.is_file()] == []
+    assert "Still in use: second_raw.fif." in messages(at)[0].replace("\\", "")
+    assert [p for p in folder.rglob("*") if p.is_file()] == [second]
     # the session ends: Streamlit drops its state, and the folder goes with it (once the
     # work its last run started ahead, which holds the run's context, has ended)
     _prefetch_ended()
