@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from choices import targets_for
 from serving import plain_message
 
 from rbt.caps import CapLayoutError
@@ -98,13 +99,21 @@ def _class_names(f, fit):
             "predictions are.")
 
 
+def _classes(n: int) -> str:
+    return f"{n} class" if n == 1 else f"{n} classes"
+
+
 def _class_count(f, fit):
     what = _model_task(f)
     named = f" ({what})" if f.get("model_target") else ""
-    return (f"The model predicts {len(f['model'])} classes ({_names(f['model'])}) for {what}, "
+    said = (f"The model predicts {_classes(len(f['model']))} ({_names(f['model'])}) for {what}, "
             f"but the data are labelled {f['data_target']}/{f['data_task']} with "
-            f"{len(f['data'])} classes ({_names(f['data'])}). Choose the target and task the "
-            f"model was trained for in the sidebar{named}. "
+            f"{_classes(len(f['data']))} ({_names(f['data'])}). ")
+    if f.get("model_target") and f["model_target"] not in targets_for(fit.fs.dataset):
+        return (said + f"These data have no {f['model_target']} labels, so none are scored: "
+                "the data's own labels are shown as they are. To score them, train a model on "
+                "these labels (rbt train).")
+    return (said + f"Choose the target and task the model was trained for in the sidebar{named}. "
             "Until then no true labels or accuracy are shown.")
 
 

@@ -61,6 +61,12 @@ def test_the_fit_is_explained_in_the_dashboards_words(demo_valence, meta):
     f = fit_data(_checkpoint(meta), multi)
     assert f.y is None and "predicts 2 classes" in _said(f) and "valence/binary" in _said(f)
     assert "in the sidebar (valence/binary)" in _said(f)
+    # a recording labelled by its one kind of marker: no valence to choose, so no such advice
+    happy = dataclasses.replace(fs, dataset="raw", target="annotation", task="multi",
+                                class_names=["happy"], y=np.zeros(len(fs), int))
+    f = fit_data(_checkpoint(meta), happy)
+    assert "annotation/multi with 1 class (happy)" in _said(f)
+    assert "no valence labels, so none are scored" in _said(f) and "sidebar" not in _said(f)
     arousal = with_labels(dataclasses.replace(fs), "arousal", "binary")
     f = fit_data(_checkpoint(meta), arousal)
     assert f.y is not None and "trained to predict valence/binary" in _said(f)
