@@ -265,6 +265,12 @@ def test_a_recordings_own_labels_stay_a_column_and_a_grouping(tmp_path):
                          for t in ("calm", "tense", "calm − tense"))
     assert (calm["cmin"], calm["cmax"]) == (tense["cmin"], tense["cmax"])
     assert calm["cmin"] != -calm["cmax"] and diff["cmin"] == -diff["cmax"]
+    # one recording is one subject: nothing to compare, and the page says what would be
+    at.radio(key="x_by").set_value("subject").run()
+    said = " ".join(unescape(i.value) for i in at.info)
+    assert "Every window here is in one subject group" in said
+    assert "group them by class or label instead" in said
+    at.radio(key="x_by").set_value("label").run()
     settle(at.radio(key="x_quantity").set_value("attention").run())
     assert not at.exception, [e.message for e in at.exception]
     assert len(traces(by_title(at, "Attention each electrode receives"), "map")) == 3

@@ -186,7 +186,10 @@ def render() -> None:
     groups = {"class": f.class_names, "label": f.fs.class_names}.get(by) or f.fs.subjects()
     groups = [g for g in groups if counts.get(g)]
     if len(groups) < 2:
-        st.info("There is only one group here, so there is nothing to compare.")
+        others = [w for w in ways if w != by]
+        one = f" ({plain(groups[0])})" if groups else ""
+        st.info(f"Every window here is in one {by} group{one}, so there is nothing to "
+                "compare" + (f": group them by {' or '.join(others)} instead." if others else "."))
         return  # not st.stop(): Home.py writes the URL after the page
     _keep_valid("x_a", groups)
     a = g3.selectbox("Group A", groups, index=len(groups) - 1 if by == "class" else 0, key="x_a")
