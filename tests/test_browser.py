@@ -382,6 +382,14 @@ def test_an_upload_survives_a_page_change(dashboard, tmp_path):
             page.get_by_text("are not the model", exact=False).first.wait_for(timeout=120_000)
             charts_drawn(page)
             nav = page.get_by_test_id("stSidebarNav")
+
+            def via_the_lesson() -> None:  # a page without the uploader, then One trial again
+                nav.get_by_text("Learn", exact=True).click()
+                wait_idle(page)
+                nav.get_by_text("One trial", exact=True).click()
+                page.get_by_text("uploaded earlier in this session", exact=False).wait_for(
+                    timeout=60_000)
+
             for name, marker in (("Across trials", "Predictions per window"),
                                  ("One trial", "Attention between electrodes")):
                 nav.get_by_text(name, exact=True).click()
@@ -397,11 +405,7 @@ def test_an_upload_survives_a_page_change(dashboard, tmp_path):
             charts_drawn(page)
             assert page.get_by_text("expected one EEG recording", exact=False).count() == 0
             # the lesson (no data choices) and another source leave the upload in use
-            nav.get_by_text("Learn", exact=True).click()
-            wait_idle(page)
-            nav.get_by_text("One trial", exact=True).click()
-            page.get_by_text("uploaded earlier in this session", exact=False).wait_for(
-                timeout=60_000)
+            via_the_lesson()
             assert sidebar.get_by_text("In use: second_raw.fif", exact=False).count() == 1
             charts_drawn(page)
             choose(page, "Source", "Demo data (synthetic)")
@@ -422,10 +426,7 @@ def test_an_upload_survives_a_page_change(dashboard, tmp_path):
             assert page.get_by_text("Upload refused", exact=False).count() == 0
             # removed after the uploader came back empty: nothing is loaded, and the page
             # says what to do
-            nav.get_by_text("Learn", exact=True).click()
-            wait_idle(page)
-            nav.get_by_text("One trial", exact=True).click()
-            wait_idle(page)
+            via_the_lesson()
             sidebar.get_by_text("Remove the upload").click()
             page.get_by_text("Choose the data in the sidebar", exact=False).wait_for(
                 timeout=60_000)
