@@ -60,8 +60,6 @@ class Shown:
         return self.where | {"window": self.window}
 
 
-
-
 def bde_caption(fs) -> str:
     """What a window's band maps show, for these data."""
     if fs.dataset in REST_BASELINE_SOURCES:
