@@ -44,6 +44,8 @@ KEPT = (("source", "raw_how", "drop_unknown", "channel_map", "seed_ref", "model_
 KEPT += ("apply_prep",)  # recordings: the model's preprocessing applied (app/sidebar.py)
 KEPT += ("cap_layout", "interpolate")  # recordings: app/sidebar.py _cap_widgets
 KEPT += ("x_method", "x_baseline")  # Across trials' own attribution method and baseline
+KEPT += ("x_subjects", "x_classes", "x_outcome", "x_normalize", "x_quantity", "x_by", "x_a",
+         "x_b", "x_block", "x_head", "x_all")  # Across trials' filters and group maps
 
 # URL name -> widget key, for the values resolved against the data where they are drawn
 LATER = {"subject": "sel_subject", "trial": "sel_trial", "window": "sel_window",
@@ -56,6 +58,15 @@ READING = {"drop": ("drop_unknown", False), "rename": ("channel_map", ""),
            "subject_from": ("subject_from", ""), "prep": ("apply_prep", True)}
 SEED_FILTERS = "reference_filters"  # the SEED box; its default follows the checkpoint
 ACROSS = {"across_method": "x_method", "across_baseline": "x_baseline"}
+# URL name -> widget key: Across trials' table filters and group maps, resolved where they are
+# drawn like LATER's, and written only when they differ from their defaults (DEFAULTS)
+ACROSS_VIEW = {"subjects": "x_subjects", "classes": "x_classes", "windows": "x_outcome",
+               "map": "x_quantity", "group_by": "x_by", "group_a": "x_a", "group_b": "x_b",
+               "across_block": "x_block", "across_head": "x_head"}
+LATER |= ACROSS_VIEW
+DEFAULTS = {"x_subjects": [], "x_classes": [], "x_outcome": "all", "x_quantity": "BDE",
+            "x_by": "class", "x_block": "rollout", "x_head": "mean"}
+MANY = ("x_subjects", "x_classes")  # multiselects: their URL text is the choices, comma-joined
 URL_ORDER = ("source", "path", "model", "target", "task", *READING, SEED_FILTERS, *LATER,
              "method", "baseline", *ACROSS)
 
@@ -97,10 +108,35 @@ def numbered(value) -> str:
     return str(value) if isinstance(value, str) else str(int(value) + 1)
 
 
+def listed(values) -> str:
+    """A multiselect's choices as the URL writes them: comma-joined."""
+    return ",".join(str(v) for v in values)
+
+
+def _pieces(text: str, options: Sequence) -> tuple[list, list[str]]:
+    """The options a comma-joined text names, and the pieces that name none. A name that has
+    commas of its own (a recording's file name) is the longest run of pieces that names one."""
+    by_text, pieces = {str(o): o for o in options}, text.split(",")
+    found, unknown, i = [], [], 0
+    while i < len(pieces):
+        ends = [j for j in range(len(pieces), i, -1) if ",".join(pieces[i:j]) in by_text]
+        if ends:  # the longest run of pieces that is an option's name
+            found.append(by_text[",".join(pieces[i:ends[0]])])
+            i = ends[0]
+        else:
+            unknown.append(pieces[i])
+            i += 1
+    return found, unknown
+
+
 # how each later value is written (and matched against its options)
 TEXT: dict[str, Callable[[Any], str]] = {"sel_subject": str, "sel_trial": trial_text,
                                           "sel_window": str, "att_block": numbered,
-                                          "att_head": numbered, "att_electrode": str}
+                                          "att_head": numbered, "att_electrode": str,
+                                          "x_subjects": listed, "x_classes": listed,
+                                          "x_outcome": str, "x_quantity": str, "x_by": str,
+                                          "x_a": str, "x_b": str, "x_block": numbered,
+                                          "x_head": numbered}
 
 
 @dataclass
@@ -196,11 +232,12 @@ class Selection:
             out[SEED_FILTERS] = _option_text(bool(v["seed_ref"]))
         upload = source == "raw" and v.get("raw_how") != TYPED
         for name, key in LATER.items():
-            if name == "subject" and upload:
+            if name in ("subject", "subjects") and upload:
                 continue  # an upload's subject is its file's name: it stays in the session
             if key in self.pending:
                 out[name] = self.pending[key]
-            elif key in v and v[key] is not None:
+            elif key in v and v[key] is not None and (
+                    key not in DEFAULTS or v[key] != DEFAULTS[key]):
                 out[name] = TEXT[key](v[key])
         for name in ("method", "baseline"):
             if f"attr_{name}" in v:
@@ -214,23 +251,36 @@ class Selection:
     def resolve(self, key: str, options: Sequence) -> None:
         """Before drawing the widget ``key`` with ``options``: select what the URL named if it
         is one of them (else note it), and drop a kept value that is no longer an option."""
-        if key in self.pending:
+        name = next(n for n, k in LATER.items() if k == key)
+        if key in self.pending and key in MANY:
+            found, unknown = _pieces(self.pending.pop(key), options)
+            st.session_state[key] = self.values[key] = found
+            self.notes += [f"{name} {u!r}" for u in unknown]
+        elif key in self.pending:
             text = self.pending.pop(key)
             found = [o for o in options if TEXT[key](o) == text]
             if found:
                 st.session_state[key] = self.values[key] = found[0]
             else:
-                name = next(n for n, k in LATER.items() if k == key)
                 self.notes.append(f"{name} {text!r}")
-        if key in st.session_state and st.session_state[key] not in list(options):
+        if key not in st.session_state:
+            return
+        value, options = st.session_state[key], list(options)
+        if key in MANY:  # keep the choices that are still options
+            kept = [v for v in value if v in options]
+            if kept != list(value):
+                st.session_state[key] = self.values[key] = kept
+        elif value not in options:
             del st.session_state[key]
             self.values.pop(key, None)
 
     def show_notes(self) -> None:
-        """Say, once and quietly, which values of the link were not used."""
+        """Say where the page is drawn which values of the link were not used (a warning, not
+        a toast, which is gone before it is read); said once: the next run is quiet."""
         if self.notes:
-            st.toast("Not in these data or options, so left out of the view: "
-                     + ", ".join(self.notes) + ".", icon=":material/link_off:")
+            st.warning("This link names what these data or options do not have, so the view "
+                       "shows something else there: " + ", ".join(self.notes) + ". The "
+                       "address now names what is shown.", icon=":material/link_off:")
             self.notes.clear()
 
 

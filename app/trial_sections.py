@@ -99,6 +99,7 @@ def choose_window(fs) -> tuple[str, tuple, np.ndarray, int]:
                        help=f"Windows are {fs.params['window']} samples long "
                             f"({fs.params['window'] / fs.sfreq:.1f} s) and start every "
                             f"{fs.params['stride']} samples, so neighbours overlap.")
+    sel.show_notes()  # the link's subject, trial or window that these data do not have
     return subject, trial, rows, min(window, len(rows) - 1)
 
 

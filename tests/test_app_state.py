@@ -77,7 +77,7 @@ def test_unknown_values_in_the_url_are_ignored_with_a_note():
     at = opened({"source": "nowhere", "subject": "s99", "trial": "x", "window": "500",
                  "block": "9", "electrode": "Zz", "method": "magic", "baseline": "zeros"},
                 page=None)
-    notes = " ".join(t.value for t in at.toast)  # what can be checked before the data
+    notes = " ".join(t.value for t in at.warning)  # what can be checked before the data
     at.switch_page(TRIAL).run()
     assert_fine(at)
     assert at.selectbox(key="source").value == "demo"
@@ -86,7 +86,7 @@ def test_unknown_values_in_the_url_are_ignored_with_a_note():
     assert at.selectbox(key="att_block").value == "rollout"
     assert at.selectbox(key="attr_method").value == "integrated_gradients"
     assert at.selectbox(key="attr_baseline").value == "zeros"
-    notes += " ".join(t.value for t in at.toast)
+    notes += " ".join(t.value for t in at.warning)
     for bad in ("source 'nowhere'", "method 'magic'", "subject 's99'", "window '500'",
                 "block '9'", "electrode 'Zz'"):
         assert bad in notes, notes
@@ -241,3 +241,72 @@ def test_a_reload_keeps_how_a_typed_recording_is_read(tmp_path):
     said = [unescape(w.value) for w in again.warning]
     assert any("interpolated 2 of the model's electrodes it lacks (C3, Pz)" in w for w in said)
     assert any("dropped 1 channel that is not a 10-05 electrode: EEG 1" in w for w in said)
+
+
+def test_across_trials_filters_and_maps_to_and_from_the_url_without_streamlit():
+    from state import Selection, _pieces
+
+    sel = Selection.from_url({"subjects": "s01,s03", "windows": "wrong", "map": "attention",
+                              "group_by": "subject", "group_a": "s02", "across_block": "2",
+                              "across_head": "mean"})
+    assert sel.pending == {"x_subjects": "s01,s03", "x_outcome": "wrong",
+                           "x_quantity": "attention", "x_by": "subject", "x_a": "s02",
+                           "x_block": "2", "x_head": "mean"}
+    sel.pending.clear()
+    # at their defaults (every subject, every window, BDE, by class, rollout) they stay out
+    sel.values.update(x_subjects=[], x_classes=[], x_outcome="all", x_quantity="BDE",
+                      x_by="class", x_block="rollout", x_head="mean")
+    assert not {"subjects", "classes", "windows", "map", "group_by", "across_block",
+                "across_head"} & set(sel.url())
+    sel.values.update(x_subjects=["s01", "s03"], x_outcome="wrong", x_quantity="attention",
+                      x_by="subject", x_a="s02", x_b="s01", x_block=1, x_head=0)
+    assert {k: v for k, v in sel.url().items() if k in
+            ("subjects", "windows", "map", "group_by", "group_a", "group_b", "across_block",
+             "across_head")} == {
+        "subjects": "s01,s03", "windows": "wrong", "map": "attention", "group_by": "subject",
+        "group_a": "s02", "group_b": "s01", "across_block": "2", "across_head": "1"}
+    # an upload's subject (its file's name) stays out of the URL, in a filter too
+    sel.values.update(source="raw", raw_how="Upload")
+    assert "subjects" not in sel.url()
+    # names with commas of their own are found whole; an unknown name does not hide the rest
+    options = ["a,b.edf", "c.edf", "s01"]
+    assert _pieces("a,b.edf,s99,c.edf", options) == (["a,b.edf", "c.edf"], ["s99"])
+    assert _pieces("s01", options) == (["s01"], [])
+
+
+def test_across_trials_filters_and_maps_follow_a_link_are_written_and_kept_across_pages():
+    from test_app import ACROSS
+    from test_app_across import settle
+
+    at = settle(opened({"subjects": "s02,s99", "classes": "high", "map": "attention",
+                        "group_by": "subject", "group_a": "s03", "group_b": "s01",
+                        "across_block": "2", "across_head": "1"}, page=ACROSS))
+    assert_fine(at)
+    assert at.multiselect(key="x_subjects").value == ["s02"]
+    assert at.multiselect(key="x_classes").value == ["high"]
+    assert set(at.dataframe[0].value["subject"]) == {"s02"}
+    assert at.radio(key="x_quantity").value == "attention"
+    assert at.radio(key="x_by").value == "subject"
+    assert (at.selectbox(key="x_a").value, at.selectbox(key="x_b").value) == ("s03", "s01")
+    assert (at.selectbox(key="x_block").value, at.selectbox(key="x_head").value) == (1, 0)
+    notes = " ".join(w.value for w in at.warning)
+    assert "subjects 's99'" in notes, notes
+    url = dict(at.query_params)
+    assert {k: url.get(k) for k in ("subjects", "map", "group_by", "group_a", "across_block")} \
+        == {"subjects": "s02", "map": "attention", "group_by": "subject", "group_a": "s03",
+            "across_block": "2"}
+    # a change is written; another page and back keep every choice
+    at.radio(key="x_outcome").set_value("wrong").run()
+    assert at.query_params["windows"] == "wrong"
+    at.switch_page(TRIAL).run()
+    assert_fine(at)
+    assert at.query_params["windows"] == "wrong"  # the URL still names the Across view
+    settle(at.switch_page(ACROSS).run())
+    assert at.multiselect(key="x_subjects").value == ["s02"]
+    assert at.radio(key="x_outcome").value == "wrong"
+    assert (at.selectbox(key="x_a").value, at.selectbox(key="x_block").value) == ("s03", 1)
+    # a reload of that URL opens the same view
+    again = settle(opened(dict(at.query_params), page=ACROSS))
+    assert again.multiselect(key="x_subjects").value == ["s02"]
+    assert again.radio(key="x_outcome").value == "wrong"
+    assert again.selectbox(key="x_a").value == "s03"

@@ -8,6 +8,7 @@ import data_views
 import group_work
 import numpy as np
 import pandas as pd
+import state
 import streamlit as st
 from selection import filter_frame, group_labels, own_labels
 from serving import plain, plain_message
@@ -29,6 +30,8 @@ from rbt.viz.topomap import band_topomaps, topomap_row
 CHUNK = 32  # windows per cached attribution call: the progress bar's step
 ATTR_STOP = "_x_attr_stopped"  # set by the Stop buttons
 PASS_STOP = "_x_pass_stopped"  # the one pass over every window (predictions and attention)
+OUTCOMES = ["all", "correct", "wrong"]
+MAPS = ["BDE", "attention", "attribution"]
 ONE_TRIAL = "views/1_One_trial.py"  # the page's path as app/Home.py names it
 
 
@@ -57,19 +60,6 @@ def _roomy_chart(fig, *args, **kwargs) -> None:
     common.chart(parts.with_room(fig), *args, **kwargs)
 
 
-def _keep_valid(key: str, options, many: bool = False) -> None:
-    """Drop a kept choice that the options (other data, other labels) no longer have."""
-    if key not in st.session_state:
-        return
-    value = st.session_state[key]
-    if many:
-        kept = [v for v in value if v in list(options)]
-        if kept != list(value):
-            st.session_state[key] = kept
-    elif value not in list(options):
-        del st.session_state[key]
-
-
 def _opener(fit, shown):
     """The table's on-select callback: a clicked row becomes the One trial selection (its
     subject, trial and window), and the page then opens One trial (:func:`render`)."""
@@ -91,15 +81,15 @@ def render() -> None:
         data_views.group_means(loaded)
         return
     f = loaded.fit
-    state = group_work.table_pass(loaded, "Predicting every window and averaging its attention "
+    work = group_work.table_pass(loaded, "Predicting every window and averaging its attention "
                                   "(one pass for these data and this model)", PASS_STOP)
-    done = state.result  # None while the pass goes on: the table is drawn with what is known
-    if state.stopped:
+    done = work.result  # None while the pass goes on: the table is drawn with what is known
+    if work.stopped:
         _stopped(PASS_STOP, "predicting every window and averaging its attention", kept=False)
         group_work.open_predictions(loaded, PASS_STOP)
     pred = None if done is None else done.pred
     frame = (common.prediction_table(*loaded.key, done.probs, pred) if done is not None
-             else group_work.table_so_far(loaded, state))
+             else group_work.table_so_far(loaded, work))
     labelled = "correct" in frame  # the data have the model's labels
     scored = labelled and done is not None  # and every window is predicted
     own = own_labels(f)  # the data's own labels, when they are not the model's classes
@@ -109,21 +99,24 @@ def render() -> None:
     # ---- predictions table -----------------------------------------------------------------------
     st.subheader("Predictions per window")
     c1, c2, c3 = st.columns([2, 2, 1])
+    sel = state.selection()  # the link's filters and maps, resolved as their widgets are drawn
+    sel.resolve("x_subjects", f.fs.subjects())
     subjects = c1.multiselect("Subjects", f.fs.subjects(), key="x_subjects",
                               placeholder="all subjects")
     class_col = "true" if labelled else "label" if own is not None else "predicted"
     class_names = f.fs.class_names if class_col == "label" else f.class_names
-    _keep_valid("x_classes", class_names, many=True)
+    sel.resolve("x_classes", class_names)
     classes = c2.multiselect(f"Classes ({class_col})", class_names, key="x_classes",
                              placeholder="all classes")
-    outcome = c3.radio("Windows", ["all", "correct", "wrong"], key="x_outcome",
+    sel.resolve("x_outcome", OUTCOMES)
+    outcome = c3.radio("Windows", OUTCOMES, key="x_outcome",
                        disabled=not scored, help=None if done is not None else
                        "Once every window is predicted.")
     shown = filter_frame(frame, subjects, classes, outcome if scored else "all",
                          class_column=class_col)
     chosen = filter_frame(frame, subjects, classes, "all", class_column=class_col)
     st.caption(parts.selection_caption(frame, shown, chosen, outcome if scored else "all")
-               if done is not None else parts.predicting_caption(frame, shown, state.done))
+               if done is not None else parts.predicting_caption(frame, shown, work.done))
     st.dataframe(shown, hide_index=True, height=260, key="x_table", on_select=_opener(f, shown),
                  selection_mode="single-row",
                  column_config={c: st.column_config.NumberColumn(format="%.3f")
@@ -137,7 +130,7 @@ def render() -> None:
 
     # ---- confusion matrix and accuracy per trial -----------------------------------------------
     if done is None:
-        if not state.stopped:
+        if not work.stopped:
             st.info("The confusion matrix and the accuracy per trial are drawn when every "
                     "window is predicted (the progress above).", icon=":material/hourglass_top:")
     elif scored:
@@ -167,9 +160,10 @@ def render() -> None:
     across_explain.explanation_section(f)
     st.caption(parts.filter_note(subjects, classes, outcome if scored else "all"))
     g1, g2, g3, g4 = st.columns(4)
-    quantity = g1.radio("Map", ["BDE", "attention", "attribution"], key="x_quantity")
+    sel.resolve("x_quantity", MAPS)
+    quantity = g1.radio("Map", MAPS, key="x_quantity")
     ways = ["class", "subject"] + (["label"] if own is not None else [])
-    _keep_valid("x_by", ways)
+    sel.resolve("x_by", ways)
     by = g2.radio("Group by", ways, key="x_by",
                   format_func=lambda b: "class (true)" if b == "class" and labelled else
                   "class (predicted)" if b == "class" else
@@ -190,11 +184,15 @@ def render() -> None:
         one = f" ({plain(groups[0])})" if groups else ""
         st.info(f"Every window here is in one {by} group{one}, so there is nothing to "
                 "compare" + (f": group them by {' or '.join(others)} instead." if others else "."))
+        sel.show_notes()
         return  # not st.stop(): Home.py writes the URL after the page
-    _keep_valid("x_a", groups)
-    a = g3.selectbox("Group A", groups, index=len(groups) - 1 if by == "class" else 0, key="x_a")
-    _keep_valid("x_b", [g for g in groups if g != a])
+    sel.resolve("x_a", groups)
+    # the last class first (for the demo's valence: high against low), else the first group
+    st.session_state.setdefault("x_a", groups[-1] if by == "class" else groups[0])
+    a = g3.selectbox("Group A", groups, key="x_a")
+    sel.resolve("x_b", [g for g in groups if g != a])
     b = g4.selectbox("Group B", [g for g in groups if g != a], key="x_b")
+    sel.show_notes()  # the link's values these data do not have
     names = [f"{a}", f"{b}", f"{a} − {b}"]
     highlight = planted_electrodes(f.fs.dataset, f.fs.target) if by == "class" else {}
     pair = f"{a} vs {b}"
@@ -221,6 +219,8 @@ def render() -> None:
     elif quantity == "attention":
         depth, heads = f.model.config.depth, f.model.config.heads
         h1, h2 = st.columns(2)
+        sel.resolve("x_block", ["rollout"] + list(range(depth)))
+        sel.resolve("x_head", ["mean"] + list(range(heads)))
         block = h1.selectbox("Block", ["rollout"] + list(range(depth)), key="x_block",
                              format_func=lambda v: "rollout (all blocks)" if v == "rollout"
                              else f"block {v + 1}")
@@ -233,7 +233,7 @@ def render() -> None:
                                         "windows", PASS_STOP, drawn=done is None)
         if att is None:
             if st.session_state.get(PASS_STOP):
-                if not state.stopped:  # the table's predictions are a file's: say it here
+                if not work.stopped:  # the table's predictions are a file's: say it here
                     _stopped(PASS_STOP, "averaging the attention over every window",
                              kept=False)
             else:

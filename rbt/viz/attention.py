@@ -58,16 +58,18 @@ def attention_lines(att_2d, ch_names: Sequence[str], *, k: int = 10,
     span = hi - lo if hi > lo else 1.0
     colours = _sample_colorscale(colorscale, _LINE_CLASSES)
     cls = [min(int((w - lo) / span * _LINE_CLASSES), _LINE_CLASSES - 1) for w in weights]
-    for b in range(_LINE_CLASSES):
+    # every strength class has its trace, empty or not, whenever there are pairs: plotly.js
+    # redraws a figure whose number of traces changed from scratch (axes, colour bar, hover
+    # layer), and updates one with the same traces in place
+    for b in range(_LINE_CLASSES if pairs else 0):
         xs, ys = [], []
         for (i, j, _), c in zip(pairs, cls):
             if c == b:
                 xs += [pos[i, 0], pos[j, 0], None]
                 ys += [pos[i, 1], pos[j, 1], None]
-        if xs:
-            data.append(dict(type="scatter", x=xs, y=ys, mode="lines", hoverinfo="skip",
-                             line=dict(width=_width(b), color=colours[b]), opacity=0.85,
-                             showlegend=False, name=f"lines {b + 1}"))
+        data.append(dict(type="scatter", x=xs, y=ys, mode="lines", hoverinfo="skip",
+                         line=dict(width=_width(b), color=colours[b]), opacity=0.85,
+                         showlegend=False, name=f"lines {b + 1}"))
     annotations = []
     if pairs:
         data.append(_arrow_heads(pos, pairs, [colours[c] for c in cls],
