@@ -87,7 +87,8 @@ def load_data(choice: DataChoice, on_file=None) -> FeatureSet:
                          channel_map=dict(choice.channel_map) or None, progress=False,
                          on_file=on_file, use_cache=choice.keep_on_disk,
                          epoch=choice.epoch, markers=choice.markers,
-                         subject_from=choice.subject_from)
+                         subject_from=choice.subject_from,
+                         skip_unreadable=True)  # a folder's bad file: a warning, not nothing
 
 
 def data_stamp(choice: DataChoice) -> tuple:

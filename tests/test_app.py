@@ -340,6 +340,24 @@ def test_bad_data_paths(tmp_path):
     _recovers(at)
 
 
+def test_a_folder_with_an_unreadable_file_opens_the_rest_and_names_it(tmp_path):
+    folder = tmp_path / "lab"
+    folder.mkdir()
+    for name, label in (("p1", "happy"), ("p2", "sad")):
+        F.save_fif(F.make_raw(EEG_CHANNELS, annotations=[(1, 8, label)], seconds=12.0),
+                   folder / f"{name}_raw.fif")
+    (folder / "p3.edf").write_text("exported by mistake as text")
+    at = app(TRIAL)
+    at.selectbox(key="source").set_value("raw").run()
+    at.radio(key="raw_how").set_value("Path on this machine").run()
+    at.text_input(key="path_raw").input(str(folder)).run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    warned = unescape(" ".join(w.value for w in at.warning))
+    assert "lab: left out 1 of its 3 recordings" in warned and "p3.edf" in warned, warned
+    assert at.selectbox(key="sel_subject").options == ["p1_raw", "p2_raw"]
+    assert app_figures.charts(at)
+
+
 def test_bad_uploads(tmp_path):
     import streamlit as st
 

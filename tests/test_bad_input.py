@@ -111,6 +111,51 @@ def test_recordings_with_different_channels_say_which(tmp_path):
         load("raw", tmp_path)
 
 
+def _folder_with_bad_files(folder):
+    """Three good recordings, one text file renamed .edf, one of other channels."""
+    for name in ("a", "b", "c"):
+        F.save_fif(F.make_raw(["Fp1", "Cz", "O2"], annotations=[(1, 6, name)]),
+                   folder / f"{name}_raw.fif")
+    (folder / "notes.edf").write_text("not a recording\n")
+    F.save_fif(F.make_raw(["Fp1", "Cz", "Pz"], annotations=[(1, 6, "d")]), folder / "d_raw.fif")
+    return folder
+
+
+@pytest.mark.parametrize("read_ahead", [True, False])
+def test_a_folder_can_leave_out_its_unreadable_files_and_say_which(tmp_path, read_ahead):
+    folder = _folder_with_bad_files(tmp_path)
+    with raises_naming(folder / "notes.edf", "not an EDF file"):
+        load("raw", folder, read_ahead=read_ahead)  # strict by default
+    fs = load("raw", folder, read_ahead=read_ahead, skip_unreadable=True, task="multi")
+    assert sorted(set(fs.table["subject"])) == ["a_raw", "b_raw", "c_raw"]
+    alone = load("raw", folder / "b_raw.fif", task="multi")
+    np.testing.assert_array_equal(fs.X[fs.table["subject"].to_numpy() == "b_raw"], alone.X)
+    (note,) = [n for n in fs.notes if "left out" in n]
+    assert note.startswith(f"{folder.name}: left out 2 of its 5 recordings")
+    assert f"{folder / 'notes.edf'}: " in note and "channels not in the first: Pz" in note
+    # nothing readable: the first file's own error
+    only_bad = tmp_path / "bad"
+    only_bad.mkdir()
+    for name in ("x", "y"):
+        (only_bad / f"{name}.edf").write_text("text\n")
+    with raises_naming(only_bad / "x.edf"):
+        load("raw", only_bad, skip_unreadable=True)
+
+
+def test_cli_skip_unreadable_reads_the_rest_and_notes_the_others(tmp_path, capsys):
+    folder = _folder_with_bad_files(tmp_path / "recs")
+    out = tmp_path / "f.npz"
+    assert main(["features", "--source", "raw", "--path", str(folder), "--out", str(out),
+                 "--no-cache"]) == 2
+    assert not out.exists()
+    capsys.readouterr()
+    assert main(["features", "--source", "raw", "--path", str(folder), "--out", str(out),
+                 "--no-cache", "--skip-unreadable"]) == 0
+    err = capsys.readouterr().err
+    assert "note: recs: left out 2 of its 5 recordings" in err and "notes.edf" in err
+    assert out.exists()
+
+
 def test_seed_more_trials_than_labels(tmp_path):
     F.write_seed_labels(tmp_path)
     rng = np.random.default_rng(0)

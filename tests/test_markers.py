@@ -152,6 +152,17 @@ def test_spans_keep_their_own_and_point_markers_stop_at_them(tmp_path):
     assert any(never in n for n in fs.notes)
 
 
+def test_an_epoch_that_only_spans_would_meet_is_said_to_be_unused(tmp_path):
+    raw = F.make_raw(NAMES, seconds=40.0,
+                     annotations=[(2.0, 10.0, "film"), (20.0, 12.0, "rest")])
+    path = F.save_fif(raw, tmp_path / "spans_raw.fif")
+    assert _load(path).notes == []  # spans as annotated: nothing to say
+    fs = _load(path, epoch=5.0)
+    assert fs.table.groupby("trial").size().tolist() == [n_windows(1280), n_windows(1536)]
+    assert any("each of the 2 trials keeps its annotation's span; the trial length of 5 s "
+               "is for point markers and is not used" in n for n in fs.notes), fs.notes
+
+
 def test_an_epoch_longer_than_the_markers_spacing_is_refused(tmp_path):
     marks = [(float(t), 0.0, "tick") for t in range(1, 29)]
     path = F.save_fif(F.make_raw(NAMES, seconds=30.0, annotations=marks), tmp_path / "t_raw.fif")

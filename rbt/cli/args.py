@@ -100,6 +100,9 @@ def add_data_args(p: argparse.ArgumentParser, need_task: bool = True) -> None:
                    "(group 'subject', else the first group) and session (group 'session'), "
                    r"e.g. 'sub-(?P<subject>[^_]+)(_ses-(?P<session>\d+))?' (default: each "
                    "file is a subject, named by its stem)")
+    p.add_argument("--skip-unreadable", action="store_true",
+                   help="a folder of files: leave out (with a note) a file that cannot be "
+                   "read or whose channels or rate differ from the first, instead of stopping")
     p.add_argument("--no-cache", action="store_true", help="recompute features")
 
 
@@ -172,7 +175,7 @@ def load(args, card=None, cluster=None):
         fit_to=fit_to(args, card),
         drop_unknown=args.drop_unknown, use_cache=not args.no_cache,
         epoch=args.epoch, markers=args.markers, subject_from=args.subject_from,
-        cluster=cluster,
+        cluster=cluster, skip_unreadable=args.skip_unreadable,
     )
     for note in fs.notes:
         print(f"note: {note}", file=sys.stderr)

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from .. import cache
-from ..montage import resolve_channels
+from ..montage import UnknownChannelsError, resolve_channels
 from . import deap, demo, dreamer, pipeline, raw, seed
 from .features import FeatureParams
 from .labels import RULES, LabelError, make_labels, missing_ratings, trials_named
@@ -50,6 +50,7 @@ def load_features(
     on_file: Callable[[int, int, str], None] | None = None,
     cluster=None,
     read_ahead: bool = True,
+    skip_unreadable: bool = False,
 ) -> FeatureSet:
     """Read a dataset and return its BDE features, labels and per-window table.
 
@@ -100,6 +101,11 @@ def load_features(
         In-process, read (and hash, for the cache key) the next file while this one's BDE is
         computed, in BDE's own thread pool, one file ahead (:mod:`rbt.data.pipeline`); the
         features, the cache and a bad file's error are the same either way.
+    skip_unreadable : bool
+        For a folder of several files: leave out a file that cannot be read (a
+        :class:`DataFormatError` or unknown channels) or whose channels or rate differ from
+        the first one read, and say so in the notes, rather than fail; the first file's own
+        error is raised when none can be read.
     """
     if source not in SOURCES:
         raise ValueError(f"source must be one of {', '.join(SOURCES)}; got {source!r}")
@@ -150,16 +156,24 @@ def load_features(
 
     if on_file and files:
         on_file(0, len(files), files[0].name)
+    skip = skip_unreadable and len(files) > 1
     if cluster is None and read_ahead and pipeline.reads_ahead(source, len(files)):
         results = pipeline.features_in_order(reader, files, common, desc=f"{source} features",
-                                             progress=progress, on_done=finished)
+                                             progress=progress, on_done=finished,
+                                             keep_errors=UNREADABLE if skip else ())
     else:
-        results = run_tasks(cluster, file_features, [{**common, "file": f} for f in files],
+        results = run_tasks(cluster, file_features_or_error if skip else file_features,
+                            [{**common, "file": f} for f in files],
                             desc=f"{source} features", unit="file", progress=progress,
                             on_done=finished, in_process={"progress": progress})
     parts, meta, notes = [], None, []
     interpolated: list[str] = []
-    for file, (X, table, file_meta) in zip(files, results):
+    unread: list[tuple[Path, Exception]] = []
+    for file, result in zip(files, results):
+        if isinstance(result, Exception):
+            unread.append((file, result))
+            continue
+        X, table, file_meta = result
         if meta is None:
             meta = file_meta
         elif (resolve_channels(file_meta["ch_names"]) != resolve_channels(meta["ch_names"])
@@ -174,13 +188,23 @@ def load_features(
                            f"missing: {', '.join(lacking) or 'none'}"
                            + ("; same channels in another order" if not extra and not lacking
                               else ""))
-            raise DataFormatError(
+            differ = DataFormatError(
                 f"{file}: its channels or sampling rate differ from {meta['source']} "
                 f"({'; '.join(how)}); load them separately")
+            if not skip:
+                raise differ
+            unread.append((file, differ))
+            continue
         parts.append((X, table))
         notes += [n for n in file_meta.get("notes", []) if n not in notes]
         interpolated += [c for c in file_meta.get("interpolated", [])
                          if c not in interpolated]
+    if not parts:  # none could be read: the first one's own error (its type, its words)
+        raise unread[0][1]
+    if unread:
+        notes.insert(0, f"{Path(path).name}: left out {len(unread)} of its {len(files)} "
+                        "recordings, which could not be used: "
+                        + " | ".join(str(err) for _, err in unread))
     if on_file:
         on_file(len(files), len(files), "")
     X = np.concatenate([p[0] for p in parts])
@@ -207,6 +231,19 @@ def file_features(source: str, file: Path, params: FeatureParams, read_options: 
     prepared = pipeline.prepare(_READERS[source], source, file, params, read_options,
                                 use_cache, cache_root)
     return pipeline.finish(prepared, params, progress=progress)
+
+
+# what leaves a file out of a folder read with skip_unreadable (the reader's own errors)
+UNREADABLE = (DataFormatError, UnknownChannelsError)
+
+
+def file_features_or_error(**task) -> tuple[np.ndarray, pd.DataFrame, dict] | Exception:
+    """:func:`file_features`, with an :data:`UNREADABLE` error as the file's result (a Dask
+    task's too: the other files go on)."""
+    try:
+        return file_features(**task)
+    except UNREADABLE as err:
+        return err
 
 
 def input_files(source: str, path) -> list[Path]:

@@ -126,7 +126,12 @@ def marker_trials(file: Path, raw, data: np.ndarray, events, events_sfreq: float
         return [], [f"{message}, so the whole recording is one unlabelled trial; --epoch "
                     "SECONDS gives each marker a trial of that length"]
     if not (short or left_out or skipped) and all(m[1] is not None for m in chosen):
-        return trials, []  # spans as annotated, nothing left out: as expected, nothing to say
+        # spans as annotated, nothing left out: as expected, nothing to say, but that an
+        # epoch asked for was not used
+        return trials, ([f"{file.name}: every marker is an annotation lasting a window or "
+                         f"more, so each of the {len(trials)} trials keeps its annotation's "
+                         f"span; the trial length of {epoch:g} s is for point markers and is "
+                         "not used"] if epoch else [])
     used = Counter(t.ratings["annotation"] for t in trials)
     note = f"{file.name}: {len(trials)} trials from {kind} ({how}): {_counts(used)}"
     if short:

@@ -98,14 +98,16 @@ def reads_ahead(source: str, n_files: int) -> bool:
 
 def features_in_order(reader, files: list[Path], args: dict, *, desc: str,
                       progress: bool = True,
-                      on_done: Callable[[int, object], dict | None] | None = None) -> list:
+                      on_done: Callable[[int, object], dict | None] | None = None,
+                      keep_errors: tuple[type[Exception], ...] = ()) -> list:
     """``finish(prepare(file))`` for every file, in order, preparing the next file in BDE's
     pool meanwhile; the results in order, as :func:`rbt.cluster.run_tasks` gives them
     in-process (``on_done(i, result)`` after each, its dict beside the bar).
 
     A file's error is raised here, in order, as when the files are read one by one: the
     reader's own exception (naming the file), never a wrapper; the read ahead of the next
-    file is waited for first, so no thread is left reading."""
+    file is waited for first, so no thread is left reading. An error of a type in
+    ``keep_errors`` is that file's result instead, and the files after it are read."""
     params = args["params"]
     io = {k: args[k] for k in ("source", "params", "read_options", "use_cache", "cache_root")}
     pool = bde._pool(bde.default_jobs())
@@ -115,10 +117,17 @@ def features_in_order(reader, files: list[Path], args: dict, *, desc: str,
         with progress_bar(total=len(files), desc=desc, unit="file",
                           disable=not progress) as bar:
             for i in range(len(files)):
-                prepared = ahead.result()
+                try:
+                    prepared = ahead.result()
+                except keep_errors as err:
+                    prepared = err
                 ahead = (pool.submit(prepare, reader, file=files[i + 1], **io)
                          if i + 1 < len(files) else None)
-                result = finish(prepared, params, progress=progress)
+                try:
+                    result = prepared if isinstance(prepared, Exception) else \
+                        finish(prepared, params, progress=progress)
+                except keep_errors as err:
+                    result = err
                 del prepared
                 results.append(result)
                 postfix = on_done(i, result) if on_done else None
