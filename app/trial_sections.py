@@ -72,6 +72,27 @@ def bde_caption(fs) -> str:
             + rate)
 
 
+def baseline_label(name: str, fs) -> str:
+    """An attribution baseline's name in the pickers, for these data: zeros is 'no change
+    from rest' only for BDE relative to a rest baseline."""
+    from rbt.explain import BASELINES
+
+    if name == "zeros" and fs.dataset not in REST_BASELINE_SOURCES:
+        return "zeros (no rest baseline here)"
+    return BASELINES[name].label
+
+
+def baseline_meaning(name: str, fs) -> str:
+    """What an attribution baseline means, for these data."""
+    from rbt.explain import BASELINES
+
+    if name == "zeros" and fs.dataset not in REST_BASELINE_SOURCES:
+        return ("all zeros. These data have no rest baseline, so zero BDE is not 'no change "
+                "from rest' but one arbitrary band power, the same for every band and "
+                "electrode; the subject's mean window is the more telling reference here.")
+    return BASELINES[name].meaning
+
+
 def level_signed(fs) -> bool | None:
     """BDE without a rest baseline is a level: a sequential scale (None: from the values)."""
     return None if fs.dataset in REST_BASELINE_SOURCES else False
@@ -220,11 +241,11 @@ def attribution_section(shown: Shown, opts: dict, shared: bool, highlight) -> No
                           format_func=lambda m: METHOD_REGISTRY[m].label)
     record = METHOD_REGISTRY[method]
     baseline = m2.selectbox("Baseline", list(BASELINES), key="attr_baseline",
-                            format_func=lambda b: BASELINES[b].label,
+                            format_func=lambda b: baseline_label(b, f.fs),
                             disabled=not record.uses_baseline)
     explain = m3.radio("Explain the", ["predicted", "true"], key="attr_target", horizontal=True,
                        disabled=f.y is None, format_func=lambda t: f"{t} class")
-    st.caption(record.meaning + (f" Baseline: {BASELINES[baseline].meaning}"
+    st.caption(record.meaning + (f" Baseline: {baseline_meaning(baseline, f.fs)}"
                                  if record.uses_baseline else ""))
     key, rows = shown.loaded.key, (shown.row,)
     try:
@@ -245,7 +266,7 @@ def attribution_section(shown: Shown, opts: dict, shared: bool, highlight) -> No
             f"attribution_{method}",
             pd.DataFrame(maps, index=f.ch_names).rename_axis("electrode").reset_index(),
             "fig_attr", f.ch_names, context=shown.here | {"method": record.label} | (
-                {"baseline": BASELINES[baseline].label} if record.uses_baseline else {}),
+                {"baseline": baseline_label(baseline, f.fs)} if record.uses_baseline else {}),
             outside=True)
     with right:
         common.trust_panel(trust)

@@ -16,7 +16,7 @@ import state
 import streamlit as st
 from charts import chart
 from serving import plain, plain_message
-from trial_sections import block_text
+from trial_sections import baseline_label, block_text
 
 EDIT_KEYS = ("wi_electrodes", "wi_regions", "wi_bands")
 
@@ -66,7 +66,7 @@ def what_if_section(shown, planted: Sequence[str] = ()) -> None:
         st.session_state.setdefault("wi_baseline", st.session_state.get("attr_baseline",
                                                                          "zeros"))
         baseline = b1.selectbox("Towards the baseline", list(BASELINES), key="wi_baseline",
-                                format_func=lambda b: BASELINES[b].label,
+                                format_func=lambda b: baseline_label(b, fit.fs),
                                 help="what a removed cell becomes")
         att = common.trial_attention(*shown.loaded.key, shown.rows)[shown.window]
         views = ["rollout"] + [(b, "mean") for b in range(att.shape[0])]

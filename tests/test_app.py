@@ -358,6 +358,25 @@ def test_a_folder_with_an_unreadable_file_opens_the_rest_and_names_it(tmp_path):
     assert app_figures.charts(at)
 
 
+def test_the_zero_baseline_speaks_of_rest_only_for_data_relative_to_rest(tmp_path):
+    at = app(TRIAL)
+    at.selectbox(key="attr_method").set_value("integrated_gradients").run()
+    assert "zeros (no change from rest)" in at.selectbox(key="attr_baseline").options
+    assert "no change from the pre-stimulus recording" in " ".join(c.value for c in at.caption)
+    path = F.save_fif(F.make_raw(EEG_CHANNELS, annotations=[(1, 8, "calm"), (11, 8, "tense")],
+                                 seconds=20.0), tmp_path / "calm_raw.fif")
+    at.selectbox(key="source").set_value("raw").run()
+    at.radio(key="raw_how").set_value("Path on this machine").run()
+    at.text_input(key="path_raw").input(str(path)).run()
+    assert_fine(at)
+    options = at.selectbox(key="attr_baseline").options
+    assert "zeros (no rest baseline here)" in options and not any("rest)" in o for o in options)
+    said = " ".join(c.value for c in at.caption)
+    assert "These data have no rest baseline, so zero BDE is not 'no change from rest'" in said
+    assert "pre-stimulus" not in said
+    assert "zeros (no rest baseline here)" in at.selectbox(key="wi_baseline").options
+
+
 def test_bad_uploads(tmp_path):
     import streamlit as st
 

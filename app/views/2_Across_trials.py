@@ -12,7 +12,7 @@ import state
 import streamlit as st
 from selection import filter_frame, group_labels, own_labels
 from serving import plain, plain_message
-from trial_sections import level_signed
+from trial_sections import baseline_label, level_signed
 
 from rbt.data.demo import planted_electrodes
 from rbt.explain import (
@@ -278,7 +278,7 @@ def render() -> None:
                               format_func=lambda m: METHOD_REGISTRY[m].label)
         record = METHOD_REGISTRY[method]
         baseline = h2.selectbox("Baseline", list(BASELINES), key="x_baseline",
-                                format_func=lambda b: BASELINES[b].label,
+                                format_func=lambda b: baseline_label(b, f.fs),
                                 disabled=not record.uses_baseline)
         everything = h3.toggle("All windows", key="x_all",
                                help="Every window of both groups instead of a sample (slow "
