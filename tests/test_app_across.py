@@ -252,6 +252,7 @@ def test_a_recordings_own_labels_stay_a_column_and_a_grouping(tmp_path):
     assert not at.exception, [e.message for e in at.exception]
     table = at.dataframe[0].value
     assert set(table["label"]) == {"calm", "tense"} and "true" not in table
+    assert "annotation" not in table  # the same labels are not shown twice
     assert any("own labels (calm, tense) are not the model's classes" in unescape(i.value)
                for i in at.info)
     at.multiselect(key="x_classes").set_value(["tense"]).run()

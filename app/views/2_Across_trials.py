@@ -94,6 +94,8 @@ def render() -> None:
     scored = labelled and done is not None  # and every window is predicted
     own = own_labels(f)  # the data's own labels, when they are not the model's classes
     if own is not None:
+        if "annotation" in frame and (frame["annotation"].astype(str).to_numpy() == own).all():
+            frame = frame.drop(columns="annotation")  # the same labels: one column, "label"
         frame.insert(frame.columns.get_loc("predicted"), "label", own)
 
     # ---- predictions table -----------------------------------------------------------------------
