@@ -15,7 +15,6 @@ At the end of a run, :func:`ahead` starts what the next window step will need.
 from __future__ import annotations
 
 import os
-import sys
 import threading
 import time
 
@@ -26,16 +25,13 @@ _lock = threading.Lock()
 _asked: dict[str, float] = {}  # session id: when it last asked
 
 
-def start(*calls, low_priority: bool = False) -> None:
+def start(*calls) -> None:
     """Run each ``(fn, *args)`` of ``calls`` in turn, in a thread of its own that carries
     this run's context (Streamlit's caches expect one), ignoring results and errors. A new
     thread per run, not a pool: a pool's thread would keep the last run's context, and with it
-    the session and its uploads, alive. ``low_priority``: the thread runs at the lowest CPU
-    priority (:func:`_lower_priority`)."""
+    the session and its uploads, alive."""
 
     def run() -> None:
-        if low_priority:
-            _lower_priority()
         for fn, *args in calls:
             try:
                 fn(*args)
@@ -45,22 +41,6 @@ def start(*calls, low_priority: bool = False) -> None:
     thread = threading.Thread(target=run, name="rbt-prefetch", daemon=True)
     add_script_run_ctx(thread)
     thread.start()
-
-
-def _lower_priority() -> None:
-    """Give the calling thread the lowest CPU priority (nice 19), so that work done ahead never
-    takes a core from what a user waits for: the page's run, the server's sending, the
-    browser's drawing when it runs on the same machine (the bench's, a laptop's). On this
-    2-core machine, side by side with bench/browser.py, the difference was within the
-    machine's noise (window step, block, head 340-390 ms either way); it matters where the
-    cores are fully taken. Linux only, where a thread's own id can be given to setpriority
-    (elsewhere that id could name another process); elsewhere the thread keeps its priority."""
-    if not sys.platform.startswith("linux"):
-        return
-    try:
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
-    except OSError:  # not allowed here: it runs at the normal priority
-        pass
 
 
 def active_sessions(session_id: str, now: float) -> int:
@@ -77,12 +57,11 @@ def active_sessions(session_id: str, now: float) -> int:
 def ahead(*calls) -> None:
     """:func:`start` ``calls`` that the user's likely next step needs (the next window's
     attributions and trust checks), at the end of a run while the browser draws and the user
-    looks, at the lowest CPU priority. ``RBT_PREFETCH``: ``auto`` (the default) does it while
-    no more sessions than the machine has cores are in use (asked in the last
-    :data:`RECENT_S` s), where guessing for each would slow every session's actual requests;
-    ``on`` always, ``off`` never. Not the load average: a browser on the same machine (a
-    laptop, the bench) keeps it above the core count while the user is alone, and it lags by
-    a minute."""
+    looks. ``RBT_PREFETCH``: ``auto`` (the default) does it while no more sessions than the
+    machine has cores are in use (asked in the last :data:`RECENT_S` s), where guessing for
+    each would slow every session's actual requests; ``on`` always, ``off`` never. Not the
+    load average: a browser on the same machine (a laptop, the bench) keeps it above the core
+    count while the user is alone, and it lags by a minute."""
     mode = os.environ.get("RBT_PREFETCH", "auto").strip().lower()
     if mode == "off":
         return
@@ -90,4 +69,4 @@ def ahead(*calls) -> None:
     in_use = active_sessions(ctx.session_id if ctx else "", time.monotonic())
     if mode != "on" and in_use > (os.cpu_count() or 1):
         return
-    start(*calls, low_priority=True)
+    start(*calls)

@@ -8,8 +8,6 @@ are tested in tests/test_browser_trial.py).
 
 from __future__ import annotations
 
-import sys
-
 import app_figures
 import pytest
 from test_app import TRIAL, app, assert_fine, by_title, decode, demo_cache, traces  # noqa: F401
@@ -259,21 +257,3 @@ def test_sessions_count_as_in_use_for_ten_seconds_after_they_asked():
             (("a", 0.0), ("b", 1.0), ("a", 5.0), ("c", 10.5))] == [1, 2, 2, 3]
     assert prefetch.active_sessions("c", 14.0) == 2  # a asked 9 s ago, b 13 s ago
     assert prefetch.active_sessions("c", 30.0) == 1
-
-
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="thread priorities: Linux")
-def test_work_ahead_runs_at_the_lowest_priority_and_the_pages_own_at_the_normal_one():
-    import os
-    import threading
-
-    import prefetch
-
-    seen = {}
-
-    def note(name):
-        seen[name] = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
-
-    prefetch.start((note, "own"))
-    prefetch.start((note, "ahead"), low_priority=True)
-    _prefetched()
-    assert seen == {"own": os.getpriority(os.PRIO_PROCESS, 0), "ahead": 19}
