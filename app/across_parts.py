@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
+from serving import plain
 
 from rbt.viz.scales import color_range
 
@@ -130,3 +131,27 @@ def with_room(fig, top: int = 95):
         fig.layout.margin.t = top
         fig.layout.height = (fig.layout.height or 300) + top - have
     return fig
+
+
+def test_caption(test, a: str, b: str, by: str) -> str:
+    """What the rings on the difference row mean (a :class:`rbt.stats.GroupDifference`, or
+    None where the groups are predictions and nothing is tested)."""
+    if test is None:
+        return ("No test of the difference: the groups are the model's predicted classes, "
+                "which would make it circular.")
+    if test.reason:
+        return f"No test of the difference: {plain(test.reason)}."
+    design = (f"each of {test.n_subjects} subjects' own mean removed, so the groups are "
+              "compared inside each person" if test.within_subject else
+              "subjects not separated" + (": the groups are subjects" if by == "subject"
+                                          else ", so who is in which group counts too"))
+    found = sum(len(v) for v in test.cluster_p.values() if v)
+    ringed = int(test.mask.sum())
+    what = ("Ringed on the difference row: electrodes in clusters where the trial means of "
+            f"{plain(a)} and {plain(b)} differ (p < {test.alpha:g})" if ringed else
+            f"No cluster where the trial means of {plain(a)} and {plain(b)} differ "
+            f"(p < {test.alpha:g}; {found} tested)")
+    return (f"{what}: MNE's cluster permutation test per band, {test.n_permutations:,} "
+            f"permutations, on {test.n_a} trials of {plain(a)} and {test.n_b} of {plain(b)} "
+            f"(one mean per trial: a trial's windows are not independent), {design}. A "
+            "cluster is significant as a whole, not each electrode in it.")

@@ -45,7 +45,7 @@ KEPT += ("apply_prep",)  # recordings: the model's preprocessing applied (app/si
 KEPT += ("cap_layout", "interpolate")  # recordings: app/sidebar.py _cap_widgets
 KEPT += ("x_method", "x_baseline")  # Across trials' own attribution method and baseline
 KEPT += ("x_subjects", "x_classes", "x_outcome", "x_normalize", "x_quantity", "x_by", "x_a",
-         "x_b", "x_block", "x_head", "x_all")  # Across trials' filters and group maps
+         "x_b", "x_block", "x_head", "x_all", "x_within")  # Across trials' filters and maps
 
 # URL name -> widget key, for the values resolved against the data where they are drawn
 LATER = {"subject": "sel_subject", "trial": "sel_trial", "window": "sel_window",
@@ -231,8 +231,10 @@ class Selection:
         if source == "seed" and "seed_ref" in v:
             out[SEED_FILTERS] = _option_text(bool(v["seed_ref"]))
         upload = source == "raw" and v.get("raw_how") != TYPED
+        named = {"subject", "subjects"} | ({"group_a", "group_b"} if v.get("x_by") == "subject"
+                                           else set())
         for name, key in LATER.items():
-            if name in ("subject", "subjects") and upload:
+            if name in named and upload:
                 continue  # an upload's subject is its file's name: it stays in the session
             if key in self.pending:
                 out[name] = self.pending[key]
@@ -302,6 +304,16 @@ def selection() -> Selection:
         st.session_state["_selection"] = sel
         for key, value in sel.values.items():
             st.session_state[key] = value
+        # a choice at its default is not in the URL: an address without it (Back to before
+        # it was made) drops it, so its widget starts at its default again (set through the
+        # session state API instead, that value would come back once the widget is gone)
+        gone = [key for name, key in ACROSS_VIEW.items() if name not in params
+                and key in DEFAULTS]
+        if params.get("source") == "raw":
+            gone += [key for name, (key, _) in READING.items() if name not in params]
+        for key in gone:
+            st.session_state.pop(key, None)
+            sel.values.pop(key, None)
     return sel
 
 

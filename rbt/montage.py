@@ -27,7 +27,7 @@ class UnknownChannelsError(ValueError):
     """Raised when channel names are not in the 10-05 template."""
 
     def __init__(self, unknown: Sequence[str], source: str = ""):
-        self.unknown = list(unknown)
+        self.unknown, self.source = list(unknown), source
         where = f" in {source}" if source else ""
         super().__init__(
             f"{len(self.unknown)} channel name(s){where} are not 10-05 electrode names: "
@@ -35,6 +35,11 @@ class UnknownChannelsError(ValueError):
             "of file name -> 10-05 name, --channel-map map.json or channel_map= in Python), "
             "or drop the ones that are not EEG electrodes (--drop-unknown, drop_unknown=True)."
         )
+
+    def __reduce__(self):
+        # made again from its own arguments (a Dask worker's error comes back pickled; the
+        # default would pass the message as the unknown names)
+        return type(self), (self.unknown, self.source)
 
 
 @functools.lru_cache(maxsize=1)

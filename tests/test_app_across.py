@@ -61,6 +61,36 @@ def test_attention_received_groups_share_a_positive_range_and_the_difference_is_
     assert fig["layout"]["margin"]["t"] >= 95  # room for it above the maps' own titles
 
 
+def _ringed(fig: dict) -> list[set[str]]:
+    """Each band map's electrodes ringed in red (the sensors trace of each subplot)."""
+    return [{c for c, colour in zip(t["text"], t["marker"]["line"]["color"])
+             if colour == "#d62728"} for t in traces(fig, "sensors")]
+
+
+def test_the_difference_map_rings_where_a_trial_level_test_finds_the_groups_differ():
+    at = app(ACROSS)
+    assert_fine(at)
+    diff = by_title(at, "Mean BDE: high − low")
+    theta, alpha, beta, gamma = _ringed(diff)
+    # the demo plants valence in frontal theta (left) and alpha (right): the test finds both
+    assert {"F3", "AF3", "F7"} <= theta and {"F4", "AF4", "F8"} <= alpha
+    assert not beta and not gamma
+    said = captions(at)
+    assert "Ringed on the difference row: electrodes in clusters where the trial means of " \
+        "high and low differ (p < 0.05): MNE's cluster permutation test per band, 1,000 " \
+        "permutations, on 40 trials of high and 40 of low" in said
+    assert "each of 5 subjects' own mean removed" in said
+    assert at.toggle(key="x_within").value is True
+    at.toggle(key="x_within").set_value(False).run()
+    assert "subjects not separated, so who is in which group counts too" in captions(at)
+    # subjects against each other: the subjects are the groups, tested as they are
+    at.radio(key="x_by").set_value("subject").run()
+    assert_fine(at)
+    assert at.toggle(key="x_within").disabled
+    assert "subjects not separated: the groups are subjects" in captions(at)
+    assert by_title(at, "Mean BDE: s01 − s02")
+
+
 @pytest.mark.parametrize("method, signed", [("deeplift", True), ("saliency", False)])
 def test_group_attributions_share_one_range_on_a_bounded_stratified_sample(method, signed):
     at = app(ACROSS)

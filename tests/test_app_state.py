@@ -265,9 +265,11 @@ def test_across_trials_filters_and_maps_to_and_from_the_url_without_streamlit():
              "across_head")} == {
         "subjects": "s01,s03", "windows": "wrong", "map": "attention", "group_by": "subject",
         "group_a": "s02", "group_b": "s01", "across_block": "2", "across_head": "1"}
-    # an upload's subject (its file's name) stays out of the URL, in a filter too
+    # an upload's subject (its file's name) stays out of the URL, in a filter or a group too
     sel.values.update(source="raw", raw_how="Upload")
-    assert "subjects" not in sel.url()
+    assert not {"subjects", "group_a", "group_b"} & set(sel.url())
+    sel.values["x_by"] = "class"  # classes are not file names
+    assert sel.url()["group_a"] == "s02"
     # names with commas of their own are found whole; an unknown name does not hide the rest
     options = ["a,b.edf", "c.edf", "s01"]
     assert _pieces("a,b.edf,s99,c.edf", options) == (["a,b.edf", "c.edf"], ["s99"])
@@ -296,8 +298,16 @@ def test_across_trials_filters_and_maps_follow_a_link_are_written_and_kept_acros
         == {"subjects": "s02", "map": "attention", "group_by": "subject", "group_a": "s03",
             "across_block": "2"}
     # a change is written; another page and back keep every choice
+    before = dict(at.query_params)
     at.radio(key="x_outcome").set_value("wrong").run()
     assert at.query_params["windows"] == "wrong"
+    # Back: the address before the change, where the default (every window) is left out,
+    # sets it back (not the newer choice written again)
+    at.query_params.clear()
+    at.query_params.update(before)
+    settle(at.run())
+    assert at.radio(key="x_outcome").value == "all" and "windows" not in at.query_params
+    at.radio(key="x_outcome").set_value("wrong").run()
     at.switch_page(TRIAL).run()
     assert_fine(at)
     assert at.query_params["windows"] == "wrong"  # the URL still names the Across view

@@ -193,11 +193,14 @@ def test_features_of_a_folder_are_the_same_and_cached_where_the_workers_share(
 def test_a_folders_unreadable_file_is_left_out_on_the_cluster_as_in_process(cluster, tmp_path):
     folder = _recordings(tmp_path / "recordings")
     (folder / "broken.edf").write_bytes(b"")
+    save_fif(make_raw(["EEG 1", "EEG 2", "EEG 3"], seconds=12), folder / "numbered_raw.fif")
     here = load_features("raw", folder, use_cache=False, progress=False, skip_unreadable=True)
     there = load_features("raw", folder, use_cache=False, progress=False, cluster=cluster,
                           skip_unreadable=True)
     assert there.X.tobytes() == here.X.tobytes() and there.notes == here.notes
     assert any(f"{folder / 'broken.edf'}: the file is empty" in n for n in there.notes)
+    # an error with arguments of its own comes back from the worker as it was raised
+    assert any("3 channel name(s) in " in n and "EEG 1, EEG 2, EEG 3" in n for n in there.notes)
 
 
 def test_rbt_features_on_a_scheduler_writes_the_same_file(cluster, tmp_path, capsys):

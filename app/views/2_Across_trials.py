@@ -60,6 +60,21 @@ def _roomy_chart(fig, *args, **kwargs) -> None:
     common.chart(parts.with_room(fig), *args, **kwargs)
 
 
+def _difference_test(loaded, grouping: str, by: str, a: str, b: str):
+    """The test of A against B on the BDE (a toggle chooses within subjects), or None where
+    the groups are the model's own predictions (testing them would be circular)."""
+    if grouping == PREDICTED:
+        return None
+    st.session_state.setdefault("x_within", True)
+    within = st.toggle("Test within subjects", key="x_within", disabled=by == "subject",
+                       help="Remove each subject's mean before testing, so that the test "
+                            "compares the groups inside each person, not who is in which "
+                            "group (subjects differ more than emotions do).") \
+        and by != "subject"
+    with st.spinner(f"Testing where {a} and {b} differ (1,000 permutations)…"):
+        return common.group_test(*loaded.key[:3], grouping, a, b, within)
+
+
 def _opener(fit, shown):
     """The table's on-select callback: a clicked row becomes the One trial selection (its
     subject, trial and window), and the page then opens One trial (:func:`render`)."""
@@ -172,6 +187,7 @@ def render() -> None:
                   "label (the data's own)" if b == "label" else b)
     grouping = group_work.grouping(f, by)  # its name in the pass's group sums
     if done is None and grouping == PREDICTED:
+        sel.show_notes()
         st.info("The groups are the predicted classes: drawn when every window is predicted "
                 "(the progress above).", icon=":material/hourglass_top:")
         return
@@ -208,16 +224,21 @@ def render() -> None:
         both = np.concatenate([mean_a.ravel(), mean_b.ravel()])
         means_range = ((float(np.nanmin(both)), float(np.nanmax(both)))
                        if level is False and np.isfinite(both).any() else None)
+        test = _difference_test(loaded, grouping, by, a, b)
+        marked = [highlight, highlight, {} if test is None else
+                  test.significant(f.ch_names, f.band_names)]
         for k, (name, values) in enumerate(zip(names, (mean_a, mean_b, diff))):
             _roomy_chart(band_topomaps(values, f.ch_names, f.band_names, title=f"Mean BDE: {name}",
-                                       colorbar_title="BDE", highlight=highlight,
+                                       colorbar_title="BDE", highlight=marked[k],
                                        signed=True if k == 2 else level,
                                        zrange=None if k == 2 else means_range,
                                        interpolated=f.fs.interpolated),
                          f"bde_mean_{name}", common.band_frame(values, f.ch_names, f.band_names),
                          key=f"x_bde_{name}", context={"groups": pair})
         st.caption("The difference row shows where group A has more (red) or less (blue) band "
-                   "power than group B. On the demo data the planted electrodes are ringed.")
+                   "power than group B." + (" On the demo data the planted electrodes are "
+                                             "ringed in the two means." if highlight else ""))
+        st.caption(parts.test_caption(test, a, b, by))
     elif quantity == "attention":
         depth, heads = f.model.config.depth, f.model.config.heads
         h1, h2 = st.columns(2)
@@ -231,6 +252,7 @@ def render() -> None:
                             format_func=lambda v: "mean of heads" if v == "mean"
                             else f"head {v + 1}")
         head = "mean" if block == "rollout" else head
+        sel.show_notes()  # the link's block or head that this model does not have
         att = group_work.attention_pass(loaded, f"Averaging attention over {len(f.X):,} "
                                         "windows", PASS_STOP, drawn=done is None)
         if att is None:
