@@ -192,18 +192,6 @@ def feature_group_sums(choice, model_path, stamp):
                                              lambda: feature_sums(f.X, pass_groups(f)))
 
 
-@st.cache_data(show_spinner=False, max_entries=64)
-def group_test(choice, model_path, stamp, grouping: str, a: str, b: str, within: bool):
-    """Where group ``a``'s BDE differs from ``b``'s beyond chance, on trial means
-    (:func:`rbt.stats.group_difference`; ``grouping`` one of :func:`pass_groups`); kept per
-    data, model, grouping, groups and design."""
-    from rbt.stats import group_difference
-
-    f = fit_resource(choice, model_path, stamp)
-    return group_difference(f.X, f.table, pass_groups(f)[grouping], a, b, f.ch_names,
-                            f.band_names, within_subject=within)
-
-
 def predictions(choice: DataChoice, model_path: str, stamp: float, device: str):
     """(probs, pred) for every window, waiting for the background pass; pages that need
     only one trial use window_predictions."""

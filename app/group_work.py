@@ -2,7 +2,8 @@
 in cached chunks (:func:`run_chunks`, group attributions), or the one pass over every window
 that runs in the background once per data and model (:func:`table_pass`,
 :func:`attention_pass`): the predictions, and the group sums of BDE and attention serving
-every block, head and grouping. The table is drawn at once, its predictions filling in."""
+every block, head and grouping. The table is drawn at once, its predictions filling in. And
+the test of where two groups' BDE differ (:func:`group_test`), kept per groups."""
 
 from __future__ import annotations
 
@@ -182,3 +183,15 @@ def run_chunks(chunks, compute, label: str, sizes, stop_key: str):
                                         f"{left:.0f} s left")
     box.empty()
     return found
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def group_test(choice, model_path, stamp, grouping: str, a: str, b: str, within: bool):
+    """Where group ``a``'s BDE differs from ``b``'s beyond chance, on trial means
+    (:func:`rbt.stats.group_difference`; ``grouping`` one of :func:`common.pass_groups`); kept per
+    data, model, grouping, groups and design."""
+    from rbt.stats import group_difference
+
+    f = common.fit_resource(choice, model_path, stamp)
+    return group_difference(f.X, f.table, common.pass_groups(f)[grouping], a, b, f.ch_names,
+                            f.band_names, within_subject=within)

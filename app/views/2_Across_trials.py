@@ -72,7 +72,7 @@ def _difference_test(loaded, grouping: str, by: str, a: str, b: str):
                             "group (subjects differ more than emotions do).") \
         and by != "subject"
     with st.spinner(f"Testing where {a} and {b} differ (1,000 permutations)…"):
-        return common.group_test(*loaded.key[:3], grouping, a, b, within)
+        return group_work.group_test(*loaded.key[:3], grouping, a, b, within)
 
 
 def _opener(fit, shown):
