@@ -250,9 +250,11 @@ class Selection:
         return {k: out[k] for k in URL_ORDER if k in out}
 
     # ---- the widgets -----------------------------------------------------------------------
-    def resolve(self, key: str, options: Sequence) -> None:
+    def resolve(self, key: str, options: Sequence, default=None) -> None:
         """Before drawing the widget ``key`` with ``options``: select what the URL named if it
-        is one of them (else note it), and drop a kept value that is no longer an option."""
+        is one of them (else note it), and replace a kept value that is no longer an option
+        with ``default`` (else the first option). Replaced, not deleted: a value deleted here
+        stays shown in the browser's widget while the page uses the widget's default."""
         name = next(n for n, k in LATER.items() if k == key)
         if key in self.pending and key in MANY:
             found, unknown = _pieces(self.pending.pop(key), options)
@@ -272,6 +274,9 @@ class Selection:
             kept = [v for v in value if v in options]
             if kept != list(value):
                 st.session_state[key] = self.values[key] = kept
+        elif value not in options and options:
+            st.session_state[key] = self.values[key] = (
+                default if default in options else options[0])
         elif value not in options:
             del st.session_state[key]
             self.values.pop(key, None)
@@ -305,15 +310,15 @@ def selection() -> Selection:
         for key, value in sel.values.items():
             st.session_state[key] = value
         # a choice at its default is not in the URL: an address without it (Back to before
-        # it was made) drops it, so its widget starts at its default again (set through the
-        # session state API instead, that value would come back once the widget is gone)
-        gone = [key for name, key in ACROSS_VIEW.items() if name not in params
-                and key in DEFAULTS]
+        # it was made) sets it back, or the newer choice would stay and be written again
+        gone = {key: DEFAULTS[key] for name, key in ACROSS_VIEW.items()
+                if name not in params and key in DEFAULTS}
         if params.get("source") == "raw":
-            gone += [key for name, (key, _) in READING.items() if name not in params]
-        for key in gone:
-            st.session_state.pop(key, None)
-            sel.values.pop(key, None)
+            gone |= {key: default for name, (key, default) in READING.items()
+                     if name not in params}
+        for key, default in gone.items():
+            st.session_state[key] = sel.values[key] = (
+                list(default) if isinstance(default, list) else default)
     return sel
 
 
@@ -325,7 +330,10 @@ def begin_run() -> Selection:
     for key in KEPT:
         if key in state:
             sel.values[key] = state[key]
-        elif key in sel.values:
+        if key in sel.values:
+            # written back even when it is there (Streamlit's documented way to keep a widget's
+            # value across pages): a value once set through this API would otherwise come back
+            # in place of the user's later choice when the widget is next not drawn
             state[key] = sel.values[key]
     return sel
 

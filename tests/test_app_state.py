@@ -112,6 +112,23 @@ def test_changing_widgets_writes_the_url_and_the_url_reopens_the_view():
     assert again.selectbox(key="attr_method").value == "saliency"
 
 
+def test_a_choice_made_after_a_link_is_kept_across_pages():
+    """A value a link set (through the session state API) does not come back in place of
+    the user's later choice once its widget is off the page."""
+    from test_app import ACROSS
+
+    at = opened({"method": "saliency", "subject": "s02"})
+    at.selectbox(key="attr_method").set_value("deeplift").run()
+    at.selectbox(key="sel_subject").set_value("s04").run()
+    at.switch_page(ACROSS).run()
+    assert at.query_params["method"] == "deeplift"
+    at.switch_page(TRIAL).run()
+    assert_fine(at)
+    assert at.selectbox(key="attr_method").value == "deeplift"
+    assert at.selectbox(key="sel_subject").value == "s04"
+    assert (at.query_params["method"], at.query_params["subject"]) == ("deeplift", "s04")
+
+
 def test_one_sidebar_for_every_page_keeps_its_choices():
     at = opened({})
     at.radio(key="image_format").set_value("svg").run()

@@ -75,3 +75,42 @@ def test_a_long_group_attribution_shows_progress_and_can_be_stopped(dashboard):
             assert page.get_by_text("Mean attribution", exact=False).count() == 0
         finally:
             browser.close()
+
+
+def _shown(page, label: str) -> str:
+    """The value a select box labelled ``label`` shows in the browser."""
+    box = page.get_by_test_id("stSelectbox").filter(
+        has=page.get_by_test_id("stWidgetLabel").get_by_text(label, exact=True))
+    return box.first.get_by_role("combobox").input_value().strip()
+
+
+def _checked(page, label: str) -> str:
+    radio = page.get_by_test_id("stRadio").filter(
+        has=page.get_by_test_id("stWidgetLabel").get_by_text(label, exact=True))
+    return radio.first.locator("label").filter(
+        has=page.get_by_role("radio", checked=True)).inner_text().strip()
+
+
+def test_the_group_boxes_show_the_groups_drawn_after_a_regrouping_and_going_back(dashboard):
+    """The browser shows what the page uses: after another grouping both group boxes name
+    groups of it (a kept choice that is no longer an option is replaced, not deleted, which
+    left the old one shown), and Back returns the grouping's radio with the rest."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium(), args=CHROMIUM_ARGS)
+        try:
+            page = _across_trials(browser, dashboard)
+            assert (_shown(page, "Group A"), _shown(page, "Group B")) == ("high", "low")
+            page.get_by_test_id("stRadio").filter(has_text="Group by").get_by_text(
+                "subject", exact=True).click()
+            wait_idle(page)
+            no_exception(page)
+            assert (_shown(page, "Group A"), _shown(page, "Group B")) == ("s01", "s02")
+            assert "group_a=s01&group_b=s02" in page.url  # what the maps are drawn for
+            page.go_back()
+            wait_idle(page)
+            assert _checked(page, "Group by") == "class (true)"
+            assert (_shown(page, "Group A"), _shown(page, "Group B")) == ("high", "low")
+        finally:
+            browser.close()

@@ -204,9 +204,10 @@ def render() -> None:
                 "compare" + (f": group them by {' or '.join(others)} instead." if others else "."))
         sel.show_notes()
         return  # not st.stop(): Home.py writes the URL after the page
-    sel.resolve("x_a", groups)
     # the last class first (for the demo's valence: high against low), else the first group
-    st.session_state.setdefault("x_a", groups[-1] if by == "class" else groups[0])
+    first = groups[-1] if by == "class" else groups[0]
+    sel.resolve("x_a", groups, default=first)
+    st.session_state.setdefault("x_a", first)
     a = g3.selectbox("Group A", groups, key="x_a")
     sel.resolve("x_b", [g for g in groups if g != a])
     b = g4.selectbox("Group B", [g for g in groups if g != a], key="x_b")
