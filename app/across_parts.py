@@ -147,10 +147,11 @@ def test_caption(test, a: str, b: str, by: str) -> str:
                                           else ", so who is in which group counts too"))
     found = sum(len(v) for v in test.cluster_p.values() if v)
     ringed = int(test.mask.sum())
-    what = ("Ringed on the difference row: electrodes in clusters where the trial means of "
-            f"{plain(a)} and {plain(b)} differ (p < {test.alpha:g})" if ringed else
+    what = ("Ringed in black on the difference row: electrodes in clusters where the trial "
+            f"means of {plain(a)} and {plain(b)} differ (p < {test.alpha:g})" if ringed else
             f"No cluster where the trial means of {plain(a)} and {plain(b)} differ "
-            f"(p < {test.alpha:g}; {found} tested)")
+            f"(p < {test.alpha:g} for none of the {found} clusters found)" if found else
+            f"No cluster where the trial means of {plain(a)} and {plain(b)} differ")
     return (f"{what}: MNE's cluster permutation test per band, {test.n_permutations:,} "
             f"permutations, on {test.n_a} trials of {plain(a)} and {test.n_b} of {plain(b)} "
             f"(one mean per trial: a trial's windows are not independent), {design}. A "

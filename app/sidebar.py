@@ -167,7 +167,8 @@ def _data_widgets(sb, source: str):
             if uploaded and len(files or ()) > 1:
                 sb.caption(f"In use: {plain(Path(path).name)}")
         else:
-            path = serving.typed_path(sb, "Path to the recording", key="path_raw")
+            path = serving.typed_path(sb, "Path to a recording or a folder of them",
+                                      key="path_raw")
         drop_unknown = sb.checkbox("Drop channels that are not 10-05 electrodes",
                                    key="drop_unknown")
         text = sb.text_input("Rename channels", key="channel_map",
@@ -280,7 +281,7 @@ def sidebar(demo_checkpoint: str, card_of: Callable[[str], tuple[ModelCard, obje
     path, renames, seed_box, drop_unknown, uploaded = _data_widgets(sb, source)
     labels = sb.container()  # the target and task, once the checkpoint's defaults are known
     if source == "demo":
-        sb.caption("Synthetic EEG with planted effects: see Home.")
+        sb.caption("Synthetic EEG with planted effects: see Overview.")
     sb.header("Model")
     kind = sb.radio("Checkpoint", [SHIPPED, FOLDER],
                     key="model_kind",

@@ -62,10 +62,10 @@ ACROSS = {"across_method": "x_method", "across_baseline": "x_baseline"}
 # drawn like LATER's, and written only when they differ from their defaults (DEFAULTS)
 ACROSS_VIEW = {"subjects": "x_subjects", "classes": "x_classes", "windows": "x_outcome",
                "map": "x_quantity", "group_by": "x_by", "group_a": "x_a", "group_b": "x_b",
-               "across_block": "x_block", "across_head": "x_head"}
+               "across_block": "x_block", "across_head": "x_head", "within": "x_within"}
 LATER |= ACROSS_VIEW
 DEFAULTS = {"x_subjects": [], "x_classes": [], "x_outcome": "all", "x_quantity": "BDE",
-            "x_by": "class", "x_block": "rollout", "x_head": "mean"}
+            "x_by": "class", "x_block": "rollout", "x_head": "mean", "x_within": True}
 MANY = ("x_subjects", "x_classes")  # multiselects: their URL text is the choices, comma-joined
 URL_ORDER = ("source", "path", "model", "target", "task", *READING, SEED_FILTERS, *LATER,
              "method", "baseline", *ACROSS)
@@ -136,7 +136,7 @@ TEXT: dict[str, Callable[[Any], str]] = {"sel_subject": str, "sel_trial": trial_
                                           "x_subjects": listed, "x_classes": listed,
                                           "x_outcome": str, "x_quantity": str, "x_by": str,
                                           "x_a": str, "x_b": str, "x_block": numbered,
-                                          "x_head": numbered}
+                                          "x_head": numbered, "x_within": _option_text}
 
 
 @dataclass
@@ -285,9 +285,9 @@ class Selection:
         """Say where the page is drawn which values of the link were not used (a warning, not
         a toast, which is gone before it is read); said once: the next run is quiet."""
         if self.notes:
-            st.warning("This link names what these data or options do not have, so the view "
-                       "shows something else there: " + ", ".join(self.notes) + ". The "
-                       "address now names what is shown.", icon=":material/link_off:")
+            st.warning("Not in these data or options, so left out of the view: "
+                       + ", ".join(self.notes) + " (from the link). The address now names "
+                       "what is shown.", icon=":material/link_off:")
             self.notes.clear()
 
 
@@ -304,6 +304,7 @@ def selection() -> Selection:
     sel = st.session_state.get("_selection")
     params = _view_params()
     if sel is None or (params and params != sel.written):
+        again = sel is not None  # Back or Forward, or an edited address
         sel = Selection.from_url(params)
         sel.written = params
         st.session_state["_selection"] = sel
@@ -312,8 +313,8 @@ def selection() -> Selection:
         # a choice at its default is not in the URL: an address without it (Back to before
         # it was made) sets it back, or the newer choice would stay and be written again
         gone = {key: DEFAULTS[key] for name, key in ACROSS_VIEW.items()
-                if name not in params and key in DEFAULTS}
-        if params.get("source") == "raw":
+                if again and name not in params and key in DEFAULTS}
+        if again and params.get("source") == "raw":
             gone |= {key: default for name, (key, default) in READING.items()
                      if name not in params}
         for key, default in gone.items():

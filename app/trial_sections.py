@@ -73,12 +73,12 @@ def bde_caption(fs) -> str:
 
 
 def baseline_label(name: str, fs) -> str:
-    """An attribution baseline's name in the pickers, for these data: zeros is 'no change
-    from rest' only for BDE relative to a rest baseline."""
+    """An attribution baseline's name in the pickers, for these data: zeros means 'no
+    change' only for BDE relative to a baseline recording."""
     from rbt.explain import BASELINES
 
     if name == "zeros" and fs.dataset not in REST_BASELINE_SOURCES:
-        return "zeros (no rest baseline here)"
+        return "zeros (an arbitrary level for these data)"
     return BASELINES[name].label
 
 
@@ -87,8 +87,8 @@ def baseline_meaning(name: str, fs) -> str:
     from rbt.explain import BASELINES
 
     if name == "zeros" and fs.dataset not in REST_BASELINE_SOURCES:
-        return ("all zeros. These data have no rest baseline, so zero BDE is not 'no change "
-                "from rest' but one arbitrary band power, the same for every band and "
+        return ("all zeros. These data's BDE is each band's level, not a change from a "
+                "baseline, so zero is one arbitrary band power, the same for every band and "
                 "electrode; the subject's mean window is the more telling reference here.")
     return BASELINES[name].meaning
 

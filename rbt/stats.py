@@ -16,6 +16,7 @@ any false cluster at ``alpha`` over all electrodes of a band.
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -93,10 +94,19 @@ def group_difference(X: np.ndarray, table: pd.DataFrame, labels: np.ndarray, a: 
     empty = dict(mask=np.zeros(shape, bool), cluster_p={}, n_a=n_a, n_b=n_b,
                  n_subjects=n_subjects, within_subject=within_subject, alpha=alpha,
                  n_permutations=n_permutations)
+    where = " in subjects that have both" if within_subject else ""
     if min(n_a, n_b) < 2:
-        where = " in subjects that have both" if within_subject else ""
         return GroupDifference(**empty, reason=f"{n_a} trials of {a} and {n_b} of {b}{where}: "
                                                "a test needs at least 2 of each")
+    # the trials can be split into the two groups in only so many ways (half as many
+    # distinct ones when the groups are as large): the smallest p-value there can be
+    splits = math.comb(n_a + n_b, n_a) // (2 if n_a == n_b else 1)
+    if splits * alpha <= 1:
+        return GroupDifference(**empty, reason=(
+            f"{n_a} trials of {a} and {n_b} of {b}{where} can be split into two such groups "
+            f"in only {splits} distinct ways, so no p-value can fall below {alpha:g}: the "
+            "test needs more trials"))
+    empty["n_permutations"] = min(n_permutations, math.comb(n_a + n_b, n_a))
     # neighbours from the template positions' Delaunay triangulation (MNE says so, quietened)
     with warnings.catch_warnings(), mne.utils.use_log_level("error"):
         warnings.simplefilter("ignore")

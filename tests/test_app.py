@@ -370,11 +370,14 @@ def test_the_zero_baseline_speaks_of_rest_only_for_data_relative_to_rest(tmp_pat
     at.text_input(key="path_raw").input(str(path)).run()
     assert_fine(at)
     options = at.selectbox(key="attr_baseline").options
-    assert "zeros (no rest baseline here)" in options and not any("rest)" in o for o in options)
+    assert "zeros (an arbitrary level for these data)" in options
+    assert not any("rest" in o for o in options)
     said = " ".join(c.value for c in at.caption)
-    assert "These data have no rest baseline, so zero BDE is not 'no change from rest'" in said
-    assert "pre-stimulus" not in said
-    assert "zeros (no rest baseline here)" in at.selectbox(key="wi_baseline").options
+    assert "These data's BDE is each band's level, not a change from a baseline, so zero is " \
+        "one arbitrary band power" in said
+    (baseline,) = [c.value for c in at.caption if "Baseline:" in c.value]
+    assert "pre-stimulus" not in baseline and "rest" not in baseline
+    assert "zeros (an arbitrary level for these data)" in at.selectbox(key="wi_baseline").options
 
 
 def test_bad_uploads(tmp_path):

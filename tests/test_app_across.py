@@ -61,28 +61,32 @@ def test_attention_received_groups_share_a_positive_range_and_the_difference_is_
     assert fig["layout"]["margin"]["t"] >= 95  # room for it above the maps' own titles
 
 
-def _ringed(fig: dict) -> list[set[str]]:
-    """Each band map's electrodes ringed in red (the sensors trace of each subplot)."""
-    return [{c for c, colour in zip(t["text"], t["marker"]["line"]["color"])
-             if colour == "#d62728"} for t in traces(fig, "sensors")]
+def _ringed(fig: dict, colour: str) -> list[set[str]]:
+    """Each band map's electrodes ringed in ``colour`` (the sensors trace of each subplot)."""
+    return [{c for c, ring in zip(t["text"], t["marker"]["line"]["color"]) if ring == colour}
+            for t in traces(fig, "sensors")]
 
 
 def test_the_difference_map_rings_where_a_trial_level_test_finds_the_groups_differ():
     at = app(ACROSS)
     assert_fine(at)
     diff = by_title(at, "Mean BDE: high − low")
-    theta, alpha, beta, gamma = _ringed(diff)
+    theta, alpha, beta, gamma = _ringed(diff, "#111111")  # black: significant clusters
+    assert _ringed(by_title(at, "Mean BDE: high"), "#d62728")[0] == {"F3", "AF3", "F7"}
+    assert not any(_ringed(diff, "#d62728"))  # red is for the planted ones, in the means
     # the demo plants valence in frontal theta (left) and alpha (right): the test finds both
     assert {"F3", "AF3", "F7"} <= theta and {"F4", "AF4", "F8"} <= alpha
     assert not beta and not gamma
     said = captions(at)
-    assert "Ringed on the difference row: electrodes in clusters where the trial means of " \
+    assert "Ringed in black on the difference row: electrodes in clusters where the trial " \
+        "means of " \
         "high and low differ (p < 0.05): MNE's cluster permutation test per band, 1,000 " \
         "permutations, on 40 trials of high and 40 of low" in said
     assert "each of 5 subjects' own mean removed" in said
     assert at.toggle(key="x_within").value is True
     at.toggle(key="x_within").set_value(False).run()
     assert "subjects not separated, so who is in which group counts too" in captions(at)
+    assert at.query_params["within"] == "0"  # in the link, as the other choices
     # subjects against each other: the subjects are the groups, tested as they are
     at.radio(key="x_by").set_value("subject").run()
     assert_fine(at)
@@ -281,6 +285,7 @@ def test_a_recordings_own_labels_stay_a_column_and_a_grouping(tmp_path):
     at.switch_page(ACROSS).run()
     assert not at.exception, [e.message for e in at.exception]
     table = at.dataframe[0].value
+    assert at.radio(key="x_by").value == "label"  # its own labels, not the model's guesses
     assert set(table["label"]) == {"calm", "tense"} and "true" not in table
     assert "annotation" not in table  # the same labels are not shown twice
     assert any("own labels (calm, tense) are not the model's classes" in unescape(i.value)

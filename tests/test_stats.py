@@ -97,3 +97,19 @@ def test_the_same_seed_gives_the_same_result(seed):
     one, two = (group_difference(X, table, y, "a", "b", EEG_CHANNELS, BANDS, seed=seed,
                                  within_subject=False) for _ in range(2))
     assert one.cluster_p == two.cluster_p and np.array_equal(one.mask, two.mask)
+
+
+def test_too_few_trials_for_any_p_value_below_alpha_say_so():
+    """2 trials against 2 can be split into two such groups in only 3 distinct ways: no
+    p-value can fall below 0.05, so the test says it needs more trials instead of 'none'."""
+    rng = np.random.default_rng(5)
+    X, table, y = windows(["a", "b", "a", "b"], ["s1"] * 4, rng)
+    test = group_difference(X, table, y, "a", "b", EEG_CHANNELS, BANDS, within_subject=False)
+    assert not test.mask.any() and not test.cluster_p
+    assert test.reason == ("2 trials of a and 2 of b can be split into two such groups in only "
+                           "3 distinct ways, so no p-value can fall below 0.05: the test needs "
+                           "more trials")
+    # 10 against 10: enough, and every permutation is one of the possible ones
+    X, table, y = windows(["a", "b"] * 10, ["s1"] * 20, rng)
+    test = group_difference(X, table, y, "a", "b", EEG_CHANNELS, BANDS, within_subject=False)
+    assert test.reason is None and test.n_permutations == 1000

@@ -25,12 +25,13 @@ from rbt.explain import (
 from rbt.explain.groups import PREDICTED
 from rbt.viz.attention import attention_heatmap
 from rbt.viz.prediction import accuracy_per_trial, confusion_matrix_figure
-from rbt.viz.topomap import band_topomaps, topomap_row
+from rbt.viz.topomap import HIGHLIGHT, band_topomaps, topomap_row
 
 CHUNK = 32  # windows per cached attribution call: the progress bar's step
 ATTR_STOP = "_x_attr_stopped"  # set by the Stop buttons
 PASS_STOP = "_x_pass_stopped"  # the one pass over every window (predictions and attention)
 OUTCOMES = ["all", "correct", "wrong"]
+SIGNIFICANT = "#111111"  # the rings of a significant cluster (red rings: planted effects)
 MAPS = ["BDE", "attention", "attribution"]
 ONE_TRIAL = "views/1_One_trial.py"  # the page's path as app/Home.py names it
 
@@ -65,6 +66,7 @@ def _difference_test(loaded, grouping: str, by: str, a: str, b: str):
     the groups are the model's own predictions (testing them would be circular)."""
     if grouping == PREDICTED:
         return None
+    state.selection().resolve("x_within", [True, False])
     st.session_state.setdefault("x_within", True)
     within = st.toggle("Test within subjects", key="x_within", disabled=by == "subject",
                        help="Remove each subject's mean before testing, so that the test "
@@ -129,6 +131,7 @@ def render() -> None:
     outcome = c3.radio("Windows", OUTCOMES, key="x_outcome",
                        disabled=not scored, help=None if done is not None else
                        "Once every window is predicted.")
+    sel.show_notes()  # the link's subjects or classes that these data do not have
     shown = filter_frame(frame, subjects, classes, outcome if scored else "all",
                          class_column=class_col)
     chosen = filter_frame(frame, subjects, classes, "all", class_column=class_col)
@@ -181,6 +184,8 @@ def render() -> None:
     quantity = g1.radio("Map", MAPS, key="x_quantity")
     ways = ["class", "subject"] + (["label"] if own is not None else [])
     sel.resolve("x_by", ways)
+    if own is not None:  # the data's own labels, rather than the model's guesses
+        st.session_state.setdefault("x_by", "label")
     by = g2.radio("Group by", ways, key="x_by",
                   format_func=lambda b: "class (true)" if b == "class" and labelled else
                   "class (predicted)" if b == "class" else
@@ -233,12 +238,14 @@ def render() -> None:
                                        colorbar_title="BDE", highlight=marked[k],
                                        signed=True if k == 2 else level,
                                        zrange=None if k == 2 else means_range,
-                                       interpolated=f.fs.interpolated),
+                                       interpolated=f.fs.interpolated,
+                                       highlight_color=SIGNIFICANT if k == 2 else HIGHLIGHT),
                          f"bde_mean_{name}", common.band_frame(values, f.ch_names, f.band_names),
                          key=f"x_bde_{name}", context={"groups": pair})
         st.caption("The difference row shows where group A has more (red) or less (blue) band "
                    "power than group B." + (" On the demo data the planted electrodes are "
-                                             "ringed in the two means." if highlight else ""))
+                                             "ringed in red in the two means." if highlight
+                                             else ""))
         st.caption(parts.test_caption(test, a, b, by))
     elif quantity == "attention":
         depth, heads = f.model.config.depth, f.model.config.heads

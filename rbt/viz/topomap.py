@@ -182,13 +182,18 @@ def outline_trace(axis: str = "") -> dict:
                 name="head")
 
 
+HIGHLIGHT = "#d62728"  # the ring of a highlighted electrode (e.g. a planted effect's)
+
+
 def topomap_traces(values, ch_names: Sequence[str], *, axis: str = "",
                    coloraxis: str = "coloraxis", mode: str = "interpolated",
                    contours: bool = False, res: int = 64, highlight: Sequence[str] = (),
                    value_label: str = "value", labels: bool = False,
-                   interpolated: Sequence[str] = ()) -> list[dict]:
+                   interpolated: Sequence[str] = (),
+                   highlight_color: str = HIGHLIGHT) -> list[dict]:
     """The traces of one topomap (map, contours, outline, sensors) on axes x{axis}/y{axis};
     with ``labels`` each sensor's name is written beside its dot (e.g. for a projector).
+    Electrodes in ``highlight`` are ringed in ``highlight_color``.
     Electrodes ``interpolated`` (not measured) are drawn as rings, or crossed in markers mode,
     and say so on hover."""
     values = np.asarray(values, dtype=float)
@@ -219,7 +224,7 @@ def topomap_traces(values, ch_names: Sequence[str], *, axis: str = "",
     marker = dict(
         size=[16 if big else 8 if c in marked else 5 for c in ch_names],
         line=dict(width=[2.5 if c in marked else 0.5 for c in ch_names],
-                  color=["#d62728" if c in marked else "#222" for c in ch_names]))
+                  color=[highlight_color if c in marked else "#222" for c in ch_names]))
     marker.update(dict(color=values, coloraxis=coloraxis) if big else dict(color="#000"))
     made = set(interpolated)
     if made:
@@ -331,7 +336,8 @@ def topomap_row(maps: Mapping[str, np.ndarray], ch_names: Sequence[str], *,
                 zrange: tuple[float, float] | None = None, colorbar_title: str | None = None,
                 res: int = 48, highlight: Mapping[str, Sequence[str]] | None = None,
                 labels: bool = False, height: int = 300,
-                interpolated: Sequence[str] = ()) -> go.Figure:
+                interpolated: Sequence[str] = (),
+                highlight_color: str = HIGHLIGHT) -> go.Figure:
     """Several topomaps side by side, with one shared colour scale or several.
 
     ``maps`` is an ordered mapping of subplot title to values (one per electrode). With
@@ -342,8 +348,9 @@ def topomap_row(maps: Mapping[str, np.ndarray], ch_names: Sequence[str], *,
     values) picks a diverging scale about 0 or a sequential one (:func:`scalp_topomap`);
     ``colorscale`` (one name, or one per map: the first map of a group names its scale),
     ``symmetric`` and ``zrange`` override that choice. ``highlight`` maps a subplot title to
-    electrodes to ring in red; ``labels`` writes the electrodes' names beside their dots;
-    ``interpolated`` electrodes (not measured) are ringed and named in a key.
+    electrodes to ring (in ``highlight_color``, red by default); ``labels`` writes the
+    electrodes' names beside their dots; ``interpolated`` electrodes (not measured) are ringed
+    and named in a key.
     """
     names = list(maps)
     n = len(names)
@@ -373,7 +380,7 @@ def topomap_row(maps: Mapping[str, np.ndarray], ch_names: Sequence[str], *,
                                coloraxis=axis_of[i], mode=mode, contours=contours, res=res,
                                value_label=colorbar_title or "value",
                                highlight=(highlight or {}).get(name, ()), labels=labels,
-                               interpolated=interpolated)
+                               interpolated=interpolated, highlight_color=highlight_color)
     annotations = [dict(text=f"<b>{plain(name)}</b>", x=sum(domains[i]) / 2, y=1.0, xref="paper",
                         yref="paper", xanchor="center", yanchor="bottom", showarrow=False)
                    for i, name in enumerate(names)]
