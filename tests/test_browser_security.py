@@ -128,7 +128,7 @@ def test_two_sessions_keep_their_uploads_and_paths_apart(served):
             wait_idle(b)
             seen = {}
             for path in (kept, kept.parent, secret / "s01.dat", secret / "missing.dat"):
-                type_path(b, "Path to the recording", str(path))
+                type_path(b, "Path to a recording or a folder of them", str(path))
                 no_exception(b)
                 seen[path] = sidebar_errors(b)
             assert all(REFUSED in " ".join(v) for v in seen.values()), seen
