@@ -147,7 +147,7 @@ def test_caption(test, a: str, b: str, by: str) -> str:
                                           else ", so who is in which group counts too"))
     found = sum(len(v) for v in test.cluster_p.values() if v)
     ringed = int(test.mask.sum())
-    what = ("Ringed in black on the difference row: electrodes in clusters where the trial "
+    what = ("Ringed in gold on the difference row: electrodes in clusters where the trial "
             f"means of {plain(a)} and {plain(b)} differ (p < {test.alpha:g})" if ringed else
             f"No cluster where the trial means of {plain(a)} and {plain(b)} differ "
             f"(p < {test.alpha:g} for none of the {found} clusters found)" if found else

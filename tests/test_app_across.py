@@ -71,14 +71,14 @@ def test_the_difference_map_rings_where_a_trial_level_test_finds_the_groups_diff
     at = app(ACROSS)
     assert_fine(at)
     diff = by_title(at, "Mean BDE: high − low")
-    theta, alpha, beta, gamma = _ringed(diff, "#111111")  # black: significant clusters
+    theta, alpha, beta, gamma = _ringed(diff, "#f0b400")  # gold: significant clusters
     assert _ringed(by_title(at, "Mean BDE: high"), "#d62728")[0] == {"F3", "AF3", "F7"}
     assert not any(_ringed(diff, "#d62728"))  # red is for the planted ones, in the means
     # the demo plants valence in frontal theta (left) and alpha (right): the test finds both
     assert {"F3", "AF3", "F7"} <= theta and {"F4", "AF4", "F8"} <= alpha
     assert not beta and not gamma
     said = captions(at)
-    assert "Ringed in black on the difference row: electrodes in clusters where the trial " \
+    assert "Ringed in gold on the difference row: electrodes in clusters where the trial " \
         "means of " \
         "high and low differ (p < 0.05): MNE's cluster permutation test per band, 1,000 " \
         "permutations, on 40 trials of high and 40 of low" in said

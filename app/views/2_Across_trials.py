@@ -31,7 +31,7 @@ CHUNK = 32  # windows per cached attribution call: the progress bar's step
 ATTR_STOP = "_x_attr_stopped"  # set by the Stop buttons
 PASS_STOP = "_x_pass_stopped"  # the one pass over every window (predictions and attention)
 OUTCOMES = ["all", "correct", "wrong"]
-SIGNIFICANT = "#111111"  # the rings of a significant cluster (red rings: planted effects)
+SIGNIFICANT = "#f0b400"  # gold rings: a significant cluster (red rings: planted effects)
 MAPS = ["BDE", "attention", "attribution"]
 ONE_TRIAL = "views/1_One_trial.py"  # the page's path as app/Home.py names it
 
