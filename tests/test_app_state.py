@@ -332,6 +332,9 @@ def test_across_trials_filters_and_maps_follow_a_link_are_written_and_kept_acros
     assert at.multiselect(key="x_subjects").value == ["s02"]
     assert at.radio(key="x_outcome").value == "wrong"
     assert (at.selectbox(key="x_a").value, at.selectbox(key="x_block").value) == ("s03", 1)
+    # a link can name the test's design too
+    across = settle(opened({"within": "0"}, page=ACROSS))
+    assert across.toggle(key="x_within").value is False
     # a reload of that URL opens the same view
     again = settle(opened(dict(at.query_params), page=ACROSS))
     assert again.multiselect(key="x_subjects").value == ["s02"]
