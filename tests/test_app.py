@@ -220,8 +220,11 @@ def test_across_table_filters_confusion_and_accuracy():
     table = at.dataframe[0].value
     assert set(table["subject"]) == {"s02"} and set(table["true"]) == {"high"}
     assert table["correct"].all()
-    # the confusion matrix covers the chosen subjects and classes, right or wrong
+    # the confusion matrix covers the chosen subjects and classes, right or wrong, and says so
     assert decode(by_title(at, "Confusion matrix")["data"][0]["z"]).sum() == 144
+    assert any("Both count every window of the chosen subjects and classes, right or wrong "
+               "(144): the Windows filter (correct) narrows the table only." in c.value
+               for c in at.caption)
     at.radio(key="x_outcome").set_value("wrong").run()
     assert not at.dataframe[0].value["correct"].any()
 

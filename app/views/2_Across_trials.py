@@ -168,6 +168,10 @@ def render() -> None:
             common.chart(accuracy_per_trial(chosen, title="Accuracy per trial"),
                          "accuracy_per_trial",
                          per_trial.rename(columns={"correct": "accuracy"}), key="x_per_trial")
+        if outcome != "all":  # a right/wrong filter would make both trivially 0 or 100 %
+            st.caption(f"Both count every window of the chosen subjects and classes, right or "
+                       f"wrong ({len(chosen):,}): the Windows filter ({outcome}) narrows the "
+                       "table only.")
     elif own is not None:
         st.info(f"These data's own labels ({plain(', '.join(sorted(set(own))))}) are not the "
                 f"model's classes ({plain(', '.join(f.class_names))}), so no window is scored: "
