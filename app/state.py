@@ -6,12 +6,15 @@ selection keeps the last value of every widget it tracks and hands it back when 
 drawn again. What the URL names is read once, on a session's first run: values that can be
 checked without the data (source, target, task, model, method, baseline) are checked there;
 the others (subject, trial, window, block, head, electrode) wait as text until the page that
-draws them knows its options (:meth:`Selection.resolve`). Unknown values are dropped with a
-quiet note. Uploaded files are never put in the URL, nor the subject named after one: they
-stay on the server, for this session only (a reload starts a new session without them). How a
-recording is read (renames, cap layout, interpolation, markers) is in the URL whether it was
-typed or uploaded, so a reload followed by the same upload gives the same view again; each
-such option is written only when it differs from its default, to keep links short.
+draws them knows its options (:meth:`Selection.resolve`); so do Across trials' filters, groups
+and maps. Unknown values are left out, said in a warning beside their widgets. Uploaded files
+are never put in the URL, nor the subjects named after them: they stay on the server, for
+this session only (a reload starts a new session without them). How a recording is read
+(renames, cap layout, interpolation, markers) is in the URL whether it was typed or uploaded,
+so a reload followed by the same upload gives the same view again; each such option, and
+each of Across trials', is written only when it differs from its default, to keep links
+short. The URL is read again when it is not the one the app wrote (Back, Forward, an edited
+address).
 """
 
 from __future__ import annotations
