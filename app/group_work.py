@@ -195,3 +195,18 @@ def group_test(choice, model_path, stamp, grouping: str, a: str, b: str, within:
     f = common.fit_resource(choice, model_path, stamp)
     return group_difference(f.X, f.table, common.pass_groups(f)[grouping], a, b, f.ch_names,
                             f.band_names, within_subject=within)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def attribution_test(key, rows: tuple[int, ...], method: str, baseline: str, grouping: str,
+                     a: str, b: str, within: bool, _values):
+    """:func:`group_test` on the attributions ``_values`` (windows ``rows``, each band and
+    their total) of one method and baseline; kept per those (``_values`` follows from them)."""
+    from rbt.stats import group_difference
+
+    f = common.fit_resource(*key[:3])
+    picked = list(rows)
+    values = np.concatenate([_values, _values.sum(axis=-1, keepdims=True)], axis=-1)
+    return group_difference(values, f.table.iloc[picked].reset_index(drop=True),
+                            common.pass_groups(f)[grouping][picked], a, b, f.ch_names,
+                            [*f.band_names, "total"], within_subject=within)

@@ -95,6 +95,22 @@ def test_the_difference_map_rings_where_a_trial_level_test_finds_the_groups_diff
     assert by_title(at, "Mean BDE: s01 − s02")
 
 
+def test_group_attributions_are_tested_on_the_sampled_windows_trials():
+    import re
+
+    at = app(ACROSS)
+    at.radio(key="x_quantity").set_value("attribution").run()
+    at.button(key="x_compute").click().run()
+    assert_fine(at)
+    diff = by_title(at, "Mean attribution: high − low")
+    rings = _ringed(diff, "#f0b400")
+    assert len(rings) == 5 and {"F3", "AF3", "F7"} <= rings[0]  # theta, where it is planted
+    said = captions(at)
+    found = re.search(r"on (\d+) trials of high and (\d+) of low \(one mean per trial", said)
+    assert found and 0 < int(found[1]) <= 40 and 0 < int(found[2]) <= 40, said
+    assert "Tested on the windows sampled above." in said
+
+
 @pytest.mark.parametrize("method, signed", [("deeplift", True), ("saliency", False)])
 def test_group_attributions_share_one_range_on_a_bounded_stratified_sample(method, signed):
     at = app(ACROSS)

@@ -61,9 +61,10 @@ def _roomy_chart(fig, *args, **kwargs) -> None:
     common.chart(parts.with_room(fig), *args, **kwargs)
 
 
-def _difference_test(loaded, grouping: str, by: str, a: str, b: str):
-    """The test of A against B on the BDE (a toggle chooses within subjects), or None where
-    the groups are the model's own predictions (testing them would be circular)."""
+def _difference_test(loaded, grouping: str, by: str, a: str, b: str, attributions=None):
+    """The test of A against B on the BDE, or on ``attributions`` (the sampled windows'
+    ``(values, rows, method, baseline)``); a toggle chooses within subjects. None where the
+    groups are the model's own predictions (testing them would be circular)."""
     if grouping == PREDICTED:
         return None
     state.selection().resolve("x_within", [True, False])
@@ -74,7 +75,11 @@ def _difference_test(loaded, grouping: str, by: str, a: str, b: str):
                             "group (subjects differ more than emotions do).") \
         and by != "subject"
     with st.spinner(f"Testing where {a} and {b} differ (1,000 permutations)…"):
-        return group_work.group_test(*loaded.key[:3], grouping, a, b, within)
+        if attributions is None:
+            return group_work.group_test(*loaded.key[:3], grouping, a, b, within)
+        values, rows, method, baseline = attributions
+        return group_work.attribution_test(loaded.key, tuple(rows), method, baseline,
+                                           grouping, a, b, within, values)
 
 
 def _opener(fit, shown):
@@ -354,18 +359,26 @@ def render() -> None:
                 together = parts.shared_zrange(
                     [v for name in names[:2] for v in means[name].values()], signed)
                 context = {"groups": pair, "method": METHOD_REGISTRY[method].label}
+                test = _difference_test(loaded, grouping, by, a, b,
+                                        attributions=(A, rows, method, baseline))
+                marked = [highlight, highlight, {} if test is None else
+                          test.significant(f.ch_names, [*f.band_names, "total"])]
                 for k, name in enumerate(names):
                     maps = means[name]
                     _roomy_chart(topomap_row(maps, f.ch_names, title=f"Mean attribution: {name}",
-                                             colorbar_title="attribution", highlight=highlight,
+                                             colorbar_title="attribution", highlight=marked[k],
                                              signed=signed if k < 2 else True,
                                              zrange=together if k < 2 else None,
-                                             interpolated=f.fs.interpolated),
+                                             interpolated=f.fs.interpolated,
+                                             highlight_color=SIGNIFICANT if k == 2
+                                             else HIGHLIGHT),
                                  f"attribution_mean_{name}",
                                  pd.DataFrame(maps, index=f.ch_names).rename_axis("electrode")
                                  .reset_index(), key=f"x_attr_{name}", context=context)
                 st.caption("Attributions explain each window's predicted class. Compare the maps "
                            "of two classes to see which electrodes and bands each relies on.")
+                st.caption(parts.test_caption(test, a, b, by) + (
+                    " Tested on the windows sampled above." if not everything else ""))
 
 
 if __name__ == "__main__":  # run as a page by st.navigation (app/Home.py)
