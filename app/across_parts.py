@@ -133,7 +133,7 @@ def with_room(fig, top: int = 95):
     return fig
 
 
-def test_caption(test, a: str, b: str, by: str) -> str:
+def difference_caption(test, a: str, b: str, by: str) -> str:
     """What the rings on the difference row mean (a :class:`rbt.stats.GroupDifference`, or
     None where the groups are predictions and nothing is tested)."""
     if test is None:

@@ -255,7 +255,7 @@ def render() -> None:
                    "power than group B." + (" On the demo data the planted electrodes are "
                                              "ringed in red in the two means." if highlight
                                              else ""))
-        st.caption(parts.test_caption(test, a, b, by))
+        st.caption(parts.difference_caption(test, a, b, by))
     elif quantity == "attention":
         depth, heads = f.model.config.depth, f.model.config.heads
         h1, h2 = st.columns(2)
@@ -377,7 +377,7 @@ def render() -> None:
                                  .reset_index(), key=f"x_attr_{name}", context=context)
                 st.caption("Attributions explain each window's predicted class. Compare the maps "
                            "of two classes to see which electrodes and bands each relies on.")
-                st.caption(parts.test_caption(test, a, b, by) + (
+                st.caption(parts.difference_caption(test, a, b, by) + (
                     " Tested on the windows sampled above." if not everything else ""))
 
 
